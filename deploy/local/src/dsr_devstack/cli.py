@@ -1,0 +1,109 @@
+"""`python -m dsr_devstack up | down | status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._proc import DevstackError, ManagedProcess, port_answers
+from .kafka import Kafka
+from .secantus import SecantusDB
+from .smtp_sink import SmtpSink
+from .stack import Stack
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Start and stop the local DSR stack (no Docker needed).")
+console = Console()
+
+
+def _rel(path: Path) -> str:
+    """Short for paths under the cwd, whole otherwise."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _address(part: ManagedProcess) -> str:
+    if isinstance(part, Kafka):
+        return f"{part.bootstrap} (controller :{part.controller_port})"
+    if isinstance(part, SecantusDB):
+        return part.uri
+    if isinstance(part, SmtpSink):
+        return f"smtp://{part.host}:{part.port}"
+    return part.url
+
+
+def _logs(part: ManagedProcess) -> str:
+    return "\n".join(_rel(p) for p in part._logs())
+
+
+@app.command()
+def up(
+    infra_only: bool = typer.Option(
+        False, "--infra-only", help="Start Kafka, SecantusDB and the SMTP sink only."
+    ),
+) -> None:
+    """Start the stack (reusing parts already up) and wait until it is ready."""
+    stack = Stack()
+    with console.status("starting") as spinner:
+        try:
+            timings = stack.up(
+                infra_only, on_start=lambda p: spinner.update(f"starting {p.name}")
+            )
+        except DevstackError as e:
+            console.print(f"[red]{e}[/red]")
+            console.print("Parts already started keep running; `make stop` stops them.")
+            raise typer.Exit(1)
+    table = Table(title=f"DSR devstack ({_rel(stack.root)})")
+    for col in ("part", "listens on", "logs", "start-up"):
+        table.add_column(col, overflow="fold")
+    for part in stack.infra if infra_only else stack.parts:
+        table.add_row(part.name, _address(part), _logs(part), timings[part.name].describe())
+    console.print(table)
+    console.print(f"Mail received by the sink: {_rel(stack.smtp.maildir)} (a Maildir)")
+    console.print("start-up: cold = first fetch/format, warm = fresh process, "
+                  "reused = was already running")
+    console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything in reverse order and check that the ports are free."""
+    stack = Stack()
+    errors, busy = stack.down()
+    for e in errors:
+        console.print(f"[red]{e}[/red]")
+    for name, port in busy:
+        console.print(f"[red]{name}: port {port} is still taken[/red]")
+    if errors or busy:
+        raise typer.Exit(1)
+    console.print(f"All stopped; ports {', '.join(str(p) for _, p in stack.ports())} are free.")
+
+
+@app.command()
+def status() -> None:
+    """Show each part as up or down."""
+    stack = Stack()
+    table = Table(title=f"DSR devstack ({_rel(stack.root)})")
+    for col in ("part", "state", "pid", "listens on", "logs"):
+        table.add_column(col, overflow="fold")
+    for part in stack.parts:
+        pid = part.pid
+        if pid is not None and port_answers(part.port):
+            state = "[green]up[/green]"
+        elif pid is not None:
+            state = "[yellow]starting[/yellow]"
+        elif port_answers(part.port):
+            state = "[red]port taken by another process[/red]"
+        else:
+            state = "down"
+        table.add_row(part.name, state, str(pid or ""), _address(part), _logs(part))
+    console.print(table)
+
+
+def main() -> None:
+    app()

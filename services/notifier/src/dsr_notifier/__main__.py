@@ -1,0 +1,3 @@
+from dsr_notifier.main import main
+
+main()

@@ -1,0 +1,3 @@
+from dsr_rating.main import main
+
+main()

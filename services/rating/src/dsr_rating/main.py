@@ -1,0 +1,8 @@
+"""Run the rating service: `python -m dsr_rating`."""
+
+from dsr_shared.http import run
+from dsr_rating.app import build_app
+
+
+def main() -> None:
+    run(build_app)

@@ -1,0 +1,3 @@
+from dsr_referral.main import main
+
+main()

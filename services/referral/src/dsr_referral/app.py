@@ -1,0 +1,33 @@
+"""Composition root of the referral service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dsr_shared.clock import Clock
+from dsr_shared.http import create_app
+from dsr_shared.messaging import subscribe
+from dsr_shared.runtime import Runtime
+from dsr_shared.settings import ServiceSettings
+from dsr_shared.topics import Topic
+from dsr_referral.adapters.referrals import ReferralStore
+from dsr_referral.api import referral_router
+from dsr_referral.handlers import referral_handlers
+from dsr_referral.intake import Intake
+
+TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS]
+
+
+def build_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or ServiceSettings(service_name="referral")
+    runtime = Runtime.build(settings, clock)
+    store = ReferralStore(runtime.db)
+    intake = Intake(runtime, store)
+    subscribe(runtime.broker, settings, Topic.REFERRALS_SUBMITTED, referral_handlers(intake))
+
+    async def indexes(_: Runtime) -> None:
+        await store.ensure_indexes()
+
+    return create_app(
+        runtime, title="DSR referral service", topics=TOPICS, routers=[referral_router(intake)], on_startup=[indexes]
+    )

@@ -1,0 +1,89 @@
+"""Who may be on the register (DOMAIN.md R-ELIG-1..3, R-ID-2). Pure: the
+referral and the area profile in, every reason it cannot be accepted out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from nhs_number import is_valid as nhs_number_is_valid
+
+from dsr_shared.area import AreaProfile
+from dsr_shared.events import Cohort, ReferralSubmitted
+from dsr_shared.events.referrals import RejectionReason
+
+CYP_UNTIL_AGE = 18
+
+
+@dataclass(frozen=True)
+class Assessment:
+    reasons: tuple[RejectionReason, ...]
+    cohort: Cohort
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def postcode_district(postcode: str) -> str:
+    outward = postcode.upper().replace(" ", "")[:-3]
+    return outward
+
+
+def _reason(code: str, message: str, field: str) -> RejectionReason:
+    return RejectionReason(code=code, message=message, field=field)
+
+
+def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Assessment:
+    reasons: list[RejectionReason] = []
+    person = referral.person
+
+    # R-ELIG-1: a confirmed diagnosis with evidence.
+    if not referral.diagnosis.confirmed:
+        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.", "diagnosis.confirmed"))
+    if not (referral.diagnosis.evidence_reference or "").strip():
+        reasons.append(_reason("R-ELIG-1.no_evidence", "Evidence of the diagnosis must be attached.", "diagnosis.evidence_reference"))
+
+    # R-ELIG-2: consent or a documented best-interest decision.
+    if referral.consent is None and referral.best_interest_decision is None:
+        reasons.append(_reason("R-ELIG-2.no_consent", "Consent (with its date) or a best-interest decision (with its date) is required.", "consent"))
+
+    # R-ID-2: a valid NHS number.
+    if not nhs_number_is_valid(person.nhs_number.replace(" ", "")):
+        reasons.append(_reason("R-ID-2.invalid_nhs_number", "The NHS number is not a valid 10-digit NHS number.", "person.nhs_number"))
+
+    # No dates in the future.
+    for field, value in _dates(referral):
+        if value is not None and value > today:
+            reasons.append(_reason("date_in_future", f"{field} is in the future.", field))
+
+    # R-ELIG-3: a connection to the area.
+    if not _in_area(referral, area):
+        reasons.append(_reason("R-ELIG-3.out_of_area", f"The person has no qualifying connection to {area.name}.", "person.address.postcode"))
+
+    cohort = Cohort.CYP if age_on(person.date_of_birth, referral.referral_date) < CYP_UNTIL_AGE else Cohort.ADULT
+    return Assessment(reasons=tuple(reasons), cohort=cohort)
+
+
+def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
+    return [
+        ("referral_date", referral.referral_date),
+        ("person.date_of_birth", referral.person.date_of_birth),
+        ("consent.given_on", referral.consent.given_on if referral.consent else None),
+        ("best_interest_decision.decided_on", referral.best_interest_decision.decided_on if referral.best_interest_decision else None),
+    ]
+
+
+def _in_area(referral: ReferralSubmitted, area: AreaProfile) -> bool:
+    person, geo = referral.person, area.geography
+    lives_here = postcode_district(person.address.postcode) in geo.postcode_districts
+    gp_here = person.gp_practice_code is not None and person.gp_practice_code.upper() in geo.gp_practice_codes
+    la_here = person.local_authority_code is not None and person.local_authority_code in geo.local_authority_codes
+    # Out-of-area placement funded by the ICB (incl. s.117): only when red, for an urgent C(E)TR.
+    funded_placement = (person.placement_funded_by_area_icb or person.section_117) and referral.proposed_rating == "red"
+    looked_after = person.looked_after_child_placed_out_of_area and la_here
+    return lives_here or gp_here or la_here or funded_placement or looked_after

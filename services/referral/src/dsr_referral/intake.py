@@ -1,0 +1,127 @@
+"""One intake path behind both doors (HTTP and the submitted topic)."""
+
+from __future__ import annotations
+
+import uuid
+from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from dsr_shared.db import Outgoing
+from dsr_shared.events import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.events.referrals import RejectionReason
+from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.runtime import Runtime
+from dsr_referral.adapters.referrals import ReferralStore
+from dsr_referral.domain.eligibility import assess
+from dsr_referral.domain.register_id import new_register_id
+
+log = structlog.get_logger()
+
+Outcome = Literal["accepted", "rejected", "already_on_register"]
+
+
+@dataclass(frozen=True)
+class IntakeAnswer:
+    referral_id: str
+    outcome: Outcome
+    register_id: str | None = None
+    reasons: list[RejectionReason] = field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, doc: dict) -> "IntakeAnswer":
+        return cls(
+            referral_id=doc["_id"],
+            outcome=doc["outcome"],
+            register_id=doc.get("register_id"),
+            reasons=[RejectionReason.model_validate(r) for r in doc.get("reasons", [])],
+        )
+
+
+class Intake:
+    def __init__(self, runtime: Runtime, store: ReferralStore) -> None:
+        self.runtime = runtime
+        self.store = store
+
+    async def submit(self, referral: ReferralSubmitted, submitted_by: str, correlation_id: str) -> IntakeAnswer:
+        """The same submission twice gives the same answer and one record."""
+        previous = await self.store.by_submission(referral.submission_id)
+        if previous:
+            return IntakeAnswer.from_record(previous)
+        try:
+            return await self._decide(referral, submitted_by, correlation_id)
+        except DuplicateKeyError:
+            previous = await self.store.by_submission(referral.submission_id)
+            if previous:
+                return IntakeAnswer.from_record(previous)
+            return await self._decide(referral, submitted_by, correlation_id)
+
+    async def _decide(self, referral: ReferralSubmitted, submitted_by: str, correlation_id: str) -> IntakeAnswer:
+        now = self.runtime.clock.now()
+        area = self.runtime.settings.area
+        today = now.astimezone(ZoneInfo(area.working_time.timezone)).date()
+        assessment = assess(referral, area, today)
+        referral_id = str(uuid.uuid4())
+        nhs_number = referral.person.nhs_number.replace(" ", "")
+        base = {
+            "_id": referral_id,
+            "submission_id": referral.submission_id,
+            "submitted_by": submitted_by,
+            "submitted_at": now,
+            "referrer": referral.referrer.model_dump(mode="json"),
+            "correlation_id": correlation_id,
+        }
+        if not assessment.eligible:
+            # Rejected: the person's details are not kept (R-ELIG-2), only why.
+            doc = {**base, "outcome": "rejected", "reasons": [r.model_dump() for r in assessment.reasons]}
+            event = ReferralRejected(
+                referral_id=uuid.UUID(referral_id), reasons=list(assessment.reasons), referrer_email=referral.referrer.email
+            )
+            await self._commit(doc, [event], correlation_id, now)
+            return IntakeAnswer.from_record(doc)
+
+        known = await self.store.person_by_nhs_number(nhs_number)
+        if known:
+            doc = {**base, "outcome": "already_on_register", "register_id": known["_id"]}
+            await self._commit(doc, [], correlation_id, now)
+            return IntakeAnswer.from_record(doc)
+
+        register_id = new_register_id(area.code)
+        doc = {
+            **base,
+            "outcome": "accepted",
+            "register_id": register_id,
+            "cohort": assessment.cohort.value,
+            "submission": referral.model_dump(mode="json"),
+        }
+        event = ReferralAccepted(
+            referral_id=uuid.UUID(referral_id),
+            register_id=register_id,
+            initial_rating=referral.proposed_rating,
+            rating_rationale=referral.rating_rationale,
+            cohort=assessment.cohort,
+            nhs_number_hash=nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number),
+            referrer_email=referral.referrer.email,
+            accepted_by=submitted_by,
+        )
+
+        async def add_person(session: AsyncClientSession) -> None:
+            await self.store.add_person(register_id, nhs_number, referral_id, session)
+
+        await self._commit(doc, [event], correlation_id, now, also=add_person)
+        log.info("referral accepted", register_id=register_id, outcome="accepted")
+        return IntakeAnswer.from_record(doc)
+
+    async def _commit(self, doc, events, correlation_id, now, also=None) -> None:
+        async def work(session: AsyncClientSession) -> list[Outgoing]:
+            if also:
+                await also(session)
+            await self.store.add_referral(doc, session)
+            return [self.runtime.outgoing(e, occurred_at=now, correlation_id=correlation_id) for e in events]
+
+        await self.runtime.uow.commit_and_publish(work)
+

@@ -1,0 +1,8 @@
+"""Run the referral service: `python -m dsr_referral`."""
+
+from dsr_shared.http import run
+from dsr_referral.app import build_app
+
+
+def main() -> None:
+    run(build_app)

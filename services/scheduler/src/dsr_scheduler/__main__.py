@@ -1,0 +1,3 @@
+from dsr_scheduler.main import main
+
+main()

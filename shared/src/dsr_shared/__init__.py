@@ -1,0 +1,1 @@
+"""What the DSR services share: the event contract, settings, logging and wiring."""

@@ -1,0 +1,131 @@
+"""An area's (ICB's) profile: every value DOMAIN.md calls an "area setting".
+
+Profiles are TOML files. `defaults.toml` holds the DOMAIN.md defaults; an area
+file names what differs, and its obligation rules replace defaults by id."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from dsr_shared.events.common import Cohort, Rating
+
+DurationUnit = Literal["working_hours", "working_days", "calendar_days", "weeks", "months"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
+
+
+class _Setting(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Duration(_Setting):
+    amount: int = Field(ge=0)
+    unit: DurationUnit
+
+
+class Trigger(_Setting):
+    """What starts an obligation: an event, optionally narrowed by the rating it
+    moves to or from, by cohort, by age, or by a kind of bed."""
+
+    event: Literal["RatingChanged", "ReferralAccepted", "ConsentRenewed", "UpdateAdded"]
+    to_ratings: list[Rating] | None = None
+    # "none": the person has just entered the register.
+    from_ratings: list[Rating | Literal["none"]] | None = None
+    cohort: Cohort | None = None
+    secure_bed: bool | None = None
+    under_age: int | None = None
+
+
+class ObligationRule(_Setting):
+    id: str = Field(pattern=r"^R-OB-\d+[a-z]?$")
+    kind: str
+    title: str
+    trigger: Trigger
+    deadline: Duration
+    repeat: Duration | None = None
+    responsible: Literal["dsr_team", "case_holder", "commissioner", "keyworking_service"]
+    # The obligation is cancelled when the person's rating leaves these.
+    while_rating: list[Rating] | None = None
+    needs_own_consent: bool = False
+
+
+class Geography(_Setting):
+    postcode_districts: list[str] = Field(default_factory=list)
+    gp_practice_codes: list[str] = Field(default_factory=list)
+    local_authority_codes: list[str] = Field(default_factory=list)
+
+
+class WorkingTime(_Setting):
+    timezone: str = "Europe/London"
+    day_start: time = time(9, 0)
+    day_end: time = time(17, 0)
+    holiday_country: str = "GB"
+    holiday_subdivision: str | None = "ENG"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+
+class PostDischarge(_Setting):
+    """R-RAG-4: the rating after discharge and how long it holds."""
+
+    rating: Literal[Rating.RED, Rating.AMBER] = Rating.AMBER
+    holds_for: Duration | None = None
+
+
+class TrackingMeeting(_Setting):
+    """R-OB-14: the weekly meeting; updates are due before it."""
+
+    weekday: Weekday
+    at: time
+
+
+class AreaProfile(_Setting):
+    code: str = Field(min_length=2, max_length=10)
+    name: str
+    dsr_team_mailbox: EmailStr
+    escalation_contacts: list[EmailStr] = Field(default_factory=list)
+    record_link_base: str = "https://dsr.invalid/register/"
+    geography: Geography = Geography()
+    working_time: WorkingTime = WorkingTime()
+    post_discharge: PostDischarge = PostDischarge()
+    green_month: Duration = Duration(amount=1, unit="months")
+    keyworking_age_limit: int = 25
+    tracking_meeting: TrackingMeeting | None = None
+    obligation_rules: list[ObligationRule]
+
+    def rule(self, rule_id: str) -> ObligationRule:
+        return next(r for r in self.obligation_rules if r.id == rule_id)
+
+
+def _bundled(name: str) -> dict:
+    text = resources.files("dsr_shared.profiles").joinpath(f"{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merge_rules(defaults: list[dict], overrides: list[dict]) -> list[dict]:
+    by_id = {rule["id"]: rule for rule in defaults}
+    for rule in overrides:
+        by_id[rule["id"]] = {**by_id.get(rule["id"], {}), **rule}
+    return list(by_id.values())
+
+
+def load_profile(name_or_path: str) -> AreaProfile:
+    """A bundled profile by name (`derbyshire`, `staffordshire`) or a TOML file."""
+    path = Path(name_or_path)
+    area = tomllib.loads(path.read_text("utf-8")) if path.suffix == ".toml" else _bundled(name_or_path)
+    defaults = _bundled("defaults")
+    merged = {**defaults, **area}
+    merged["obligation_rules"] = _merge_rules(
+        defaults.get("obligation_rules", []), area.get("obligation_rules", [])
+    )
+    return AreaProfile.model_validate(merged)

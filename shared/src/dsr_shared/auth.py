@@ -1,0 +1,70 @@
+"""Bearer tokens and roles (CONTRACT.md "HTTP"). Tokens are JWTs signed by the
+area's identity provider; here HS256 with a shared secret from settings, which
+a deployment replaces with the provider's key. Roles: referrer, dsr_team, ops,
+system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+
+class Role(StrEnum):
+    REFERRER = "referrer"
+    DSR_TEAM = "dsr_team"
+    OPS = "ops"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[Role]
+    email: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+
+def issue_token(secret: str, subject: str, roles: list[Role], *, issuer: str = "dsr", email: str | None = None, ttl: timedelta = timedelta(hours=8)) -> str:
+    now = datetime.now(timezone.utc)
+    claims = {"sub": subject, "roles": [r.value for r in roles], "iss": issuer, "iat": now, "exp": now + ttl}
+    if email:
+        claims["email"] = email
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def decode_token(token: str, secret: str, issuer: str) -> Principal:
+    claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["sub", "exp", "iss"]})
+    roles = frozenset(Role(r) for r in claims.get("roles", []) if r in Role._value2member_map_)
+    return Principal(subject=claims["sub"], roles=roles, email=claims.get("email"))
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_roles(*roles: Role):
+    """A FastAPI dependency: 401 without a valid token, 403 without one of `roles`."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bearer token required", {"WWW-Authenticate": "Bearer"})
+        settings = request.app.state.settings
+        try:
+            principal = decode_token(credentials.credentials, settings.auth_secret.get_secret_value(), settings.auth_issuer)
+        except jwt.PyJWTError as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", {"WWW-Authenticate": "Bearer"}) from exc
+        if not principal.has(*roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs one of the roles: {', '.join(sorted(roles))}")
+        return principal
+
+    return dependency

@@ -1,0 +1,54 @@
+"""Every event of the public contract, and how to read one from an envelope."""
+
+from dsr_shared.events.base import Event
+from dsr_shared.events.common import Cohort, Rating
+from dsr_shared.events.hospital import Admitted, Discharged
+from dsr_shared.events.notifications import NotificationFailed, NotificationSent
+from dsr_shared.events.obligations import (
+    ObligationCancelled,
+    ObligationCompleted,
+    ObligationDue,
+    ObligationOverdue,
+    ObligationScheduled,
+)
+from dsr_shared.events.ratings import (
+    ConsentRenewed,
+    PersonRemoved,
+    RatingChanged,
+    RemovalRequested,
+    UpdateAdded,
+)
+from dsr_shared.events.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.events.registry import (
+    EVENT_TYPES,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+    decode_event,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "Admitted",
+    "Cohort",
+    "ConsentRenewed",
+    "Discharged",
+    "Event",
+    "NotificationFailed",
+    "NotificationSent",
+    "ObligationCancelled",
+    "ObligationCompleted",
+    "ObligationDue",
+    "ObligationOverdue",
+    "ObligationScheduled",
+    "PersonRemoved",
+    "Rating",
+    "RatingChanged",
+    "ReferralAccepted",
+    "ReferralRejected",
+    "ReferralSubmitted",
+    "RemovalRequested",
+    "UnknownEventType",
+    "UnsupportedSchemaVersion",
+    "UpdateAdded",
+    "decode_event",
+]

@@ -1,0 +1,49 @@
+"""The scheduler's events (topic dsr.obligations)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import AwareDatetime
+
+from dsr_shared.events.base import Event
+from dsr_shared.topics import Topic
+
+
+class _ObligationEvent(Event):
+    TOPIC: ClassVar[Topic] = Topic.OBLIGATIONS
+
+    obligation_id: uuid.UUID
+    register_id: str
+    kind: str
+    title: str
+    rule: str
+    responsible: str
+    due_at: AwareDatetime
+
+
+class ObligationScheduled(_ObligationEvent):
+    EVENT_TYPE: ClassVar[str] = "ObligationScheduled"
+    triggered_by_event_id: uuid.UUID
+
+
+class ObligationDue(_ObligationEvent):
+    EVENT_TYPE: ClassVar[str] = "ObligationDue"
+
+
+class ObligationOverdue(_ObligationEvent):
+    EVENT_TYPE: ClassVar[str] = "ObligationOverdue"
+
+
+class ObligationCompleted(_ObligationEvent):
+    EVENT_TYPE: ClassVar[str] = "ObligationCompleted"
+    completed_at: datetime
+    outcome: str
+    completed_by: str
+
+
+class ObligationCancelled(_ObligationEvent):
+    EVENT_TYPE: ClassVar[str] = "ObligationCancelled"
+    reason: str

@@ -1,0 +1,129 @@
+"""Referral events. `ReferralSubmitted` carries the same body as the HTTP intake
+and so holds personal data; it never leaves the intake topic. Everything the
+referral service publishes carries the register identifier instead (R-ID-1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from dsr_shared.events.base import Event
+from dsr_shared.events.common import Cohort, Rating
+from dsr_shared.topics import Topic
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Address(_Part):
+    line1: str = Field(min_length=1)
+    line2: str | None = None
+    town: str | None = None
+    postcode: str = Field(min_length=5, max_length=8)
+
+
+class PersonDetails(_Part):
+    given_name: str = Field(min_length=1)
+    family_name: str = Field(min_length=1)
+    date_of_birth: date
+    nhs_number: str
+    address: Address
+    gp_practice_code: str | None = None
+    local_authority_code: str | None = None
+    looked_after_child_placed_out_of_area: bool = False
+    placement_funded_by_area_icb: bool = False
+    section_117: bool = False
+
+
+class Diagnosis(_Part):
+    condition: Literal["learning_disability", "autism", "both"]
+    confirmed: bool
+    evidence_reference: str | None = None
+
+
+class Consent(_Part):
+    given_by: str = Field(min_length=1)
+    given_on: date
+
+
+class BestInterestDecision(_Part):
+    decided_on: date
+    decision_maker: str = Field(min_length=1)
+
+
+class Referrer(_Part):
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    organisation: str = Field(min_length=1)
+    email: EmailStr
+    phone: str | None = None
+
+
+class Professional(_Part):
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    organisation: str | None = None
+    email: EmailStr | None = None
+    phone: str | None = None
+
+
+class ReferralSubmitted(Event):
+    """A referral from a professional (HTTP) or another system (topic)."""
+
+    EVENT_TYPE: ClassVar[str] = "ReferralSubmitted"
+    TOPIC: ClassVar[Topic] = Topic.REFERRALS_SUBMITTED
+    KEY_FIELD: ClassVar[str] = "submission_id"
+
+    # The sender's idempotency key: the same submission twice gives one referral.
+    # Over HTTP it may come as the Idempotency-Key header; on the topic the
+    # envelope's event_id stands in when it is missing.
+    submission_id: str | None = Field(default=None, min_length=1, max_length=200)
+    referral_date: date
+    person: PersonDetails
+    diagnosis: Diagnosis
+    consent: Consent | None = None
+    best_interest_decision: BestInterestDecision | None = None
+    referrer: Referrer
+    professionals: list[Professional] = Field(default_factory=list)
+    current_situation: str = ""
+    risks: str = ""
+    proposed_rating: Literal[Rating.RED, Rating.AMBER, Rating.GREEN] = Rating.AMBER
+    rating_rationale: str = Field(min_length=1)
+    inpatient_now: bool = False
+
+
+class ReferralAccepted(Event):
+    """The person is on the register under `register_id`. No name, date of birth,
+    address or NHS number: only what the downstream rules need."""
+
+    EVENT_TYPE: ClassVar[str] = "ReferralAccepted"
+    TOPIC: ClassVar[Topic] = Topic.REFERRALS
+
+    referral_id: uuid.UUID
+    register_id: str
+    initial_rating: Rating
+    rating_rationale: str
+    cohort: Cohort
+    nhs_number_hash: str
+    referrer_email: EmailStr
+    accepted_by: str
+
+
+class RejectionReason(_Part):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ReferralRejected(Event):
+    EVENT_TYPE: ClassVar[str] = "ReferralRejected"
+    TOPIC: ClassVar[Topic] = Topic.REFERRALS
+    KEY_FIELD: ClassVar[str] = "referral_id"
+
+    referral_id: uuid.UUID
+    reasons: list[RejectionReason]
+    referrer_email: EmailStr

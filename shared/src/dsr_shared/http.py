@@ -1,0 +1,130 @@
+"""The HTTP side every service shares: lifespan, health, metrics, request logs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from dsr_shared.logging import configure_logging
+from dsr_shared.messaging import ensure_topics
+from dsr_shared.metrics import REGISTRY
+from dsr_shared.runtime import Runtime
+from dsr_shared.topics import Topic
+
+log = structlog.get_logger()
+
+StartupHook = Callable[[Runtime], Awaitable[None]]
+BackgroundTask = Callable[[Runtime], Awaitable[None]]
+
+
+def health_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict:
+        return {"status": "live"}
+
+    @router.get("/health/ready")
+    async def ready() -> Response:
+        checks = {"database": False, "broker": False}
+        try:
+            await asyncio.wait_for(runtime.db.command("ping"), 2)
+            checks["database"] = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            pass
+        try:
+            checks["broker"] = bool(await runtime.broker.ping(timeout=2))
+        except Exception:  # noqa: BLE001
+            pass
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    topics: Sequence[Topic],
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[StartupHook] = (),
+    background: Sequence[BackgroundTask] = (),
+) -> FastAPI:
+    """A service's HTTP app; its lifespan starts and stops the broker too."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        configure_logging(settings.service_name, settings.log_level)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
+        ):
+            with attempt:
+                await ensure_topics(settings, list(topics))
+        await runtime.outbox.ensure_indexes()
+        await runtime.audit.ensure_indexes()
+        for hook in on_startup:
+            await hook(runtime)
+        await runtime.broker.start()
+        relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
+        tasks = [asyncio.create_task(runtime.outbox.relay_forever(relay_after))]
+        tasks += [asyncio.create_task(task(runtime)) for task in background]
+        log.info("service started", http_port=settings.http_port, area=settings.area.code)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.broker.stop()
+            await runtime.mongo.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.include_router(health_router(runtime))
+    for router in routers:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next):
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            response = await call_next(request)
+            if not request.url.path.startswith(("/health", "/metrics")):
+                log.info(
+                    "request handled",
+                    method=request.method,
+                    route=request.scope.get("route").path if request.scope.get("route") else request.url.path,
+                    status=response.status_code,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+        response.headers["x-correlation-id"] = correlation_id
+        return response
+
+    return app
+
+
+def run(build_app: Callable[[], FastAPI]) -> None:
+    """A service's process entry point."""
+    app = build_app()
+    settings = app.state.settings
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

@@ -1,0 +1,49 @@
+"""Service settings from the environment (prefix DSR_), plus the area profile."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dsr_shared.area import AreaProfile, load_profile
+from dsr_shared.topics import Topic, topic_name
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DSR_", env_file=".env", extra="ignore")
+
+    service_name: str = "dsr"
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = ""
+    topic_partitions: int = 3
+    topic_replication: int = 1
+    mongo_uri: str = "mongodb://127.0.0.1:27018/?replicaSet=secantus"
+    # Empty: dsr_<service>. Tests set a unique one each.
+    mongo_db: str = ""
+    area_profile: str = "derbyshire"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    auth_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-32b")
+    auth_issuer: str = "dsr"
+    # Key of the NHS number hash; the referral and rating services share it.
+    nhs_hash_key: SecretStr = SecretStr("dev-only-nhs-hash-key-change-me")
+    log_level: str = "INFO"
+    # How long an outbox entry may wait before the relay publishes it.
+    outbox_relay_after_seconds: float = 5.0
+
+    @cached_property
+    def area(self) -> AreaProfile:
+        return load_profile(self.area_profile)
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or f"dsr_{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}dsr-{self.service_name}"
+
+    def topic(self, topic: Topic) -> str:
+        return topic_name(self.topic_prefix, topic)

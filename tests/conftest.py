@@ -1,0 +1,46 @@
+"""Suite-wide fixtures: one Kafka and one database for the session; every test
+gets its own topic prefix and database names, so tests never see each other."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from infra import Infra, infrastructure  # noqa: E402
+from support import AUTH_SECRET  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    with infrastructure(tmp_path_factory.mktemp("infra")) as running:
+        yield running
+
+
+@pytest.fixture
+def isolation() -> str:
+    """A unique name for this test: topic prefix and database name stem."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def service_env(infra: Infra, isolation: str):
+    """The environment of one service process in this test."""
+
+    def env(service: str, **extra: str) -> dict[str, str]:
+        return {
+            "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+            "DSR_MONGO_URI": infra.mongo_uri,
+            "DSR_TOPIC_PREFIX": f"{isolation}.",
+            "DSR_MONGO_DB": f"{isolation}_{service}",
+            "DSR_AUTH_SECRET": AUTH_SECRET,
+            "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
+            **extra,
+        }
+
+    return env

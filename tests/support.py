@@ -1,0 +1,83 @@
+"""Helpers for tests: waiting on conditions, tokens, sample referrals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from dsr_shared.auth import Role, issue_token
+
+T = TypeVar("T")
+
+AUTH_SECRET = "test-secret-for-the-suite-only-0123456789"
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll `probe` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def token(*roles: Role, subject: str = "tester@example.org") -> str:
+    return issue_token(AUTH_SECRET, subject, list(roles))
+
+
+def auth(*roles: Role, subject: str = "tester@example.org") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*roles, subject=subject)}"}
+
+
+# Valid modulus-11 NHS numbers, generated for tests (not real people).
+NHS_NUMBERS = ["9434765919", "9434765870", "9434765862", "9434765854", "9434765846"]
+
+
+def referral_body(
+    *,
+    given_name: str = "Alexandra",
+    family_name: str = "Testperson",
+    nhs_number: str = "9434765919",
+    date_of_birth: str = "1990-04-12",
+    postcode: str = "DE1 1AA",
+    rating: str = "amber",
+    **overrides: Any,
+) -> dict[str, Any]:
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "referral_date": date.today().isoformat(),
+        "person": {
+            "given_name": given_name,
+            "family_name": family_name,
+            "date_of_birth": date_of_birth,
+            "nhs_number": nhs_number,
+            "address": {"line1": "1 Example Street", "town": "Derby", "postcode": postcode},
+        },
+        "diagnosis": {"condition": "autism", "confirmed": True, "evidence_reference": "DOC-123"},
+        "consent": {"given_by": "the person", "given_on": "2026-01-05"},
+        "referrer": {"name": "Sam Referrer", "role": "Community nurse", "organisation": "DHCFT", "email": "sam.referrer@example.org"},
+        "rating_rationale": "Wellbeing deteriorating after a change of placement.",
+        "proposed_rating": rating,
+    }
+    body.update(overrides)
+    return body
+
+
+def valid_nhs_number(seed: int) -> str:
+    """A valid NHS number from a seed (modulus 11), for many distinct people."""
+    while True:
+        base = f"{(900000000 + seed * 7919) % 1000000000:09d}"
+        total = sum(int(d) * w for d, w in zip(base, range(10, 1, -1)))
+        check = 11 - total % 11
+        if check == 11:
+            check = 0
+        if check != 10:
+            return base + str(check)
+        seed += 1
