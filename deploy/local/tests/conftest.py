@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from dsr_devstack import find_repo_root
+from dsr_devstack import cache_root, find_repo_root
 
 
 @pytest.fixture(scope="session")
 def jar_cache() -> Path:
     """One Kafka jar cache for every test run (git-ignored), so the Maven
     fetch happens once rather than per test."""
-    env = os.environ.get("DSR_DEVSTACK_CACHE")
-    if env:
-        return Path(env)
-    return find_repo_root(Path(__file__).parent) / ".devstack" / "cache"
+    return cache_root(find_repo_root(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from pymongo import AsyncMongoClient
-
 from dsr_devstack import SecantusDB, free_port
 from dsr_devstack._proc import pid_alive, port_free
+from pymongo import AsyncMongoClient
 
 
 async def test_transaction_commit_and_restart_keeps_data(tmp_path, cleanup):
@@ -16,8 +15,9 @@ async def test_transaction_commit_and_restart_keeps_data(tmp_path, cleanup):
         register = client.dsr
         async with client.start_session() as session:
             async with await session.start_transaction():
-                await register.people.insert_one({"_id": "p1", "rating": "amber"}, session=session)
-                await register.obligations.insert_one({"person": "p1", "due": "7d"}, session=session)
+                people, obligations = register.people, register.obligations
+                await people.insert_one({"_id": "p1", "rating": "amber"}, session=session)
+                await obligations.insert_one({"person": "p1", "due": "7d"}, session=session)
         assert await register.people.count_documents({}) == 1
 
         # An aborted transaction leaves neither collection changed.

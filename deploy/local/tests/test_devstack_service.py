@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 
 import httpx
@@ -82,3 +84,16 @@ def test_start_of_failing_module_reports_its_log(tmp_path, fake_module, cleanup)
     cleanup(svc)
     with pytest.raises(DevstackError, match="no config"):
         svc.start()
+
+
+def test_stop_reaches_children_of_a_dead_service(tmp_path, fake_module, cleanup):
+    svc = service(tmp_path, fake_module)
+    cleanup(svc)
+    svc.start()
+    first = info(svc)
+    os.kill(first["pid"], signal.SIGKILL)  # the child is left running
+    assert wait_for(lambda: not pid_alive(first["pid"]), 10)
+    assert pid_alive(first["child"])
+
+    svc.stop()
+    assert wait_for(lambda: not pid_alive(first["child"]), 10)

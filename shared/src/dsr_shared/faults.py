@@ -26,7 +26,7 @@ def transient_retry_policy(attempts: int = 8) -> dict:
     so the message is not acknowledged and comes back: nothing is lost."""
     return {
         "retry": retry_if_exception_type(TRANSIENT_FAULTS),
-        "wait": wait_exponential_jitter(initial=0.2, max=10),
+        "wait": wait_exponential_jitter(multiplier=0.2, max=10),
         "stop": stop_after_attempt(attempts),
         "reraise": True,
     }

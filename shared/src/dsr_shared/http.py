@@ -106,6 +106,7 @@ def create_app(
     @app.middleware("http")
     async def log_request(request: Request, call_next):
         correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
             response = await call_next(request)
@@ -127,4 +128,5 @@ def run(build_app: Callable[[], FastAPI]) -> None:
     """A service's process entry point."""
     app = build_app()
     settings = app.state.settings
+    configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

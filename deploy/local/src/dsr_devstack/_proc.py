@@ -9,9 +9,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 HOST = "127.0.0.1"
 
@@ -175,7 +175,7 @@ class ManagedProcess:
     def _owner_token(self) -> str:
         """A string that appears in this part's command line, to tell a
         recycled pid from ours."""
-        return str(self.pid_file.parent)
+        return str(self.pid_file.parent) + os.sep
 
     def _logs(self) -> list[Path]:
         return [self.log_file]
@@ -217,7 +217,16 @@ class ManagedProcess:
         else:
             timing.kind = "reused"
             t_spawn = time.monotonic()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except DevstackError:
+            if pid is None:
+                # Ours and not ready: leave no half-started process behind.
+                try:
+                    self.kill()
+                except DevstackError:
+                    pass
+            raise
         now = time.monotonic()
         if timing.phases:
             timing.phases["start"] = now - t_spawn
@@ -277,6 +286,8 @@ class ManagedProcess:
         pid = self.pid
         if pid is None and self._popen is not None and self._popen.poll() is None:
             pid = self._popen.pid
+        if pid is None:
+            pid = self._orphan_group()
         if pid is not None:
             self._killpg(pid, sig)
             if not wait_for(lambda: self._gone(pid), grace):
@@ -287,6 +298,20 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         if not wait_for(lambda: port_free(self.port), 15):
             raise DevstackError(f"{self.name}: port {self.port} still taken after stop")
+
+    def _orphan_group(self) -> int | None:
+        """The group of a leader that died leaving children running.
+
+        Linux hands out no pid still in use as a process group id, so a
+        live group named by the pid file's dead pid can only be ours.
+        """
+        try:
+            pgid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if pid_alive(pgid) or not group_alive(pgid):
+            return None
+        return pgid
 
     def _killpg(self, pid: int, sig: signal.Signals) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -57,7 +58,7 @@ def up(
         except DevstackError as e:
             console.print(f"[red]{e}[/red]")
             console.print("Parts already started keep running; `make stop` stops them.")
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
     table = Table(title=f"DSR devstack ({_rel(stack.root)})")
     for col in ("part", "listens on", "logs", "start-up"):
         table.add_column(col, overflow="fold")
@@ -106,4 +107,7 @@ def status() -> None:
 
 
 def main() -> None:
+    # The readiness probe expects refused connections while Kafka boots;
+    # aiokafka would print each one through logging's last-resort handler.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     app()

@@ -7,8 +7,8 @@ import json
 import os
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ._proc import HOST, DevstackError, ManagedProcess, Timing, port_free
 from .kafka import Kafka
@@ -36,20 +36,26 @@ def find_repo_root(start: Path | None = None) -> Path:
     raise DevstackError(f"no uv workspace root at or above {here}")
 
 
-def state_root() -> Path:
-    """DSR_DEVSTACK_DIR, or `.devstack/` at the repository root."""
+def state_root(repo_root: Path | None = None) -> Path:
+    """DSR_DEVSTACK_DIR, or `.devstack/` at the repository root (found from
+    the cwd unless given)."""
     env = os.environ.get("DSR_DEVSTACK_DIR")
-    return Path(env).resolve() if env else find_repo_root() / ".devstack"
+    if env:
+        return Path(env).resolve()
+    return (repo_root or find_repo_root()) / ".devstack"
 
 
-def cache_root(root: Path) -> Path:
-    """Where the Kafka jars are kept: DSR_DEVSTACK_CACHE, else root/cache.
-
-    The variable lets several state dirs (tests, other checkouts) share one
-    fetch.
-    """
+def _cache_in(state: Path) -> Path:
+    # DSR_DEVSTACK_CACHE lets several state dirs (tests, other checkouts)
+    # share one fetch of the Kafka jars.
     env = os.environ.get("DSR_DEVSTACK_CACHE")
-    return Path(env).resolve() if env else root / "cache"
+    return Path(env).resolve() if env else state / "cache"
+
+
+def cache_root(repo_root: Path | None = None) -> Path:
+    """Where the Kafka jars are kept: DSR_DEVSTACK_CACHE, else `cache/` in
+    state_root(repo_root)."""
+    return _cache_in(state_root(repo_root))
 
 
 def _port(var: str, default: int) -> int:
@@ -69,7 +75,7 @@ class Stack:
             self.root / "kafka",
             _port("DSR_KAFKA_PORT", 19092),
             _port("DSR_KAFKA_CONTROLLER_PORT", 19093),
-            cache_root(self.root),
+            _cache_in(self.root),
         )
         self.db = SecantusDB(self.root / "secantusdb", _port("DSR_MONGO_PORT", 27018))
         self.smtp = SmtpSink(self.root / "smtp", _port("DSR_SMTP_PORT", 2525))

@@ -29,8 +29,7 @@ def referral_router(intake: Intake) -> APIRouter:
     ) -> JSONResponse:
         submission_id = referral.submission_id or idempotency_key or str(uuid.uuid4())
         referral = referral.model_copy(update={"submission_id": submission_id})
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        answer = await intake.submit(referral, principal.subject, correlation_id)
+        answer = await intake.submit(referral, principal.subject, request.state.correlation_id)
         body = {
             "referral_id": answer.referral_id,
             "outcome": answer.outcome,

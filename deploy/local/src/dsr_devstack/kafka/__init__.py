@@ -167,7 +167,9 @@ class Kafka(ManagedProcess):
             "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self.config)
         )
         with open(self.log_file, "ab") as out:
-            rc = subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            rc = subprocess.call(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
         if rc != 0:
             raise DevstackError(self._failure(f"storage format failed (exit {rc})"))
 

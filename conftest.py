@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
 from infra import Infra, infrastructure  # noqa: E402
 from support import AUTH_SECRET  # noqa: E402
