@@ -12,6 +12,7 @@ from datetime import timedelta
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -103,6 +104,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
+    @app.exception_handler(RequestValidationError)
+    async def every_reason(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with every reason, each with a machine-readable code and a sentence."""
+        return JSONResponse({"outcome": "rejected", "reasons": validation_reasons(exc.errors())}, status_code=422)
+
     @app.middleware("http")
     async def log_request(request: Request, call_next):
         correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
@@ -122,6 +128,15 @@ def create_app(
         return response
 
     return app
+
+
+def validation_reasons(errors) -> list[dict[str, str]]:
+    reasons = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        field = ".".join(location) or "(body)"
+        reasons.append({"code": f"schema.{error.get('type', 'invalid')}", "message": f"{field}: {error.get('msg')}", "field": field})
+    return reasons
 
 
 def run(build_app: Callable[[], FastAPI]) -> None:

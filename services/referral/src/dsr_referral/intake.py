@@ -104,6 +104,7 @@ class Intake:
             initial_rating=referral.proposed_rating,
             rating_rationale=referral.rating_rationale,
             cohort=assessment.cohort,
+            age_band=assessment.age_band,
             nhs_number_hash=nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number),
             referrer_email=referral.referrer.email,
             accepted_by=submitted_by,

@@ -1,7 +1,7 @@
 """Every event of the public contract, and how to read one from an envelope."""
 
 from dsr_shared.events.base import Event
-from dsr_shared.events.common import Cohort, Rating
+from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.events.hospital import Admitted, Discharged
 from dsr_shared.events.notifications import NotificationFailed, NotificationSent
 from dsr_shared.events.obligations import (
@@ -28,6 +28,7 @@ from dsr_shared.events.registry import (
 
 __all__ = [
     "EVENT_TYPES",
+    "AgeBand",
     "Admitted",
     "Cohort",
     "ConsentRenewed",

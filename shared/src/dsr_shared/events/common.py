@@ -17,3 +17,12 @@ class Rating(StrEnum):
 class Cohort(StrEnum):
     ADULT = "adult"
     CYP = "cyp"
+
+
+class AgeBand(StrEnum):
+    """Age without the date of birth, which stays in the referral service:
+    CYP under 18; young adult 18 to 24 (keyworking, R-OB-10); adult 25 and over."""
+
+    CYP = "cyp"
+    YOUNG_ADULT = "young_adult"
+    ADULT = "adult"

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from dsr_shared.events.base import Event
-from dsr_shared.events.common import Cohort, Rating
+from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.topics import Topic
 
 
@@ -108,6 +108,7 @@ class ReferralAccepted(Event):
     initial_rating: Rating
     rating_rationale: str
     cohort: Cohort
+    age_band: AgeBand
     nhs_number_hash: str
     referrer_email: EmailStr
     accepted_by: str

@@ -9,7 +9,7 @@ from datetime import date
 from nhs_number import is_valid as nhs_number_is_valid
 
 from dsr_shared.area import AreaProfile
-from dsr_shared.events import Cohort, ReferralSubmitted
+from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
 from dsr_shared.events.referrals import RejectionReason
 
 CYP_UNTIL_AGE = 18
@@ -19,6 +19,7 @@ CYP_UNTIL_AGE = 18
 class Assessment:
     reasons: tuple[RejectionReason, ...]
     cohort: Cohort
+    age_band: AgeBand
 
     @property
     def eligible(self) -> bool:
@@ -30,8 +31,8 @@ def age_on(born: date, day: date) -> int:
 
 
 def postcode_district(postcode: str) -> str:
-    outward = postcode.upper().replace(" ", "")[:-3]
-    return outward
+    """The outward code: everything but the last three characters (the inward code)."""
+    return postcode.upper().replace(" ", "")[:-3]
 
 
 def _reason(code: str, message: str, field: str) -> RejectionReason:
@@ -65,8 +66,15 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
     if not _in_area(referral, area):
         reasons.append(_reason("R-ELIG-3.out_of_area", f"The person has no qualifying connection to {area.name}.", "person.address.postcode"))
 
-    cohort = Cohort.CYP if age_on(person.date_of_birth, referral.referral_date) < CYP_UNTIL_AGE else Cohort.ADULT
-    return Assessment(reasons=tuple(reasons), cohort=cohort)
+    age = age_on(person.date_of_birth, referral.referral_date)
+    cohort = Cohort.CYP if age < CYP_UNTIL_AGE else Cohort.ADULT
+    return Assessment(reasons=tuple(reasons), cohort=cohort, age_band=age_band(age, area.keyworking_age_limit))
+
+
+def age_band(age: int, keyworking_age_limit: int) -> AgeBand:
+    if age < CYP_UNTIL_AGE:
+        return AgeBand.CYP
+    return AgeBand.YOUNG_ADULT if age < keyworking_age_limit else AgeBand.ADULT
 
 
 def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
@@ -85,5 +93,9 @@ def _in_area(referral: ReferralSubmitted, area: AreaProfile) -> bool:
     la_here = person.local_authority_code is not None and person.local_authority_code in geo.local_authority_codes
     # Out-of-area placement funded by the ICB (incl. s.117): only when red, for an urgent C(E)TR.
     funded_placement = (person.placement_funded_by_area_icb or person.section_117) and referral.proposed_rating == "red"
-    looked_after = person.looked_after_child_placed_out_of_area and la_here
-    return lives_here or gp_here or la_here or funded_placement or looked_after
+    # A CYP looked-after child placed out of area by one of the area's local authorities.
+    is_cyp = age_on(person.date_of_birth, referral.referral_date) < CYP_UNTIL_AGE
+    looked_after = person.looked_after_child_placed_out_of_area and la_here and is_cyp
+    # The local authority describes where the person lives, unless they are placed out of area.
+    la_home = la_here and not person.looked_after_child_placed_out_of_area
+    return lives_here or gp_here or la_home or funded_placement or looked_after
