@@ -81,3 +81,47 @@ def valid_nhs_number(seed: int) -> str:
         if check != 10:
             return base + str(check)
         seed += 1
+
+
+class TopicReader:
+    """Reads every message of some topics from the beginning, in the background."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self.consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+            group_id=f"reader-{uuid.uuid4().hex[:8]}", metadata_max_age_ms=1000,
+        )
+        self.records: list = []
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "TopicReader":
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for record in self.consumer:
+            self.records.append(record)
+
+    async def __aexit__(self, *exc) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+    def on(self, topic: str) -> list:
+        return [r for r in self.records if r.topic == topic]
+
+    def events(self, topic: str, event_type: str) -> list[dict]:
+        import json
+
+        found = []
+        for record in self.on(topic):
+            try:
+                body = json.loads(record.value)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("event_type") == event_type:
+                found.append(body)
+        return found
