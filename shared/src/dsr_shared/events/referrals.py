@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from dsr_shared.events.base import Event
 from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.topics import Topic
+
+
+def _not_a_number(value: Any) -> Any:
+    """Dates come as ISO 8601 text: a bare number (which pydantic would read
+    as a Unix timestamp) is a mistake in a referral, not a date."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date must be written as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 
 
 class _Part(BaseModel):
@@ -29,7 +40,7 @@ class Address(_Part):
 class PersonDetails(_Part):
     given_name: str = Field(min_length=1)
     family_name: str = Field(min_length=1)
-    date_of_birth: date
+    date_of_birth: IsoDate
     nhs_number: str
     address: Address
     gp_practice_code: str | None = None
@@ -47,11 +58,11 @@ class Diagnosis(_Part):
 
 class Consent(_Part):
     given_by: str = Field(min_length=1)
-    given_on: date
+    given_on: IsoDate
 
 
 class BestInterestDecision(_Part):
-    decided_on: date
+    decided_on: IsoDate
     decision_maker: str = Field(min_length=1)
 
 
@@ -82,7 +93,7 @@ class ReferralSubmitted(Event):
     # Over HTTP it may come as the Idempotency-Key header; on the topic the
     # envelope's event_id stands in when it is missing.
     submission_id: str | None = Field(default=None, min_length=1, max_length=200)
-    referral_date: date
+    referral_date: IsoDate
     person: PersonDetails
     diagnosis: Diagnosis
     consent: Consent | None = None
