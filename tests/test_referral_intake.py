@@ -146,3 +146,40 @@ async def test_reading_a_referral_needs_a_token_the_right_role_and_ownership(ref
 
 async def _async(value):
     return value
+
+
+def discharged(nhs_number: str) -> bytes:
+    envelope = new_envelope(
+        event_type="Discharged", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2",
+        data={"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"},
+    )
+    return envelope.model_dump_json().encode()
+
+
+@pytest.mark.parametrize("area", ["derbyshire", "staffordshire"])
+async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatically_as_amber(tmp_path, service_env, infra, isolation, area):
+    port = free_port()
+    env = service_env("referral", DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=area)
+    process = ServiceProcess("referral", "dsr_referral", port, env, tmp_path / "referral.log")
+    process.start()
+    try:
+        async with httpx.AsyncClient(base_url=process.url) as http:
+            known = await http.post("/referrals", json=referral_body(nhs_number="9434765919", postcode={"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}[area]), headers=auth(Role.REFERRER))
+            assert known.status_code == 202, known.text
+        async with TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals", f"{isolation}.dsr.hospital.discharges.dlq") as reader:
+            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+            await producer.start()
+            topic = f"{isolation}.dsr.hospital.discharges"
+            for nhs_number in ("9434765870", "9434765870", "9434765919", "9434765871"):  # unknown twice, known, invalid
+                await producer.send_and_wait(topic, discharged(nhs_number), key=nhs_number.encode())
+            await producer.stop()
+            await eventually(lambda: _async(reader.on(f"{topic}.dlq")))
+            accepted = await eventually(lambda: _async(len(reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2))
+            events = [e["data"] for e in reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")]
+        assert len(events) == 2, "one for the known person's referral, one automatic: no duplicate, nothing for the known one"
+        automatic = [e for e in events if e["accepted_by"] == "system:discharge"]
+        assert len(automatic) == 1 and automatic[0]["initial_rating"] == "amber" and automatic[0]["cohort"] == "unknown"
+        assert "R-ELIG-4" in automatic[0]["rating_rationale"]
+        assert accepted
+    finally:
+        process.stop()

@@ -12,10 +12,10 @@ from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
 from dsr_referral.adapters.referrals import ReferralStore
 from dsr_referral.api import referral_router
-from dsr_referral.handlers import referral_handlers
+from dsr_referral.handlers import discharge_handlers, referral_handlers
 from dsr_referral.intake import Intake
 
-TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS]
+TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES]
 
 
 def build_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -24,6 +24,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     store = ReferralStore(runtime.db)
     intake = Intake(runtime, store)
     subscribe(runtime.broker, settings, Topic.REFERRALS_SUBMITTED, referral_handlers(intake))
+    subscribe(runtime.broker, settings, Topic.DISCHARGES, discharge_handlers(intake))
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dsr_shared.envelope import Envelope
-from dsr_shared.events import ReferralSubmitted
+from dsr_shared.events import Discharged, ReferralSubmitted
 from dsr_shared.messaging import Handler
 from dsr_referral.intake import Intake
 
@@ -14,3 +14,10 @@ def referral_handlers(intake: Intake) -> dict[str, Handler]:
         await intake.submit(referral, f"system:{envelope.area}", envelope.correlation_id)
 
     return {ReferralSubmitted.EVENT_TYPE: on_submitted}
+
+
+def discharge_handlers(intake: Intake) -> dict[str, Handler]:
+    async def on_discharged(envelope: Envelope, event: Discharged) -> None:
+        await intake.refer_on_discharge(envelope, event)
+
+    return {Discharged.EVENT_TYPE: on_discharged}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from zoneinfo import ZoneInfo
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import structlog
+from nhs_number import is_valid as nhs_number_is_valid
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from dsr_shared.db import Outgoing
-from dsr_shared.events import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.envelope import Envelope, derived_event_id
+from dsr_shared.events import AgeBand, Cohort, Discharged, Rating, ReferralAccepted, ReferralRejected, ReferralSubmitted
 from dsr_shared.events.referrals import RejectionReason
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.runtime import Runtime
@@ -126,3 +128,52 @@ class Intake:
 
         await self.runtime.uow.commit_and_publish(work)
 
+
+    async def refer_on_discharge(self, envelope: Envelope, discharge: Discharged) -> None:
+        """R-ELIG-4: a person discharged from an LD/MH hospital who is not yet
+        known is referred automatically and rated amber. Their age is not known
+        yet (cohort "unknown"); the DSR team completes the record."""
+        nhs_number = discharge.nhs_number
+        if not nhs_number_is_valid(nhs_number):
+            raise ValueError("R-ID-2: the discharge carries an invalid NHS number")  # dead-lettered
+        if await self.store.person_by_nhs_number(nhs_number):
+            return  # known: the rating service applies R-RAG-4
+        area = self.runtime.settings.area
+        register_id = new_register_id(area.code)
+        referral_id = str(derived_event_id(envelope.event_id, "automatic-referral"))
+        rationale = f"Referred automatically on discharge from {discharge.hospital_ods_code} (R-ELIG-4)."
+        event = ReferralAccepted(
+            referral_id=uuid.UUID(referral_id),
+            register_id=register_id,
+            initial_rating=Rating.AMBER,
+            rating_rationale=rationale,
+            cohort=Cohort.UNKNOWN,
+            age_band=AgeBand.UNKNOWN,
+            nhs_number_hash=nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number),
+            referrer_email=area.dsr_team_mailbox,
+            accepted_by="system:discharge",
+        )
+        doc = {
+            "_id": referral_id,
+            "submission_id": f"discharge:{envelope.event_id}",
+            "submitted_by": "system:discharge",
+            "submitted_at": self.runtime.clock.now(),
+            "outcome": "accepted",
+            "register_id": register_id,
+            "cohort": Cohort.UNKNOWN.value,
+            "source": {"discharge_event_id": str(envelope.event_id), "hospital_ods_code": discharge.hospital_ods_code,
+                       "discharged_at": discharge.discharged_at},
+            "correlation_id": envelope.correlation_id,
+        }
+
+        async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            await self.store.add_person(register_id, nhs_number, referral_id, session)
+            await self.store.add_referral(doc, session)
+            outgoing = self.runtime.outgoing(
+                event, occurred_at=discharge.discharged_at, correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id, event_id=derived_event_id(envelope.event_id, "ReferralAccepted"),
+            )
+            return [outgoing]
+
+        # A second delivery, or a second discharge racing it, meets the unique NHS number and adds nothing.
+        await self.runtime.uow.run_once(envelope.event_id, effect)

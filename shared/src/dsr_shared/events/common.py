@@ -17,6 +17,8 @@ class Rating(StrEnum):
 class Cohort(StrEnum):
     ADULT = "adult"
     CYP = "cyp"
+    # Referred automatically on discharge (R-ELIG-4): no age known until the DSR team adds it.
+    UNKNOWN = "unknown"
 
 
 class AgeBand(StrEnum):
@@ -26,3 +28,4 @@ class AgeBand(StrEnum):
     CYP = "cyp"
     YOUNG_ADULT = "young_adult"
     ADULT = "adult"
+    UNKNOWN = "unknown"
