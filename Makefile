@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: install run stop status test asyncapi check-tools
+.PHONY: install run stop status test asyncapi openapi check-tools
 
 check-tools:
 	@command -v java >/dev/null || { echo "Java 17 is needed (for Kafka)"; exit 1; }
@@ -30,3 +30,6 @@ test: install
 
 asyncapi: install
 	$(UV) run --frozen python -m dsr_shared.contract docs/asyncapi
+
+openapi: install
+	$(UV) run --frozen python tests/openapi_docs.py

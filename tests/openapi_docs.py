@@ -1,0 +1,23 @@
+"""The OpenAPI document of each service, checked in under docs/openapi/.
+`python tests/openapi_docs.py` rewrites them (`make openapi`)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+SERVICES = ("referral", "rating", "scheduler", "notifier")
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi"
+
+
+def render(service: str) -> str:
+    app = importlib.import_module(f"dsr_{service}.app").build_app()
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for name in SERVICES:
+        (DOCS / f"{name}.json").write_text(render(name))
+        print(f"wrote docs/openapi/{name}.json")
