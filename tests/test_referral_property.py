@@ -21,7 +21,7 @@ from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from support import TopicReader, auth, eventually, referral_body
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
 EXAMPLES = 1000
 REQUIRED = ["referral_date", "person", "diagnosis", "referrer", "rating_rationale"]
