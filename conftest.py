@@ -44,3 +44,23 @@ def service_env(infra: Infra, isolation: str):
         }
 
     return env
+
+
+@pytest.fixture
+def service_process(tmp_path: Path, service_env):
+    """Starts one service as its own process for this test; stopped at teardown."""
+    from dsr_devstack import ServiceProcess, free_port
+
+    started = []
+
+    def start(service: str, **extra_env: str):
+        port = free_port()
+        env = service_env(service, DSR_HTTP_PORT=str(port), **extra_env)
+        process = ServiceProcess(service, f"dsr_{service}", port, env, tmp_path / f"{service}.log")
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in reversed(started):
+        process.stop()

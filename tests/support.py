@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,12 +17,14 @@ T = TypeVar("T")
 AUTH_SECRET = "test-secret-for-the-suite-only-0123456789"
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 60.0, interval: float = 0.2) -> T:
-    """Poll `probe` until it returns something truthy; fail with its last value."""
+async def eventually(probe: Callable[[], Awaitable[T] | T], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll `probe` (plain or async) until it returns something truthy; fail with its last value."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = await probe()
+        last = probe()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(interval)

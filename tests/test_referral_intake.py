@@ -12,7 +12,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from dsr_devstack import ServiceProcess, free_port
 from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from support import TopicReader, auth, eventually, referral_body
@@ -21,12 +20,8 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def referral(tmp_path, service_env):
-    port = free_port()
-    process = ServiceProcess("referral", "dsr_referral", port, service_env("referral", DSR_HTTP_PORT=str(port)), tmp_path / "referral.log")
-    process.start()
-    yield process
-    process.stop()
+def referral(service_process):
+    return service_process("referral")
 
 
 @pytest.fixture
@@ -49,7 +44,7 @@ async def test_http_accepts_a_referral_and_publishes_no_personal_data(referral, 
         answer = await http.post("/referrals", json=body, headers=auth(Role.REFERRER))
     assert answer.status_code == 202
     register_id = answer.json()["register_id"]
-    accepted = await eventually(lambda: _async(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")))
+    accepted = await eventually(lambda: topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted"))
     assert accepted[0]["data"]["register_id"] == register_id
     assert accepted[0]["data"]["age_band"] == "adult"
     raw = b"".join(r.value for r in topics.on(f"{isolation}.dsr.referrals"))
@@ -67,7 +62,7 @@ async def test_http_rejects_with_every_reason_and_keeps_no_person_details(referr
         assert all(r["message"] for r in answer.json()["reasons"])
         stored = await http.get(f"/referrals/{answer.json()['referral_id']}", headers=auth(Role.DSR_TEAM))
     assert stored.json()["outcome"] == "rejected" and "submission" not in stored.json()
-    rejected = await eventually(lambda: _async(topics.events(f"{isolation}.dsr.referrals", "ReferralRejected")))
+    rejected = await eventually(lambda: topics.events(f"{isolation}.dsr.referrals", "ReferralRejected"))
     assert {r["code"] for r in rejected[0]["data"]["reasons"]} == codes
     mongo = AsyncMongoClient(infra.mongo_uri)
     assert await mongo[f"{isolation}_referral"]["people"].count_documents({}) == 0  # R-ELIG-2: not on the register
@@ -95,7 +90,7 @@ async def test_the_same_submission_twice_gives_one_answer_and_one_record(referra
         ]
     assert first.json() == second.json()
     assert by_key[0].json() == by_key[1].json()
-    await eventually(lambda: _async(len(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2))
+    await eventually(lambda: len(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2)
     ids = [e["data"]["register_id"] for e in topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")]
     assert sorted(ids) == sorted({first.json()["register_id"], by_key[0].json()["register_id"]})
 
@@ -118,9 +113,9 @@ async def test_the_topic_door_accepts_and_dead_letters_what_it_cannot_read(refer
     good = referral_body(nhs_number="9434765870", submission_id=None)
     await producer.send_and_wait(topic, submitted(good), key=b"x")
     await producer.stop()
-    accepted = await eventually(lambda: _async(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")))
+    accepted = await eventually(lambda: topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted"))
     assert accepted[0]["data"]["accepted_by"].startswith("system:")
-    dead = await eventually(lambda: _async(len(topics.on(f"{topic}.dlq")) == 2 and topics.on(f"{topic}.dlq")))
+    dead = await eventually(lambda: len(topics.on(f"{topic}.dlq")) == 2 and topics.on(f"{topic}.dlq"))
     reasons = {dict(r.headers)["dlq-reason"] for r in dead}
     assert reasons == {b"invalid_envelope", b"invalid_event"}
 
@@ -144,10 +139,6 @@ async def test_reading_a_referral_needs_a_token_the_right_role_and_ownership(ref
     await mongo.close()
 
 
-async def _async(value):
-    return value
-
-
 def discharged(nhs_number: str) -> bytes:
     envelope = new_envelope(
         event_type="Discharged", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2",
@@ -157,29 +148,23 @@ def discharged(nhs_number: str) -> bytes:
 
 
 @pytest.mark.parametrize("area", ["derbyshire", "staffordshire"])
-async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatically_as_amber(tmp_path, service_env, infra, isolation, area):
-    port = free_port()
-    env = service_env("referral", DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=area)
-    process = ServiceProcess("referral", "dsr_referral", port, env, tmp_path / "referral.log")
-    process.start()
-    try:
-        async with httpx.AsyncClient(base_url=process.url) as http:
-            known = await http.post("/referrals", json=referral_body(nhs_number="9434765919", postcode={"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}[area]), headers=auth(Role.REFERRER))
-            assert known.status_code == 202, known.text
-        async with TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals", f"{isolation}.dsr.hospital.discharges.dlq") as reader:
-            producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
-            await producer.start()
-            topic = f"{isolation}.dsr.hospital.discharges"
-            for nhs_number in ("9434765870", "9434765870", "9434765919", "9434765871"):  # unknown twice, known, invalid
-                await producer.send_and_wait(topic, discharged(nhs_number), key=nhs_number.encode())
-            await producer.stop()
-            await eventually(lambda: _async(reader.on(f"{topic}.dlq")))
-            accepted = await eventually(lambda: _async(len(reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2))
-            events = [e["data"] for e in reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")]
-        assert len(events) == 2, "one for the known person's referral, one automatic: no duplicate, nothing for the known one"
-        automatic = [e for e in events if e["accepted_by"] == "system:discharge"]
-        assert len(automatic) == 1 and automatic[0]["initial_rating"] == "amber" and automatic[0]["cohort"] == "unknown"
-        assert "R-ELIG-4" in automatic[0]["rating_rationale"]
-        assert accepted
-    finally:
-        process.stop()
+async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatically_as_amber(service_process, infra, isolation, area):
+    process = service_process("referral", DSR_AREA_PROFILE=area)
+    async with httpx.AsyncClient(base_url=process.url) as http:
+        known = await http.post("/referrals", json=referral_body(nhs_number="9434765919", postcode={"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}[area]), headers=auth(Role.REFERRER))
+        assert known.status_code == 202, known.text
+    async with TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals", f"{isolation}.dsr.hospital.discharges.dlq") as reader:
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        topic = f"{isolation}.dsr.hospital.discharges"
+        for nhs_number in ("9434765870", "9434765870", "9434765919", "9434765871"):  # unknown twice, known, invalid
+            await producer.send_and_wait(topic, discharged(nhs_number), key=nhs_number.encode())
+        await producer.stop()
+        await eventually(lambda: reader.on(f"{topic}.dlq"))
+        accepted = await eventually(lambda: len(reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2)
+        events = [e["data"] for e in reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")]
+    assert len(events) == 2, "one for the known person's referral, one automatic: no duplicate, nothing for the known one"
+    automatic = [e for e in events if e["accepted_by"] == "system:discharge"]
+    assert len(automatic) == 1 and automatic[0]["initial_rating"] == "amber" and automatic[0]["cohort"] == "unknown"
+    assert "R-ELIG-4" in automatic[0]["rating_rationale"]
+    assert accepted

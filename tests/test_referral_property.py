@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nhs_number import is_valid
 
-from dsr_devstack import ServiceProcess, free_port
 from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from support import TopicReader, auth, eventually, referral_body
@@ -80,12 +79,8 @@ BASE = referral_body(submission_id=None)
 
 
 @pytest.fixture
-def referral(tmp_path, service_env):
-    port = free_port()
-    process = ServiceProcess("referral", "dsr_referral", port, service_env("referral", DSR_HTTP_PORT=str(port)), tmp_path / "referral.log")
-    process.start()
-    yield process
-    process.stop()
+def referral(service_process):
+    return service_process("referral")
 
 
 async def test_a_thousand_invalid_referrals_through_each_door(referral, infra, isolation):
