@@ -72,7 +72,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        configure_logging(settings.service_name, settings.log_level)
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
         ):

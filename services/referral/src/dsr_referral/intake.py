@@ -107,7 +107,7 @@ class Intake:
             rating_rationale=referral.rating_rationale,
             cohort=assessment.cohort,
             age_band=assessment.age_band,
-            nhs_number_hash=nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number),
+            nhs_number_hash=self._nhs_number_hash(nhs_number),
             referrer_email=referral.referrer.email,
             accepted_by=submitted_by,
         )
@@ -128,6 +128,8 @@ class Intake:
 
         await self.runtime.uow.commit_and_publish(work)
 
+    def _nhs_number_hash(self, nhs_number: str) -> str:
+        return nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number)
 
     async def refer_on_discharge(self, envelope: Envelope, discharge: Discharged) -> None:
         """R-ELIG-4: a person discharged from an LD/MH hospital who is not yet
@@ -149,7 +151,7 @@ class Intake:
             rating_rationale=rationale,
             cohort=Cohort.UNKNOWN,
             age_band=AgeBand.UNKNOWN,
-            nhs_number_hash=nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number),
+            nhs_number_hash=self._nhs_number_hash(nhs_number),
             referrer_email=area.dsr_team_mailbox,
             accepted_by="system:discharge",
         )

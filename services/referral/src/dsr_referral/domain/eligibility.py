@@ -63,10 +63,10 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
             reasons.append(_reason("date_in_future", f"{field} is in the future.", field))
 
     # R-ELIG-3: a connection to the area.
-    if not _in_area(referral, area):
+    age = age_on(person.date_of_birth, referral.referral_date)
+    if not _in_area(referral, area, is_cyp=age < CYP_UNTIL_AGE):
         reasons.append(_reason("R-ELIG-3.out_of_area", f"The person has no qualifying connection to {area.name}.", "person.address.postcode"))
 
-    age = age_on(person.date_of_birth, referral.referral_date)
     cohort = Cohort.CYP if age < CYP_UNTIL_AGE else Cohort.ADULT
     return Assessment(reasons=tuple(reasons), cohort=cohort, age_band=age_band(age, area.keyworking_age_limit))
 
@@ -86,7 +86,7 @@ def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
     ]
 
 
-def _in_area(referral: ReferralSubmitted, area: AreaProfile) -> bool:
+def _in_area(referral: ReferralSubmitted, area: AreaProfile, *, is_cyp: bool) -> bool:
     person, geo = referral.person, area.geography
     lives_here = postcode_district(person.address.postcode) in geo.postcode_districts
     gp_here = person.gp_practice_code is not None and person.gp_practice_code.upper() in geo.gp_practice_codes
@@ -94,7 +94,6 @@ def _in_area(referral: ReferralSubmitted, area: AreaProfile) -> bool:
     # Out-of-area placement funded by the ICB (incl. s.117): only when red, for an urgent C(E)TR.
     funded_placement = (person.placement_funded_by_area_icb or person.section_117) and referral.proposed_rating == "red"
     # A CYP looked-after child placed out of area by one of the area's local authorities.
-    is_cyp = age_on(person.date_of_birth, referral.referral_date) < CYP_UNTIL_AGE
     looked_after = person.looked_after_child_placed_out_of_area and la_here and is_cyp
     # The local authority describes where the person lives, unless they are placed out of area.
     la_home = la_here and not person.looked_after_child_placed_out_of_area
