@@ -31,6 +31,18 @@ async def eventually(probe: Callable[[], Awaitable[T] | T], timeout: float = 60.
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
+def enveloped(event_type: str, data: Any, schema_version: int = 1) -> bytes:
+    """An event as another system would publish it: JSON in the contract's envelope."""
+    from datetime import datetime, timezone
+
+    from dsr_shared.envelope import new_envelope
+
+    envelope = new_envelope(
+        event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area="QJ2", data=data
+    )
+    return envelope.model_dump_json().encode()
+
+
 def token(*roles: Role, subject: str = "tester@example.org") -> str:
     return issue_token(AUTH_SECRET, subject, list(roles))
 

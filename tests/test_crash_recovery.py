@@ -10,7 +10,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from stack import start_stack
 from support import auth, eventually, referral_body, valid_nhs_number
 
 pytestmark = pytest.mark.stack
@@ -20,13 +19,6 @@ PEOPLE = 30
 # team is emailed about the two it is responsible for (R-OB-3, R-OB-4).
 OBLIGATIONS_EACH = 4
 EMAILS_EACH = 2
-
-
-@pytest.fixture
-def stack(tmp_path, service_env):
-    running = start_stack(tmp_path, service_env)
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("victim", ["rating", "scheduler"])

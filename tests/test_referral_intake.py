@@ -3,8 +3,6 @@ on the real broker and database, with the service as its own process."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import datetime, timezone
 
 import httpx
@@ -13,8 +11,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from dsr_shared.envelope import new_envelope
-from support import TopicReader, auth, eventually, referral_body
+from support import TopicReader, auth, enveloped, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -32,10 +29,7 @@ async def topics(infra, isolation, referral):
 
 
 def submitted(body: dict) -> bytes:
-    envelope = new_envelope(
-        event_type="ReferralSubmitted", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2", data=body
-    )
-    return envelope.model_dump_json().encode()
+    return enveloped("ReferralSubmitted", body)
 
 
 async def test_http_accepts_a_referral_and_publishes_no_personal_data(referral, topics, isolation):
@@ -140,11 +134,8 @@ async def test_reading_a_referral_needs_a_token_the_right_role_and_ownership(ref
 
 
 def discharged(nhs_number: str) -> bytes:
-    envelope = new_envelope(
-        event_type="Discharged", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2",
-        data={"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"},
-    )
-    return envelope.model_dump_json().encode()
+    data = {"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"}
+    return enveloped("Discharged", data)
 
 
 @pytest.mark.parametrize("area", ["derbyshire", "staffordshire"])

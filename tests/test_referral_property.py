@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -17,8 +16,7 @@ from hypothesis import strategies as st
 from nhs_number import is_valid
 
 from dsr_shared.auth import Role
-from dsr_shared.envelope import new_envelope
-from support import TopicReader, auth, eventually, referral_body
+from support import TopicReader, auth, enveloped, eventually, referral_body
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
@@ -109,15 +107,9 @@ async def test_a_thousand_invalid_referrals_through_each_door(referral, infra, i
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         for body in sent:
-            envelope = new_envelope(
-                event_type="ReferralSubmitted", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2", data=body
-            )
-            await producer.send(topic, envelope.model_dump_json().encode(), key=b"intake")
+            await producer.send(topic, enveloped("ReferralSubmitted", body), key=b"intake")
         valid = referral_body(nhs_number="9434765870")
-        envelope = new_envelope(
-            event_type="ReferralSubmitted", schema_version=1, occurred_at=datetime.now(timezone.utc), area="QJ2", data=valid
-        )
-        await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=b"intake")
+        await producer.send_and_wait(topic, enveloped("ReferralSubmitted", valid), key=b"intake")
         await producer.stop()
 
         async def all_answered():

@@ -7,17 +7,9 @@ import httpx
 import pytest
 
 from dsr_shared.auth import Role
-from stack import start_stack
 from support import auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def stack(tmp_path, service_env):
-    running = start_stack(tmp_path, service_env)
-    yield running
-    running.stop()
 
 
 async def test_a_referral_ends_as_an_email_to_the_dsr_team_without_personal_data(stack):

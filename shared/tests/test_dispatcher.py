@@ -5,17 +5,15 @@ body runs on FastStream's in-memory broker and on the real Kafka."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
-from dsr_shared.envelope import new_envelope
 from dsr_shared.events import RatingChanged
-from dsr_shared.messaging import encode, ensure_topics, subscribe
+from dsr_shared.messaging import ensure_topics, subscribe
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
-from support import eventually
+from support import enveloped, eventually
 
 
 def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) -> bytes:
@@ -23,10 +21,7 @@ def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) 
         "register_id": register_id, "from_rating": None, "to_rating": "amber", "rationale": "r",
         "changed_by": "x", "cause": "referral", "cohort": "adult", **data_overrides,
     }
-    envelope = new_envelope(
-        event_type="RatingChanged", schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area="QJ2", data=data
-    )
-    return encode(envelope)
+    return enveloped("RatingChanged", data, schema_version)
 
 
 @pytest.fixture(params=["in_memory", "real"])
