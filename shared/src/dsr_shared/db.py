@@ -33,6 +33,11 @@ def build_mongo_client(uri: str) -> AsyncMongoClient:
     return AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
 
 
+class VersionConflict(Exception):
+    """A record changed between reading and writing it: two changes at once,
+    and this one lost. HTTP answers 409; a handler reads again and retries."""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """An event to publish once the transaction that caused it commits."""
@@ -43,16 +48,19 @@ class Outgoing:
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase, publisher: EventPublisher, clock: Clock) -> None:
+    def __init__(self, db: AsyncDatabase, publisher: EventPublisher, clock: Clock, *, silent: bool = False) -> None:
         self._entries = db["outbox"]
         self._publisher = publisher
         self._clock = clock
+        # While rebuilding from the topics, what a handler would publish was
+        # published the first time round: nothing is staged or sent.
+        self._silent = silent
 
     async def ensure_indexes(self) -> None:
         await self._entries.create_index([("published_at", 1), ("created_at", 1)])
 
     async def stage(self, messages: list[Outgoing], session: AsyncClientSession) -> None:
-        if not messages:
+        if not messages or self._silent:
             return
         now = self._clock.now()
         await self._entries.insert_many(
@@ -71,6 +79,8 @@ class Outbox:
         )
 
     async def publish(self, messages: list[Outgoing]) -> None:
+        if self._silent:
+            return
         for m in messages:
             await self._publisher.publish(m.envelope, m.topic, m.key)
             await self._entries.update_one(
@@ -114,9 +124,18 @@ class UnitOfWork:
         self._consumer = consumer
         self._clock = clock
 
+    def _inbox_id(self, event_id: uuid.UUID | str) -> str:
+        return f"{self._consumer}:{event_id}"
+
+    async def mark_processed(self, event_ids: list[uuid.UUID | str], session: AsyncClientSession) -> None:
+        """Record events this service made itself as processed, so that reading
+        them back from its own topic changes nothing (only a rebuild applies them)."""
+        now = self._clock.now()
+        await self._inbox.insert_many([{"_id": self._inbox_id(e), "at": now} for e in event_ids], session=session)
+
     async def run_once(self, event_id: uuid.UUID | str, effect: Effect) -> bool:
         """True when the effect ran now; False when it had already run."""
-        inbox_id = f"{self._consumer}:{event_id}"
+        inbox_id = self._inbox_id(event_id)
         if await self._inbox.find_one({"_id": inbox_id}, projection={"_id": 1}):
             return False
 

@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from dsr_shared.clock import SimulatedClock
 from dsr_shared.logging import configure_logging
 from dsr_shared.messaging import ensure_topics
 from dsr_shared.metrics import REGISTRY
 from dsr_shared.runtime import Runtime
+from dsr_shared.simulated_time import clock_router, load_offset
 from dsr_shared.topics import Topic
 
 log = structlog.get_logger()
@@ -79,6 +81,8 @@ def create_app(
                 await ensure_topics(settings, list(topics))
         await runtime.outbox.ensure_indexes()
         await runtime.audit.ensure_indexes()
+        if isinstance(runtime.clock, SimulatedClock):
+            await load_offset(runtime.db, runtime.clock)
         for hook in on_startup:
             await hook(runtime)
         await runtime.broker.start()
@@ -100,6 +104,8 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.include_router(health_router(runtime))
+    if isinstance(runtime.clock, SimulatedClock):
+        app.include_router(clock_router(runtime.clock, runtime.db))
     for router in routers:
         app.include_router(router)
 

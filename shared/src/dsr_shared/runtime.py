@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsr_shared.audit import AuditLog
-from dsr_shared.clock import Clock, SystemClock
+from dsr_shared.clock import Clock, SimulatedClock, SystemClock
 from dsr_shared.db import Outbox, Outgoing, UnitOfWork, build_mongo_client
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import Event
@@ -34,12 +34,12 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: ServiceSettings, clock: Clock | None = None, broker: KafkaBroker | None = None) -> "Runtime":
-        clock = clock or SystemClock()
+        clock = clock or (SimulatedClock() if settings.simulated_clock else SystemClock())
         broker = broker or build_broker(settings)
         publisher = EventPublisher(broker, settings)
         mongo = build_mongo_client(settings.mongo_uri)
         db = mongo[settings.database_name]
-        outbox = Outbox(db, publisher, clock)
+        outbox = Outbox(db, publisher, clock, silent=settings.rebuild)
         uow = UnitOfWork(mongo, db, outbox, settings.service_name, clock)
         return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock))
 

@@ -32,6 +32,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # How long an outbox entry may wait before the relay publishes it.
     outbox_relay_after_seconds: float = 5.0
+    # How often sweepers look for what time has made due.
+    sweep_every_seconds: float = 30.0
+    # Demos and tests only: an operator moves time forward (POST /clock/advance).
+    simulated_clock: bool = False
+    # Rebuilding the database from the topics: apply everything, publish nothing
+    # (every event was published the first time). See the README's operations.
+    rebuild: bool = False
 
     @cached_property
     def area(self) -> AreaProfile:

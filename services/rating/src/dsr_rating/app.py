@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock
+from dsr_shared.clock import Clock, every
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
@@ -12,7 +12,9 @@ from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.api import register_router
-from dsr_rating.handlers import referral_handlers
+from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers
+from dsr_rating.register import Register
+from dsr_rating.sweeper import end_green_months
 
 TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES]
 
@@ -21,11 +23,25 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     settings = settings or ServiceSettings(service_name="rating")
     runtime = Runtime.build(settings, clock)
     people = PeopleStore(runtime.db)
-    subscribe(runtime.broker, settings, Topic.REFERRALS, referral_handlers(runtime, people))
+    register = Register(runtime, people)
+    broker = runtime.broker
+    subscribe(broker, settings, Topic.REFERRALS, referral_handlers(register))
+    hospital = hospital_handlers(register)
+    subscribe(broker, settings, Topic.ADMISSIONS, hospital)
+    subscribe(broker, settings, Topic.DISCHARGES, hospital)
+    subscribe(broker, settings, Topic.RATINGS, own_log_handlers(register))
 
     async def indexes(_: Runtime) -> None:
         await people.ensure_indexes()
 
+    async def green_month_sweeper(_: Runtime) -> None:
+        await every(runtime.clock, settings.sweep_every_seconds, lambda: end_green_months(register), "green months")
+
     return create_app(
-        runtime, title="DSR rating service", topics=TOPICS, routers=[register_router(runtime, people)], on_startup=[indexes]
+        runtime,
+        title="DSR rating service",
+        topics=TOPICS,
+        routers=[register_router(register)],
+        on_startup=[indexes],
+        background=[green_month_sweeper],
     )

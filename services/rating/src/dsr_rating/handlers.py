@@ -1,33 +1,202 @@
-"""Subscribers: referral outcomes (and, later, hospital events) change the register."""
+"""Subscribers: thin entry points that turn events into facts on the register.
+
+- dsr.referrals: a person enters (R-RAG-1), with any hospital events that
+  arrived before the referral named them.
+- dsr.hospital.*: admissions and discharges, matched by the keyed hash of the
+  NHS number (R-RAG-3, R-RAG-4); for someone not on the register they are kept
+  until a referral names them.
+- dsr.ratings (the register's own log): changes people made over HTTP. They
+  were applied when made, so reading them back changes nothing; after a
+  rebuild they are what puts those changes back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from nhs_number import is_valid as nhs_number_is_valid
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope, derived_event_id
-from dsr_shared.events import ReferralAccepted
+from dsr_shared.events import (
+    Admitted,
+    Discharged,
+    PersonRemoved,
+    ProfessionalsChanged,
+    RatingChanged,
+    ReferralAccepted,
+    RemovalRequested,
+    UpdateAdded,
+)
+from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.messaging import Handler
-from dsr_shared.runtime import Runtime
-from dsr_rating.adapters.people import PeopleStore
-from dsr_rating.domain.register import enter_register
+from dsr_shared.pseudonym import nhs_number_hash
+from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
+from dsr_rating.domain.record import PersonRecord
+from dsr_rating.register import Context, Register, retrying_conflicts
+
+def _context(envelope: Envelope) -> Context:
+    return Context(envelope.correlation_id, envelope.event_id)
 
 
-def referral_handlers(runtime: Runtime, people: PeopleStore) -> dict[str, Handler]:
+async def _change_once(
+    register: Register, envelope: Envelope, register_id: str, change: Callable[[PersonRecord, Context], list[Outgoing]]
+) -> None:
+    """Apply `change` to the person's record once per event, re-reading on a conflict."""
+
+    async def effect(session: AsyncClientSession) -> list[Outgoing]:
+        record = await register.people.get(register_id, session) or PersonRecord(register_id=register_id)
+        messages = change(record, _context(envelope))
+        await register.save(record, session)
+        return messages
+
+    await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
+
+
+def referral_handlers(register: Register) -> dict[str, Handler]:
     async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
-            person, changed = enter_register(event, envelope.event_id, envelope.occurred_at)
-            await people.add(person, session)
-            return [
-                runtime.outgoing(
-                    changed,
-                    occurred_at=envelope.occurred_at,
-                    correlation_id=envelope.correlation_id,
-                    causation_id=envelope.event_id,
-                    event_id=derived_event_id(envelope.event_id, "RatingChanged"),
+            record = await register.people.get(event.register_id, session) or PersonRecord(register_id=event.register_id)
+            record.nhs_number_hash = event.nhs_number_hash
+            if event.cohort != "unknown" or record.cohort == "unknown":
+                record.cohort, record.age_band = event.cohort, event.age_band
+            if event.referrer_email not in record.referrer_emails:
+                record.referrer_emails = [*record.referrer_emails, event.referrer_email]
+            if event.professionals:
+                listing_id = str(derived_event_id(envelope.event_id, "professionals"))
+                record.set_professionals(
+                    ProfessionalsList(id=listing_id, at=envelope.occurred_at, by=event.accepted_by, professionals=event.professionals)
                 )
-            ]
+            entry = Fact(
+                id=str(envelope.event_id),
+                kind="entry",
+                at=envelope.occurred_at,
+                by=event.accepted_by,
+                rationale=event.rating_rationale,
+                rating=event.initial_rating,
+            )
+            context = _context(envelope)
+            messages = register.apply_fact(record, entry, context)
+            waiting = await register.people.take_unmatched(event.nhs_number_hash, session)
+            for fact in sorted(waiting, key=lambda f: f.sort_key):
+                messages += register.apply_fact(record, fact, context)
+            await register.save(record, session)
+            return messages
 
-        await runtime.uow.run_once(envelope.event_id, effect)
+        await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
     return {ReferralAccepted.EVENT_TYPE: on_accepted}
+
+
+def hospital_handlers(register: Register) -> dict[str, Handler]:
+    key = register.runtime.settings.nhs_hash_key.get_secret_value()
+
+    async def record_hospital_fact(envelope: Envelope, nhs_number: str, fact: Fact) -> None:
+        if not nhs_number_is_valid(nhs_number):
+            raise ValueError("R-ID-2: the event carries an invalid NHS number")  # dead-lettered
+        digest = nhs_number_hash(key, nhs_number)
+
+        async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            record = await register.people.by_nhs_number_hash(digest, session)
+            if record is None:
+                await register.people.keep_unmatched(digest, fact, session)
+                return []
+            messages = register.apply_fact(record, fact, _context(envelope))
+            await register.save(record, session)
+            return messages
+
+        await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
+
+    async def on_admitted(envelope: Envelope, event: Admitted) -> None:
+        stay = HospitalStay(**event.model_dump(include=set(HospitalStay.model_fields)))
+        secure = ", secure" if event.secure else ""
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="admission",
+            at=event.admitted_at,
+            by=f"hospital:{event.hospital_ods_code}",
+            rationale=f"Admitted to {event.hospital_ods_code} ({event.bed_type} bed{secure}, {event.legal_basis}); R-RAG-3.",
+            hospital=stay,
+            hospital_ods_code=event.hospital_ods_code,
+        )
+        await record_hospital_fact(envelope, event.nhs_number, fact)
+
+    async def on_discharged(envelope: Envelope, event: Discharged) -> None:
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="discharge",
+            at=event.discharged_at,
+            by=f"hospital:{event.hospital_ods_code}",
+            rationale=f"Discharged from {event.hospital_ods_code}; R-RAG-4.",
+            hospital_ods_code=event.hospital_ods_code,
+            destination=event.destination,
+        )
+        await record_hospital_fact(envelope, event.nhs_number, fact)
+
+    return {Admitted.EVENT_TYPE: on_admitted, Discharged.EVENT_TYPE: on_discharged}
+
+
+def own_log_handlers(register: Register) -> dict[str, Handler]:
+    """Changes made over HTTP, read back from dsr.ratings. Events the register
+    derived from other topics (referral, hospital, green month) are derived
+    again from those topics and are not read back."""
+
+    async def apply_own(envelope: Envelope, register_id: str, fact: Fact) -> None:
+        await _change_once(register, envelope, register_id, lambda r, c: register.apply_fact(r, fact, c, own=True))
+
+    def amend(change: Callable[[object], bool], part: object) -> list[Outgoing]:
+        change(part)  # announced when it was made; nothing to announce again
+        return []
+
+    async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
+        if event.cause != "person":
+            return
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="rating",
+            at=envelope.occurred_at,
+            by=event.changed_by,
+            rationale=event.rationale,
+            rating=event.to_rating,
+            agreed_with_person=event.agreed_with_person,
+        )
+        await apply_own(envelope, event.register_id, fact)
+
+    async def on_person_removed(envelope: Envelope, event: PersonRemoved) -> None:
+        if event.cause != "dsr_team":
+            return
+        fact = Fact(
+            id=str(envelope.event_id), kind="removal", at=envelope.occurred_at, by=event.removed_by, rationale=event.reason
+        )
+        await apply_own(envelope, event.register_id, fact)
+
+    async def on_update_added(envelope: Envelope, event: UpdateAdded) -> None:
+        update = Update(
+            id=event.update_id, at=event.written_at or envelope.occurred_at, by=event.added_by, kind=event.kind, text=event.text
+        )
+        await _change_once(register, envelope, event.register_id, lambda r, c: amend(r.add_update, update))
+
+    async def on_removal_requested(envelope: Envelope, event: RemovalRequested) -> None:
+        request = RemovalRequest(
+            id=str(envelope.event_id),
+            at=envelope.occurred_at,
+            by=event.requested_by,
+            update_id=event.update_id,
+            best_interest_meeting=event.best_interest_meeting,
+        )
+        await _change_once(register, envelope, event.register_id, lambda r, c: amend(r.add_removal_request, request))
+
+    async def on_professionals_changed(envelope: Envelope, event: ProfessionalsChanged) -> None:
+        listing = ProfessionalsList(
+            id=str(envelope.event_id), at=envelope.occurred_at, by=event.changed_by, professionals=event.professionals
+        )
+        await _change_once(register, envelope, event.register_id, lambda r, c: amend(r.set_professionals, listing))
+
+    return {
+        RatingChanged.EVENT_TYPE: on_rating_changed,
+        PersonRemoved.EVENT_TYPE: on_person_removed,
+        UpdateAdded.EVENT_TYPE: on_update_added,
+        RemovalRequested.EVENT_TYPE: on_removal_requested,
+        ProfessionalsChanged.EVENT_TYPE: on_professionals_changed,
+    }
+

@@ -12,7 +12,7 @@ from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.api import obligation_router
-from dsr_scheduler.domain.working_time import WorkingCalendar
+from dsr_shared.working_time import WorkingCalendar
 from dsr_scheduler.handlers import rating_handlers
 
 TOPICS = [Topic.RATINGS, Topic.OBLIGATIONS]

@@ -11,7 +11,7 @@ from dsr_shared.messaging import Handler
 from dsr_shared.runtime import Runtime
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.domain.obligations import schedule
-from dsr_scheduler.domain.working_time import WorkingCalendar
+from dsr_shared.working_time import WorkingCalendar
 
 
 def rating_handlers(runtime: Runtime, store: ObligationStore, calendar: WorkingCalendar) -> dict[str, Handler]:

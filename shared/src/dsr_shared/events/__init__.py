@@ -13,7 +13,9 @@ from dsr_shared.events.obligations import (
 )
 from dsr_shared.events.ratings import (
     ConsentRenewed,
+    HospitalStay,
     PersonRemoved,
+    ProfessionalsChanged,
     RatingChanged,
     RemovalRequested,
     UpdateAdded,
@@ -34,6 +36,7 @@ __all__ = [
     "ConsentRenewed",
     "Discharged",
     "Event",
+    "HospitalStay",
     "NotificationFailed",
     "NotificationSent",
     "ObligationCancelled",
@@ -42,6 +45,7 @@ __all__ = [
     "ObligationOverdue",
     "ObligationScheduled",
     "PersonRemoved",
+    "ProfessionalsChanged",
     "Rating",
     "RatingChanged",
     "ReferralAccepted",

@@ -80,6 +80,8 @@ class Professional(_Part):
     organisation: str | None = None
     email: EmailStr | None = None
     phone: str | None = None
+    # The professional who keeps the record up to date (seed 000).
+    case_holder: bool = False
 
 
 class ReferralSubmitted(Event):
@@ -123,6 +125,8 @@ class ReferralAccepted(Event):
     nhs_number_hash: str
     referrer_email: EmailStr
     accepted_by: str
+    # Professionals' work contacts (not the person's data): who to tell about whom.
+    professionals: list[Professional] = Field(default_factory=list)
 
 
 class RejectionReason(_Part):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from dsr_shared.area import AreaProfile, ObligationRule
 from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import RatingChanged
-from dsr_scheduler.domain.working_time import WorkingCalendar
+from dsr_shared.working_time import WorkingCalendar
 
 State = Literal["open", "due", "overdue", "done", "cancelled"]
 

@@ -1,0 +1,50 @@
+"""Request bodies of the register's HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from dsr_shared.events import Rating
+from dsr_shared.events.referrals import Professional
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RatingChangeBody(_Body):
+    """R-RAG-2. The rationale is the short update that goes with every change."""
+
+    rating: Rating
+    rationale: Text
+    agreed_with_person: bool = Field(description="Discussed and agreed with the person or their family.")
+
+
+class UpdateBody(_Body):
+    """Record content: no name, date of birth, address or NHS number here;
+    the register identifier says who."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
+
+
+class ProfessionalsBody(_Body):
+    professionals: list[Professional] = Field(max_length=50)
+
+    @field_validator("professionals")
+    @classmethod
+    def _one_case_holder(cls, professionals: list[Professional]) -> list[Professional]:
+        if sum(p.case_holder for p in professionals) > 1:
+            raise ValueError("at most one professional is the case holder")
+        return professionals
+
+
+class RemovalBody(_Body):
+    """R-RAG-6: from a referrer, the conversation or best-interest meeting that
+    agreed removal; from the DSR team, why they remove the person."""
+
+    reason: Text
+    best_interest_meeting: bool = False

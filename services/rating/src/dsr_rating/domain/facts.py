@@ -1,0 +1,94 @@
+"""What happened to a person, as facts with the time they happened in the world.
+
+The register is a fold over a person's facts in time order (`standing.py`), so
+it ends the same whatever order the facts arrive in: late and out-of-order
+hospital events take their place in time, and duplicates are dropped by event
+id and, for hospital events, by what they say (hospital and time)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from dsr_shared.events import Rating
+from dsr_shared.events.referrals import Professional
+from dsr_shared.events.ratings import HospitalStay
+
+def _utc_milliseconds(at: datetime) -> datetime:
+    """The precision the database keeps, so a fact read back is the fact written."""
+    at = at.astimezone(timezone.utc)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_milliseconds)]
+
+FactKind = Literal["entry", "rating", "admission", "discharge", "removal", "green_month_ended"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Fact(_Record):
+    """One thing that can move a person's rating or place on the register."""
+
+    id: str  # the event that brought it
+    kind: FactKind
+    at: Instant
+    by: str
+    rationale: str = ""
+    rating: Rating | None = None  # entry, rating
+    agreed_with_person: bool | None = None  # rating (R-RAG-2)
+    hospital: HospitalStay | None = None  # admission
+    hospital_ods_code: str | None = None  # admission, discharge
+    destination: str | None = None  # discharge
+    # green_month_ended: the green rating whose month ended (R-RAG-5).
+    green_since: Instant | None = None
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        return (self.at, self.id)
+
+    @property
+    def identity(self) -> str:
+        """The same admission or discharge sent twice, even under two event ids, is one fact."""
+        if self.kind in ("admission", "discharge"):
+            return f"{self.kind}:{self.hospital_ods_code}:{self.at.isoformat()}"
+        return self.id
+
+
+class Update(_Record):
+    """A case-holder update (seed 000), kept as written."""
+
+    id: uuid.UUID
+    at: Instant
+    by: str
+    kind: Literal["update", "removal_request"] = "update"
+    text: str
+
+
+class RemovalRequest(_Record):
+    """R-RAG-6: a referrer asks the DSR team to remove the person."""
+
+    id: str
+    at: Instant
+    by: str
+    update_id: uuid.UUID | None = None
+    best_interest_meeting: bool = False
+
+
+class ProfessionalsList(_Record):
+    """The professionals around the person; the latest list wins."""
+
+    id: str
+    at: Instant
+    by: str
+    professionals: list[Professional] = Field(default_factory=list)
+
+
+def fact_id(*parts: object) -> str:
+    """A deterministic id for a fact no event brought (the green month's end)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "dsr:" + ":".join(str(p) for p in parts)))

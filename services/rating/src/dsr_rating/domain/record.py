@@ -1,0 +1,82 @@
+"""A person's record on the register: their facts, updates, removal requests
+and professionals. Pure: the store saves it whole, guarded by `version`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, EmailStr, Field
+
+from dsr_shared.area import AreaProfile
+from dsr_shared.events import AgeBand, Cohort
+from dsr_shared.working_time import WorkingCalendar
+from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
+from dsr_rating.domain.standing import Standing, fold
+
+
+class PersonRecord(BaseModel):
+    register_id: str
+    # Until the referral arrives (a rebuild may replay a person's own changes
+    # first) these stay empty; the fold shows the person as not entered.
+    nhs_number_hash: str | None = None
+    cohort: Cohort = Cohort.UNKNOWN
+    age_band: AgeBand = AgeBand.UNKNOWN
+    referrer_emails: list[EmailStr] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
+    updates: list[Update] = Field(default_factory=list)
+    removal_requests: list[RemovalRequest] = Field(default_factory=list)
+    professionals: ProfessionalsList | None = None
+    professionals_changes: int = 0
+    # Read at load time, checked at save: two changes at once, one wins.
+    version: int = 0
+
+    def add_fact(self, fact: Fact) -> bool:
+        """False when the fact is already recorded: the same event, or the same
+        admission sent twice under two event ids. Of two such twins the record
+        keeps the one with the smaller id, so it ends the same in any order."""
+        twin = next((f for f in self.facts if f.id == fact.id or f.identity == fact.identity), None)
+        if twin is not None:
+            if fact.id < twin.id:
+                self.facts = sorted([fact if f is twin else f for f in self.facts], key=lambda f: f.sort_key)
+            return False
+        self.facts = sorted([*self.facts, fact], key=lambda f: f.sort_key)
+        return True
+
+    def add_update(self, update: Update) -> bool:
+        if any(u.id == update.id for u in self.updates):
+            return False
+        self.updates = sorted([*self.updates, update], key=lambda u: (u.at, str(u.id)))
+        return True
+
+    def add_removal_request(self, request: RemovalRequest) -> bool:
+        if any(r.id == request.id for r in self.removal_requests):
+            return False
+        self.removal_requests = sorted([*self.removal_requests, request], key=lambda r: (r.at, r.id))
+        return True
+
+    def set_professionals(self, listing: ProfessionalsList) -> bool:
+        if self.professionals and self.professionals.id == listing.id:
+            return False
+        self.professionals_changes += 1
+        if self.professionals is None or (listing.at, listing.id) > (self.professionals.at, self.professionals.id):
+            self.professionals = listing
+        return True
+
+    def standing(self, area: AreaProfile, calendar: WorkingCalendar) -> Standing:
+        return fold(self.facts, area, calendar)
+
+    def pending_removal_request(self, standing: Standing) -> RemovalRequest | None:
+        """The latest request made since the person (re)entered the register, if still on it."""
+        if not standing.on_register or not self.removal_requests:
+            return None
+        latest = self.removal_requests[-1]
+        entered = max((e.at for e in standing.history if e.from_rating is None), default=None)
+        return latest if entered is None or latest.at >= entered else None
+
+    def contacts(self) -> set[str]:
+        """Who, besides the DSR team, may read and keep this record up to date."""
+        emails = {e.lower() for e in self.referrer_emails}
+        if self.professionals:
+            emails |= {p.email.lower() for p in self.professionals.professionals if p.email}
+        return emails
+
+    def next_version(self) -> int:
+        return len(self.facts) + len(self.updates) + len(self.removal_requests) + self.professionals_changes

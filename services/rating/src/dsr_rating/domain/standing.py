@@ -1,0 +1,134 @@
+"""Where a person stands: the fold of their facts in time order (R-RAG-1..7).
+
+The newest fact wins. An admission makes the person blue whatever they were
+(R-RAG-3); a discharge gives the area's post-discharge rating (R-RAG-4); a
+change by a person sets what they chose (R-RAG-2); a removal, or a green month
+that ends with the person still green, takes them off the register (R-RAG-5,
+R-RAG-6). A fact older than the newest takes its place in the history and
+leaves the current rating alone: a discharge older than the latest admission
+is recorded and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from dsr_shared.area import AreaProfile
+from dsr_shared.events import Rating
+from dsr_shared.events.ratings import HospitalStay
+from dsr_shared.working_time import WorkingCalendar
+from dsr_rating.domain.facts import Fact
+
+Status = Literal["not_entered", "on_register", "removed"]
+ON = "on_register"
+
+CAUSE_OF_KIND = {
+    "entry": "referral",
+    "rating": "person",
+    "admission": "admission",
+    "discharge": "discharge",
+    "removal": "removal",
+    "green_month_ended": "green_month_ended",
+}
+
+
+class HistoryEntry(BaseModel):
+    """One change in the person's history (R-RAG-7): who, when, why, and what caused it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    from_rating: Rating | None
+    to_rating: Rating | None  # None: off the register
+    cause: str
+    changed_by: str
+    rationale: str
+    agreed_with_person: bool | None
+    fact_id: str
+
+
+class Standing(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: Status = "not_entered"
+    rating: Rating | None = None
+    rating_since: datetime | None = None
+    green_since: datetime | None = None
+    green_until: datetime | None = None
+    # R-RAG-4: an area may hold the post-discharge rating for a while.
+    hold_until: datetime | None = None
+    in_hospital: bool = False
+    hospital: HospitalStay | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+    @property
+    def on_register(self) -> bool:
+        return self.status == ON
+
+
+def _outcome(fact: Fact, status: Status, rating: Rating | None, green_since: datetime | None, area: AreaProfile):
+    """The (status, rating) this fact leads to from where the person stands."""
+    if fact.kind == "entry":
+        return ON, fact.rating
+    if status != ON:
+        return status, rating  # recorded only: not on the register at that time
+    match fact.kind:
+        case "rating":
+            return ON, fact.rating
+        case "admission":
+            return ON, Rating.BLUE
+        case "discharge":
+            return ON, area.post_discharge.rating
+        case "removal":
+            return "removed", rating
+        case "green_month_ended" if rating == Rating.GREEN and fact.green_since == green_since:
+            return "removed", rating
+    return status, rating
+
+
+def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) -> Standing:
+    status: Status = "not_entered"
+    rating: Rating | None = None
+    since = green_since = hold_until = None
+    in_hospital, stay = False, None
+    history: list[HistoryEntry] = []
+    for fact in sorted(facts, key=lambda f: f.sort_key):
+        if fact.kind == "admission":
+            in_hospital, stay = True, fact.hospital
+        elif fact.kind == "discharge":
+            in_hospital, stay = False, None
+        new_status, new_rating = _outcome(fact, status, rating, green_since, area)
+        if fact.kind == "discharge" and new_status == ON and area.post_discharge.holds_for:
+            hold_until = calendar.deadline(fact.at, area.post_discharge.holds_for)
+        if (new_status, new_rating) == (status, rating):
+            continue
+        history.append(
+            HistoryEntry(
+                at=fact.at,
+                from_rating=rating if status == ON else None,
+                to_rating=new_rating if new_status == ON else None,
+                cause=CAUSE_OF_KIND[fact.kind],
+                changed_by=fact.by,
+                rationale=fact.rationale,
+                agreed_with_person=fact.agreed_with_person,
+                fact_id=fact.id,
+            )
+        )
+        if new_status == ON and new_rating == Rating.GREEN and not (status == ON and rating == Rating.GREEN):
+            green_since = fact.at
+        status, rating, since = new_status, new_rating, fact.at
+    green = status == ON and rating == Rating.GREEN
+    return Standing(
+        status=status,
+        rating=rating,
+        rating_since=since,
+        green_since=green_since if green else None,
+        green_until=calendar.deadline(green_since, area.green_month) if green else None,
+        hold_until=hold_until if status == ON else None,
+        in_hospital=in_hospital,
+        hospital=stay if in_hospital else None,
+        history=tuple(history),
+    )
