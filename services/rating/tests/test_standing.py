@@ -155,3 +155,12 @@ def test_the_register_ends_the_same_whatever_the_order_of_delivery(facts, change
     shuffled = everything[:]
     order.shuffle(shuffled)
     assert standing_of(shuffled) == standing_of(everything)
+
+
+def test_r_rag_3_a_late_admission_outranks_a_case_holders_change_made_meanwhile():
+    # Admitted at 10:00, reported at 11:00; the case holder rated red at 10:30, not knowing.
+    standing = standing_of([entry(0), admission(10), person(10.5, Rating.RED)])
+    assert standing.rating == Rating.BLUE
+    assert [(e.cause, e.took_effect) for e in standing.history] == [("referral", True), ("admission", True), ("person", False)]
+    team = Fact(id=str(uuid.uuid4()), kind="rating", at=at(11), by="team", rating=Rating.AMBER, by_dsr_team=True)
+    assert standing_of([entry(0), admission(10), team]).rating == Rating.AMBER  # the DSR team corrects

@@ -9,7 +9,7 @@ import pytest
 
 from dsr_shared.area import load_profile
 from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
-from dsr_referral.domain.eligibility import assess
+from dsr_referral.domain.eligibility import assess, lives_in_area
 
 TODAY = date(2026, 11, 20)
 POSTCODE = {"derbyshire": "DE22 3LZ", "staffordshire": "ST4 6QG"}
@@ -142,3 +142,9 @@ def test_age_at_referral_date_decides_cohort_and_band(area, born, cohort, band):
     name, profile = area
     found = assess(referral(name, person__date_of_birth=born), profile, TODAY)
     assert (found.cohort, found.age_band) == (cohort, band)
+
+
+def test_r_elig_3_the_postcode_district_check_alone_as_used_for_a_changed_address(area):
+    name, profile = area
+    assert lives_in_area(POSTCODE[name].lower().replace(" ", ""), profile)
+    assert not lives_in_area(OUT_OF_AREA, profile)

@@ -148,7 +148,9 @@ class UnitOfWork:
         try:
             messages = await self.in_transaction(transaction)
         except DuplicateKeyError:
-            return False  # a concurrent delivery won
+            if await self._inbox.find_one({"_id": inbox_id}, projection={"_id": 1}):
+                return False  # a concurrent delivery won
+            raise  # the effect's own duplicate: not a reason to drop the event
         await self._outbox.publish(messages)
         return True
 

@@ -125,6 +125,7 @@ def register_router(register: Register) -> APIRouter:
             rationale=body.rationale,
             rating=body.rating,
             agreed_with_person=body.agreed_with_person,
+            by_dsr_team=principal.has(Role.DSR_TEAM),
         )
         messages = register.apply_fact(record, fact, Context(request.state.correlation_id), own=True)
         if not messages:  # a fact newer than now is on the record (clocks apart): ask to read again

@@ -56,6 +56,7 @@ async def _change_once(
 def referral_handlers(register: Register) -> dict[str, Handler]:
     async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            await register.people.claim(event.nhs_number_hash, session)
             record = await register.people.get(event.register_id, session) or PersonRecord(register_id=event.register_id)
             record.nhs_number_hash = event.nhs_number_hash
             if event.cohort != "unknown" or record.cohort == "unknown":
@@ -83,6 +84,7 @@ def referral_handlers(register: Register) -> dict[str, Handler]:
             await register.save(record, session)
             return messages
 
+        await register.people.prepare_claim(event.nhs_number_hash)
         await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
     return {ReferralAccepted.EVENT_TYPE: on_accepted}
@@ -97,6 +99,7 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
         digest = nhs_number_hash(key, nhs_number)
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            await register.people.claim(digest, session)
             record = await register.people.by_nhs_number_hash(digest, session)
             if record is None:
                 await register.people.keep_unmatched(digest, fact, session)
@@ -105,6 +108,7 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
             await register.save(record, session)
             return messages
 
+        await register.people.prepare_claim(digest)
         await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
     async def on_admitted(envelope: Envelope, event: Admitted) -> None:
@@ -159,6 +163,7 @@ def own_log_handlers(register: Register) -> dict[str, Handler]:
             rationale=event.rationale,
             rating=event.to_rating,
             agreed_with_person=event.agreed_with_person,
+            by_dsr_team=event.by_dsr_team,
         )
         await apply_own(envelope, event.register_id, fact)
 

@@ -1,4 +1,4 @@
-"""HTTP: POST /referrals, GET /referrals/{id} (CONTRACT.md)."""
+"""HTTP: POST /referrals, GET /referrals/{id} (CONTRACT.md), PUT /people/{id}/address."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.events import ReferralSubmitted
+from dsr_shared.events.referrals import Address
 from dsr_referral.intake import Intake
+from dsr_referral.people import People
 
 
 def referral_router(intake: Intake) -> APIRouter:
@@ -53,5 +56,35 @@ def referral_router(intake: Intake) -> APIRouter:
         await intake.runtime.audit.record(principal, "referral.read", doc.get("register_id") or referral_id)
         doc["referral_id"] = doc.pop("_id")
         return doc
+
+    return router
+
+
+class AddressChanged(BaseModel):
+    register_id: str
+    # R-ELIG-3: whether the new postcode district is in the area's geography. False
+    # does not remove anyone; the person may still be tied to the area otherwise.
+    in_area: bool
+
+
+def people_router(people: People) -> APIRouter:
+    router = APIRouter(tags=["people"])
+
+    @router.put("/people/{register_id}/address", responses={404: {"description": "No such person, or not yours"}})
+    async def change_address(
+        register_id: str,
+        address: Address,
+        principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
+    ) -> AddressChanged:
+        """The person's current address. Kept only in this service: no event carries it."""
+        audit = people.runtime.audit
+        # A referrer changes only the people they referred; not found and not theirs look alike.
+        allowed = await people.may_change(register_id, principal.subject, dsr_team=principal.has(Role.DSR_TEAM))
+        changed = await people.change_address(register_id, address, principal.subject) if allowed else None
+        if changed is None:
+            await audit.record(principal, "person.address.change", register_id, outcome="denied_or_missing")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such person")
+        await audit.record(principal, "person.address.change", register_id)
+        return AddressChanged(register_id=changed.register_id, in_area=changed.in_area)
 
     return router

@@ -11,11 +11,12 @@ from dsr_shared.runtime import Runtime
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
 from dsr_referral.adapters.referrals import ReferralStore
-from dsr_referral.api import referral_router
-from dsr_referral.handlers import discharge_handlers, referral_handlers
+from dsr_referral.api import people_router, referral_router
+from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers
 from dsr_referral.intake import Intake
+from dsr_referral.people import People
 
-TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES]
+TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES, Topic.RATINGS]
 
 
 def build_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -23,12 +24,14 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     store = ReferralStore(runtime.db)
     intake = Intake(runtime, store)
+    people = People(runtime, store)
     subscribe(runtime.broker, settings, Topic.REFERRALS_SUBMITTED, referral_handlers(intake))
     subscribe(runtime.broker, settings, Topic.DISCHARGES, discharge_handlers(intake))
+    subscribe(runtime.broker, settings, Topic.RATINGS, removal_handlers(people))
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()
 
     return create_app(
-        runtime, title="DSR referral service", topics=TOPICS, routers=[referral_router(intake)], on_startup=[indexes]
+        runtime, title="DSR referral service", topics=TOPICS, routers=[referral_router(intake), people_router(people)], on_startup=[indexes]
     )

@@ -1,11 +1,13 @@
-"""The intake topic: referrals from other systems, through the same path."""
+"""Subscribers: referrals from other systems (through the same path as HTTP),
+discharges (R-ELIG-4) and removals from the register (dsr.ratings)."""
 
 from __future__ import annotations
 
 from dsr_shared.envelope import Envelope
-from dsr_shared.events import Discharged, ReferralSubmitted
+from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
 from dsr_shared.messaging import Handler
 from dsr_referral.intake import Intake
+from dsr_referral.people import People
 
 
 def referral_handlers(intake: Intake) -> dict[str, Handler]:
@@ -21,3 +23,12 @@ def discharge_handlers(intake: Intake) -> dict[str, Handler]:
         await intake.refer_on_discharge(envelope, event)
 
     return {Discharged.EVENT_TYPE: on_discharged}
+
+
+def removal_handlers(people: People) -> dict[str, Handler]:
+    """Only PersonRemoved: the other events on dsr.ratings are skipped, not dead-lettered."""
+
+    async def on_removed(envelope: Envelope, event: PersonRemoved) -> None:
+        await people.removed(envelope, event)
+
+    return {PersonRemoved.EVENT_TYPE: on_removed}

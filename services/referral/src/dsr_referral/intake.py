@@ -27,6 +27,10 @@ log = structlog.get_logger()
 Outcome = Literal["accepted", "rejected", "already_on_register"]
 
 
+class PersonChanged(Exception):
+    """The person's document changed between deciding and writing."""
+
+
 @dataclass(frozen=True)
 class IntakeAnswer:
     referral_id: str
@@ -56,7 +60,7 @@ class Intake:
             return IntakeAnswer.from_record(previous)
         try:
             return await self._decide(referral, submitted_by, correlation_id)
-        except DuplicateKeyError:
+        except (DuplicateKeyError, PersonChanged):
             previous = await self.store.by_submission(referral.submission_id)
             if previous:
                 return IntakeAnswer.from_record(previous)
@@ -87,12 +91,14 @@ class Intake:
             return IntakeAnswer.from_record(doc)
 
         known = await self.store.person_by_nhs_number(nhs_number)
-        if known:
+        if known and not known.get("removed_at"):
             doc = {**base, "outcome": "already_on_register", "register_id": known["_id"]}
             await self._commit(doc, [], correlation_id, now)
             return IntakeAnswer.from_record(doc)
 
-        register_id = new_register_id(area.code)
+        # R-ID-1: one identifier per person; a removed person returns under theirs
+        # (R-RAG-6: a new referral is what brings them back).
+        register_id = known["_id"] if known else new_register_id(area.code)
         doc = {
             **base,
             "outcome": "accepted",
@@ -110,13 +116,18 @@ class Intake:
             nhs_number_hash=self._nhs_number_hash(nhs_number),
             referrer_email=referral.referrer.email,
             accepted_by=submitted_by,
+            professionals=list(referral.professionals),
         )
+        address = referral.person.address.model_dump(mode="json")
 
-        async def add_person(session: AsyncClientSession) -> None:
-            await self.store.add_person(register_id, nhs_number, referral_id, session)
+        async def enter(session: AsyncClientSession) -> None:
+            if not known:
+                await self.store.add_person(register_id, nhs_number, referral_id, now, session, address=address, by=submitted_by)
+            elif not await self.store.return_person(register_id, referral_id, now, session, address=address, by=submitted_by):
+                raise PersonChanged(register_id)  # another referral brought them back first: decide again
 
-        await self._commit(doc, [event], correlation_id, now, also=add_person)
-        log.info("referral accepted", register_id=register_id, outcome="accepted")
+        await self._commit(doc, [event], correlation_id, now, also=enter)
+        log.info("referral accepted", register_id=register_id, outcome="accepted", returning=bool(known))
         return IntakeAnswer.from_record(doc)
 
     async def _commit(self, doc, events, correlation_id, now, also=None) -> None:
@@ -132,16 +143,19 @@ class Intake:
         return nhs_number_hash(self.runtime.settings.nhs_hash_key.get_secret_value(), nhs_number)
 
     async def refer_on_discharge(self, envelope: Envelope, discharge: Discharged) -> None:
-        """R-ELIG-4: a person discharged from an LD/MH hospital who is not yet
-        known is referred automatically and rated amber. Their age is not known
-        yet (cohort "unknown"); the DSR team completes the record."""
+        """R-ELIG-4: a person discharged from an LD/MH hospital who is not on the
+        register (never referred, or removed) is referred automatically and rated
+        amber; a removed person keeps their register id (R-ID-1). Their age is
+        not known here (cohort "unknown"); the DSR team completes the record."""
         nhs_number = discharge.nhs_number
         if not nhs_number_is_valid(nhs_number):
             raise ValueError("R-ID-2: the discharge carries an invalid NHS number")  # dead-lettered
-        if await self.store.person_by_nhs_number(nhs_number):
-            return  # known: the rating service applies R-RAG-4
+        known = await self.store.person_by_nhs_number(nhs_number)
+        if known and not known.get("removed_at"):
+            return  # on the register: the rating service applies R-RAG-4
         area = self.runtime.settings.area
-        register_id = new_register_id(area.code)
+        now = self.runtime.clock.now()
+        register_id = known["_id"] if known else new_register_id(area.code)
         referral_id = str(derived_event_id(envelope.event_id, "automatic-referral"))
         rationale = f"Referred automatically on discharge from {discharge.hospital_ods_code} (R-ELIG-4)."
         event = ReferralAccepted(
@@ -159,7 +173,7 @@ class Intake:
             "_id": referral_id,
             "submission_id": f"discharge:{envelope.event_id}",
             "submitted_by": "system:discharge",
-            "submitted_at": self.runtime.clock.now(),
+            "submitted_at": now,
             "outcome": "accepted",
             "register_id": register_id,
             "cohort": Cohort.UNKNOWN.value,
@@ -169,7 +183,10 @@ class Intake:
         }
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
-            await self.store.add_person(register_id, nhs_number, referral_id, session)
+            if not known:
+                await self.store.add_person(register_id, nhs_number, referral_id, now, session)
+            elif not await self.store.return_person(register_id, referral_id, now, session):
+                return []  # a referral brought them back meanwhile: on the register again, nothing to do
             await self.store.add_referral(doc, session)
             outgoing = self.runtime.outgoing(
                 event, occurred_at=discharge.discharged_at, correlation_id=envelope.correlation_id,
@@ -177,5 +194,6 @@ class Intake:
             )
             return [outgoing]
 
-        # A second delivery, or a second discharge racing it, meets the unique NHS number and adds nothing.
+        # A second delivery, or a second discharge racing it, meets the unique NHS
+        # number (or a person no longer removed) and adds nothing.
         await self.runtime.uow.run_once(envelope.event_id, effect)

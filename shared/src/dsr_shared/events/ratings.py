@@ -46,6 +46,8 @@ class RatingChanged(Event):
     cause: RatingCause
     cause_event_id: uuid.UUID | None = None
     cohort: Cohort
+    # A change by the DSR team (it may correct blue by hand; R-RAG-3).
+    by_dsr_team: bool = False
     # For the rules that depend on age (R-OB-10) and on the bed (R-OB-8 secure).
     age_band: AgeBand = AgeBand.UNKNOWN
     hospital: HospitalStay | None = None

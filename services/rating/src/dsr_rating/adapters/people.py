@@ -24,6 +24,7 @@ class PeopleStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.people = db["people"]
         self.unmatched = db["unmatched_hospital_events"]
+        self.claims = db["nhs_number_hash_claims"]
 
     async def ensure_indexes(self) -> None:
         await self.people.create_index("nhs_number_hash")
@@ -63,6 +64,21 @@ class PeopleStore:
     async def green_month_over(self, now: datetime) -> list[str]:
         query = {"status": "on_register", "rating": "green", "green_until": {"$lte": now}}
         return [doc["_id"] async for doc in self.people.find(query, projection={"_id": 1})]
+
+    async def prepare_claim(self, digest: str) -> None:
+        """Create the claim document before the transaction that writes it: two
+        transactions inserting it would meet a duplicate key, not a retryable
+        conflict, and a transaction does not see what was inserted after it began."""
+        await self.claims.update_one({"_id": digest}, {"$setOnInsert": {"touched": 0}}, upsert=True)
+
+    async def claim(self, digest: str, session: AsyncClientSession) -> None:
+        """Write one document per person that both a referral and a hospital
+        event touch, so that two such transactions at once conflict and one is
+        retried: a hospital event is never left unmatched beside a referral
+        that committed at the same moment."""
+        result = await self.claims.update_one({"_id": digest}, {"$inc": {"touched": 1}}, session=session)
+        if result.matched_count == 0:
+            raise VersionConflict(digest)  # prepare_claim first
 
     async def keep_unmatched(self, digest: str, fact: Fact, session: AsyncClientSession) -> None:
         """A hospital event for someone not on the register: kept until a referral names them."""

@@ -13,9 +13,9 @@ from dsr_rating.domain.standing import HistoryEntry, Standing
 
 
 def announcement(record: PersonRecord, before: Standing, after: Standing) -> tuple[Event, HistoryEntry] | None:
-    if not after.history:
+    last = next((entry for entry in reversed(after.history) if entry.took_effect), None)
+    if last is None:
         return None
-    last = after.history[-1]
     if before.on_register and after.status == "removed":
         cause = "green_month_ended" if last.cause == "green_month_ended" else "dsr_team"
         removed = PersonRemoved(register_id=record.register_id, removed_by=last.changed_by, cause=cause, reason=last.rationale)
@@ -33,6 +33,7 @@ def announcement(record: PersonRecord, before: Standing, after: Standing) -> tup
             cohort=record.cohort,
             age_band=record.age_band,
             hospital=after.hospital if after.rating == Rating.BLUE else None,
+            by_dsr_team=last.by_dsr_team,
         )
         return changed, last
     return None

@@ -42,6 +42,7 @@ class Fact(_Record):
     rationale: str = ""
     rating: Rating | None = None  # entry, rating
     agreed_with_person: bool | None = None  # rating (R-RAG-2)
+    by_dsr_team: bool = False  # rating: the DSR team's changes always take effect
     hospital: HospitalStay | None = None  # admission
     hospital_ods_code: str | None = None  # admission, discharge
     destination: str | None = None  # discharge

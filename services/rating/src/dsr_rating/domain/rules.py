@@ -41,7 +41,7 @@ def rating_change_refusals(
         refusals.append(
             Refusal("R-RAG-3.blue_by_admission", "Blue follows an admission; only the DSR team sets it by hand.", "rating")
         )
-    if standing.rating == Rating.BLUE and to != Rating.BLUE and not by_dsr_team:
+    if (standing.rating == Rating.BLUE or standing.in_hospital) and to != Rating.BLUE and not by_dsr_team:
         refusals.append(
             Refusal(
                 "R-RAG-3.in_hospital",

@@ -6,7 +6,11 @@ change by a person sets what they chose (R-RAG-2); a removal, or a green month
 that ends with the person still green, takes them off the register (R-RAG-5,
 R-RAG-6). A fact older than the newest takes its place in the history and
 leaves the current rating alone: a discharge older than the latest admission
-is recorded and changes nothing."""
+is recorded and changes nothing. One exception keeps R-RAG-3 whole when an
+admission is reported late: a change a case holder made while the person was
+in fact in hospital (the register did not know yet) is kept in the history
+but does not take effect; the person stays blue until discharged. The DSR
+team's changes always take effect (they correct the record)."""
 
 from __future__ import annotations
 
@@ -48,6 +52,9 @@ class HistoryEntry(BaseModel):
     rationale: str
     agreed_with_person: bool | None
     fact_id: str
+    by_dsr_team: bool = False
+    # False for a case holder's change made while the person was in hospital.
+    took_effect: bool = True
 
 
 class Standing(BaseModel):
@@ -69,13 +76,17 @@ class Standing(BaseModel):
         return self.status == ON
 
 
-def _outcome(fact: Fact, status: Status, rating: Rating | None, green_since: datetime | None, area: AreaProfile):
+def _outcome(
+    fact: Fact, status: Status, rating: Rating | None, green_since: datetime | None, in_hospital: bool, area: AreaProfile
+):
     """The (status, rating) this fact leads to from where the person stands."""
     if fact.kind == "entry":
         return ON, fact.rating
     if status != ON:
         return status, rating  # recorded only: not on the register at that time
     match fact.kind:
+        case "rating" if in_hospital and not fact.by_dsr_team:
+            return status, rating
         case "rating":
             return ON, fact.rating
         case "admission":
@@ -89,6 +100,21 @@ def _outcome(fact: Fact, status: Status, rating: Rating | None, green_since: dat
     return status, rating
 
 
+def _entry(fact: Fact, from_rating: Rating | None, to_rating: Rating | None, *, took_effect: bool = True) -> HistoryEntry:
+    return HistoryEntry(
+        at=fact.at,
+        from_rating=from_rating,
+        to_rating=to_rating,
+        cause=CAUSE_OF_KIND[fact.kind],
+        changed_by=fact.by,
+        rationale=fact.rationale,
+        agreed_with_person=fact.agreed_with_person,
+        fact_id=fact.id,
+        by_dsr_team=fact.by_dsr_team,
+        took_effect=took_effect,
+    )
+
+
 def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) -> Standing:
     status: Status = "not_entered"
     rating: Rating | None = None
@@ -100,23 +126,14 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
             in_hospital, stay = True, fact.hospital
         elif fact.kind == "discharge":
             in_hospital, stay = False, None
-        new_status, new_rating = _outcome(fact, status, rating, green_since, area)
+        new_status, new_rating = _outcome(fact, status, rating, green_since, in_hospital, area)
         if fact.kind == "discharge" and new_status == ON and area.post_discharge.holds_for:
             hold_until = calendar.deadline(fact.at, area.post_discharge.holds_for)
         if (new_status, new_rating) == (status, rating):
+            if fact.kind == "rating" and status == ON:
+                history.append(_entry(fact, rating, fact.rating, took_effect=False))
             continue
-        history.append(
-            HistoryEntry(
-                at=fact.at,
-                from_rating=rating if status == ON else None,
-                to_rating=new_rating if new_status == ON else None,
-                cause=CAUSE_OF_KIND[fact.kind],
-                changed_by=fact.by,
-                rationale=fact.rationale,
-                agreed_with_person=fact.agreed_with_person,
-                fact_id=fact.id,
-            )
-        )
+        history.append(_entry(fact, rating if status == ON else None, new_rating if new_status == ON else None))
         if new_status == ON and new_rating == Rating.GREEN and not (status == ON and rating == Rating.GREEN):
             green_since = fact.at
         status, rating, since = new_status, new_rating, fact.at

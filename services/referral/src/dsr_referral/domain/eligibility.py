@@ -35,6 +35,11 @@ def postcode_district(postcode: str) -> str:
     return postcode.upper().replace(" ", "")[:-3]
 
 
+def lives_in_area(postcode: str, area: AreaProfile) -> bool:
+    """R-ELIG-3's first tie: the postcode district is in the area's geography."""
+    return postcode_district(postcode) in area.geography.postcode_districts
+
+
 def _reason(code: str, message: str, field: str) -> RejectionReason:
     return RejectionReason(code=code, message=message, field=field)
 
@@ -88,7 +93,7 @@ def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
 
 def _in_area(referral: ReferralSubmitted, area: AreaProfile, *, is_cyp: bool) -> bool:
     person, geo = referral.person, area.geography
-    lives_here = postcode_district(person.address.postcode) in geo.postcode_districts
+    lives_here = lives_in_area(person.address.postcode, area)
     gp_here = person.gp_practice_code is not None and person.gp_practice_code.upper() in geo.gp_practice_codes
     la_here = person.local_authority_code is not None and person.local_authority_code in geo.local_authority_codes
     # Out-of-area placement funded by the ICB (incl. s.117): only when red, for an urgent C(E)TR.

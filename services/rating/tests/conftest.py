@@ -1,0 +1,127 @@
+"""The rating service as its own process on the real broker and database, fed
+the way other services and NHS systems feed it: events on its input topics."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from dsr_shared.auth import Role
+from dsr_shared.envelope import new_envelope
+from dsr_shared.pseudonym import nhs_number_hash
+from support import TopicReader, auth, valid_nhs_number
+
+HASH_KEY = "rating-tests-hash-key"
+REFERRER = "case.holder@example.org"
+
+
+@dataclass
+class RatingService:
+    process: Any
+    producer: AIOKafkaProducer
+    reader: TopicReader
+    prefix: str
+    area: str
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+    _people: int = 0
+    _nhs_numbers: set[str] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None,
+                      event_id: uuid.UUID | None = None) -> uuid.UUID:
+        envelope = new_envelope(
+            event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,
+            data=data, event_id=event_id,
+        )
+        await self.producer.send_and_wait(self.topic(topic), envelope.model_dump_json().encode(), key=key.encode())
+        return envelope.event_id
+
+    def new_person(self) -> tuple[str, str]:
+        """A register id and a valid NHS number nobody else in this test uses."""
+        self._people += 1
+        nhs_number = valid_nhs_number(7000 + 10 * self._people)  # seeds apart: neighbours can give one number
+        assert nhs_number not in self._nhs_numbers
+        self._nhs_numbers.add(nhs_number)
+        return f"{self.area}-{uuid.uuid4().hex[:4].upper()}-{self._people:04d}-X", nhs_number
+
+    async def accept(self, register_id: str, nhs_number: str, rating: str = "amber", *, at: datetime | None = None,
+                     cohort: str = "adult", age_band: str = "adult", referrer: str = REFERRER, **extra) -> uuid.UUID:
+        data = {
+            "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": rating,
+            "rating_rationale": "Wellbeing deteriorating.", "cohort": cohort, "age_band": age_band,
+            "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs_number), "referrer_email": referrer,
+            "accepted_by": referrer, **extra,
+        }
+        return await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)
+
+    async def admit(self, nhs_number: str, at: datetime, *, ods: str = "RXM", secure: bool = False,
+                    event_id: uuid.UUID | None = None) -> uuid.UUID:
+        data = {"nhs_number": nhs_number, "admitted_at": at.isoformat(), "hospital_ods_code": ods,
+                "bed_type": "learning_disability", "secure": secure, "legal_basis": "section_3"}
+        return await self.publish("dsr.hospital.admissions", "Admitted", data, key=nhs_number, event_id=event_id)
+
+    async def discharge(self, nhs_number: str, at: datetime, *, ods: str = "RXM",
+                        event_id: uuid.UUID | None = None) -> uuid.UUID:
+        data = {"nhs_number": nhs_number, "discharged_at": at.isoformat(), "hospital_ods_code": ods, "destination": "home"}
+        return await self.publish("dsr.hospital.discharges", "Discharged", data, key=nhs_number, event_id=event_id)
+
+    async def person(self, register_id: str, *roles: Role, subject: str = "dsr.team@example.org") -> httpx.Response:
+        return await self.http.get(f"{self.url}/register/{register_id}", headers=auth(*(roles or (Role.DSR_TEAM,)), subject=subject))
+
+    async def rating_of(self, register_id: str) -> str | None:
+        answer = await self.person(register_id)
+        return answer.json()["rating"] if answer.status_code == 200 else None
+
+    async def change(self, register_id: str, rating: str, *, subject: str = REFERRER, role: Role = Role.REFERRER,
+                     headers: dict | None = None, **body) -> httpx.Response:
+        payload = {"rating": rating, "rationale": "Discussed at the DSP meeting.", "agreed_with_person": True, **body}
+        return await self.http.post(f"{self.url}/register/{register_id}/rating", json=payload,
+                                    headers={**auth(role, subject=subject), **(headers or {})})
+
+    async def advance_clock(self, by: timedelta) -> dict:
+        answer = await self.http.post(f"{self.url}/clock/advance", json={"by": by.total_seconds()}, headers=auth(Role.OPS))
+        answer.raise_for_status()
+        return answer.json()
+
+    def published(self, event_type: str, register_id: str | None = None) -> list[dict]:
+        found = self.reader.events(self.topic("dsr.ratings"), event_type)
+        return [e for e in found if register_id is None or e["data"]["register_id"] == register_id]
+
+
+@pytest.fixture
+async def rating_service(service_process, infra, isolation):
+    """Start the rating service on an area profile; feed it and read what it publishes."""
+    started: list[RatingService] = []
+
+    async def start(profile: str = "derbyshire", **env: str) -> RatingService:
+        process = service_process(
+            "rating", DSR_AREA_PROFILE=profile, DSR_NHS_HASH_KEY=HASH_KEY, DSR_SIMULATED_CLOCK="true",
+            DSR_SWEEP_EVERY_SECONDS="1", **env,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.ratings")
+        await reader.__aenter__()
+        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
+        service = RatingService(process, producer, reader, f"{isolation}.", area)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.reader.__aexit__(None, None, None)
+        await service.producer.stop()
+        await service.http.aclose()
+

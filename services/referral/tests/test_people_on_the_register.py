@@ -1,0 +1,218 @@
+"""People on the register, as the referral service keeps them, on the real
+broker and database with the service as its own process: removal (from
+dsr.ratings), a return on a new referral or a discharge under the same
+register id (R-RAG-6, R-ID-1, R-ELIG-4), and the current address."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from dsr_shared.auth import Role
+from support import TopicReader, auth, enveloped, eventually, referral_body
+
+pytestmark = pytest.mark.stack
+
+OWNER = "owner@example.org"
+PROFESSIONALS = [
+    {"name": "Kit Casey", "role": "Community nurse", "organisation": "DHCFT", "email": "kit.casey@example.org", "case_holder": True},
+    {"name": "Ola Social", "role": "Social worker", "email": "ola.social@example.org"},
+]
+
+
+@pytest.fixture
+def referral(service_process):
+    return service_process("referral")
+
+
+@pytest.fixture
+async def topics(infra, isolation, referral):
+    async with TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals") as reader:
+        yield reader
+
+
+@pytest.fixture
+async def db(infra, isolation):
+    mongo = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    yield mongo[f"{isolation}_referral"]
+    await mongo.close()
+
+
+@pytest.fixture
+async def publish(infra):
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+
+    async def send(topic: str, message: bytes, key: str) -> None:
+        await producer.send_and_wait(topic, message, key=key.encode())
+
+    yield send
+    await producer.stop()
+
+
+def removal(register_id: str, cause: str = "dsr_team") -> bytes:
+    return enveloped("PersonRemoved", {"register_id": register_id, "removed_by": "dsr.team@example.org", "cause": cause,
+                                       "reason": "Settled; agreed at the tracking meeting."})
+
+
+def discharged(nhs_number: str) -> bytes:
+    data = {"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"}
+    return enveloped("Discharged", data)
+
+
+def occurred_at(message: bytes) -> datetime:
+    return datetime.fromisoformat(json.loads(message)["occurred_at"])
+
+
+async def consumed(http: httpx.AsyncClient, topic: str, event_type: str, outcome: str) -> float:
+    """How many messages of a type the service has finished with, from its /metrics."""
+    text = (await http.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("dsr_events_consumed_total{") and all(
+            f'{label}="{value}"' in line for label, value in (("topic", topic), ("event_type", event_type), ("outcome", outcome))
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def metric_total(text: str, name: str, topic_part: str) -> float:
+    return sum(float(m.group(1)) for m in re.finditer(rf'^{name}\{{[^}}]*topic="[^"]*{re.escape(topic_part)}"[^}}]*\}} (\S+)$', text, re.M))
+
+
+def accepted_for(topics: TopicReader, isolation: str, register_id: str) -> list[dict]:
+    return [e for e in topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted") if e["data"]["register_id"] == register_id]
+
+
+async def test_a_removed_person_returns_on_a_new_referral_under_the_same_register_id(referral, topics, db, publish, isolation):
+    ratings = f"{isolation}.dsr.ratings"
+    body = referral_body(nhs_number="9434765919", professionals=PROFESSIONALS)
+    async with httpx.AsyncClient(base_url=referral.url) as http:
+        first = await http.post("/referrals", json=body, headers=auth(Role.REFERRER))
+        assert first.status_code == 202 and first.json()["outcome"] == "accepted", first.text
+        register_id = first.json()["register_id"]
+        entered = await eventually(lambda: accepted_for(topics, isolation, register_id))
+        # Professionals' work contacts travel with the acceptance, case holder marked.
+        assert entered[0]["data"]["professionals"] == [
+            {"organisation": None, "phone": None, "case_holder": False, **p} for p in PROFESSIONALS
+        ]
+
+        # Another type on dsr.ratings comes first on the same partition: skipped, not dead-lettered.
+        other = enveloped("UpdateAdded", {"register_id": register_id, "update_id": "5f0c3c1e-8e57-4b0e-9a8e-0c5d4b3c2a10", "added_by": OWNER})
+        await publish(ratings, other, register_id)
+        removed = removal(register_id)
+        for _ in range(2):  # delivered twice
+            await publish(ratings, removed, register_id)
+        await eventually(lambda: _at_least(consumed(http, ratings, "PersonRemoved", "processed"), 2))
+        person = await db["people"].find_one({"_id": register_id})
+        assert abs(person["removed_at"] - occurred_at(removed)) < timedelta(milliseconds=1)
+        assert person["removal"]["cause"] == "dsr_team" and len(person["removals"]) == 1
+        metrics = (await http.get("/metrics")).text
+        assert await consumed(http, ratings, "UpdateAdded", "skipped") == 1
+        assert metric_total(metrics, "dsr_dead_lettered_total", ".dsr.ratings") == 0
+
+        # R-RAG-6: a new referral brings them back; R-ID-1: under the same identifier.
+        again = await http.post("/referrals", json=referral_body(nhs_number="943 476 5919", postcode="DE22 3LZ"), headers=auth(Role.REFERRER))
+        assert again.status_code == 202, again.text
+        assert again.json()["outcome"] == "accepted"
+        assert again.json()["register_id"] == register_id
+        assert again.json()["referral_id"] != first.json()["referral_id"]
+        returned = await eventually(lambda: len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id))
+        assert returned[1]["data"]["referral_id"] == again.json()["referral_id"]
+        person = await db["people"].find_one({"_id": register_id})
+        assert "removed_at" not in person and "removal" not in person
+        assert person["referral_id"] == again.json()["referral_id"]
+        assert person["address"]["postcode"] == "DE22 3LZ"  # the new referral's address is the current one
+        assert await db["people"].count_documents({}) == 1
+
+        # The old removal delivered a third time changes nothing (exactly once, not "not removed yet").
+        await publish(ratings, removed, register_id)
+        await eventually(lambda: _at_least(consumed(http, ratings, "PersonRemoved", "processed"), 3))
+        assert "removed_at" not in await db["people"].find_one({"_id": register_id})
+        assert await db["processed_events"].count_documents({"_id": {"$regex": ":" + json.loads(removed)["event_id"] + "$"}}) == 1
+
+        # On the register again: a further referral finds them there.
+        third = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=auth(Role.REFERRER))
+        assert third.json()["outcome"] == "already_on_register" and third.json()["register_id"] == register_id
+    assert len(accepted_for(topics, isolation, register_id)) == 2
+
+
+async def test_r_elig_4_a_removed_person_discharged_from_hospital_is_referred_again_under_the_same_register_id(
+    referral, topics, db, publish, isolation
+):
+    ratings, discharges = f"{isolation}.dsr.ratings", f"{isolation}.dsr.hospital.discharges"
+    async with httpx.AsyncClient(base_url=referral.url) as http:
+        first = await http.post("/referrals", json=referral_body(nhs_number="9434765870"), headers=auth(Role.REFERRER))
+        register_id = first.json()["register_id"]
+        await publish(ratings, removal(register_id, cause="green_month_ended"), register_id)
+
+        async def is_removed():
+            return (await db["people"].find_one({"_id": register_id})).get("removed_at")
+
+        await eventually(is_removed)
+        for _ in range(2):  # two discharges: the first refers them, the second finds them on the register
+            await publish(discharges, discharged("9434765870"), "9434765870")
+        await eventually(lambda: _at_least(consumed(http, discharges, "Discharged", "processed"), 2))
+    events = await eventually(lambda: len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id))
+    automatic = events[1]["data"]
+    assert automatic["accepted_by"] == "system:discharge" and automatic["initial_rating"] == "amber"
+    person = await db["people"].find_one({"_id": register_id})
+    assert "removed_at" not in person and person["referral_id"] == automatic["referral_id"]
+    assert person["removals"][0]["cause"] == "green_month_ended"
+    assert await db["referrals"].count_documents({"register_id": register_id, "outcome": "accepted"}) == 2
+
+
+async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_who_referred_the_person(referral, db, isolation):
+    path = "/people/{}/address"
+    moved_in_area = {"line1": "7 New Street", "town": "Derby", "postcode": "DE22 3LZ"}
+    moved_away = {"line1": "3 Far Road", "town": "Manchester", "postcode": "M1 1AE"}
+    async with httpx.AsyncClient(base_url=referral.url) as http:
+        created = await http.post("/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject=OWNER))
+        register_id = created.json()["register_id"]
+        person = await db["people"].find_one({"_id": register_id})
+        assert person["address"]["postcode"] == "DE1 1AA"  # kept from the accepted referral
+        # A second referrer who found the person already on the register did not refer them.
+        late = await http.post("/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject="late@example.org"))
+        assert late.json()["outcome"] == "already_on_register"
+        published_before = metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.")
+
+        own = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.REFERRER, subject=OWNER))
+        assert own.status_code == 200, own.text
+        assert own.json() == {"register_id": register_id, "in_area": True}
+        person = await db["people"].find_one({"_id": register_id})
+        assert person["address"] == {"line1": "7 New Street", "line2": None, "town": "Derby", "postcode": "DE22 3LZ"}
+        assert person["address_changed_by"] == OWNER
+        away = await http.put(path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=OWNER))
+        assert away.status_code == 200 and away.json() == {"register_id": register_id, "in_area": False}
+        team = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.DSR_TEAM, subject="team@example.org"))
+        assert team.status_code == 200 and team.json()["in_area"] is True
+
+        for subject in ("someone-else@example.org", "late@example.org"):
+            other = await http.put(path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=subject))
+            assert other.status_code == 404
+        unknown = await http.put(path.format("QJ2-0000-0000-0"), json=moved_away, headers=auth(Role.DSR_TEAM))
+        assert unknown.status_code == 404
+        assert (await http.put(path.format(register_id), json=moved_away)).status_code == 401
+        assert (await http.put(path.format(register_id), json=moved_away, headers=auth(Role.OPS))).status_code == 403
+        bad = await http.put(path.format(register_id), json={"line1": "x", "postcode": "1"}, headers=auth(Role.DSR_TEAM))
+        assert bad.status_code == 422
+
+        # Addresses never leave the service: no event was published for any of this.
+        assert metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.") == published_before
+    person = await db["people"].find_one({"_id": register_id})
+    assert person["address"]["postcode"] == "DE22 3LZ" and person["address_changed_by"] == "team@example.org"
+    audit = [(d["actor"], d["outcome"], d["subject_id"]) async for d in db["audit"].find({"action": "person.address.change"})]
+    assert sorted(audit) == sorted([
+        (OWNER, "ok", register_id), (OWNER, "ok", register_id), ("team@example.org", "ok", register_id),
+        ("someone-else@example.org", "denied_or_missing", register_id), ("late@example.org", "denied_or_missing", register_id),
+        ("tester@example.org", "denied_or_missing", "QJ2-0000-0000-0"),
+    ])  # 401 and 403 are refused before the record is touched (as for GET /referrals/{id}); 422 before too
+
+
+async def _at_least(value, n: float) -> bool:
+    return (await value) >= n
