@@ -57,8 +57,9 @@ def register_router(register: Register) -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, "the record changed meanwhile; read it again") from exc
         await audit.record(principal, action, record.register_id, "ok")
 
-    def check_version(record: PersonRecord, if_match: str | None) -> None:
+    async def check_version(principal: Principal, action: str, record: PersonRecord, if_match: str | None) -> None:
         if if_match is not None and if_match.strip('W/"') != str(record.version):
+            await audit.record(principal, action, record.register_id, "conflict")
             raise HTTPException(status.HTTP_409_CONFLICT, f"the record is at version {record.version}, not {if_match}")
 
     @router.get("/register")
@@ -105,7 +106,7 @@ def register_router(register: Register) -> APIRouter:
         discussed and agreed with the person or their family."""
         action = "register.rating"
         record = await open_record(register_id, principal, action)
-        check_version(record, if_match)
+        await check_version(principal, action, record, if_match)
         now = clock.now()
         standing = register.standing(record)
         refusals = rating_change_refusals(
@@ -144,7 +145,7 @@ def register_router(register: Register) -> APIRouter:
         """A case-holder update (seed 000); it resets the update clocks (R-OB-11, R-OB-12)."""
         action = "register.update"
         record = await open_record(register_id, principal, action)
-        check_version(record, if_match)
+        await check_version(principal, action, record, if_match)
         if refusals := not_on_register(register.standing(record)):
             return await refuse(principal, action, register_id, refusals)
         update = Update(id=uuid.uuid4(), at=clock.now(), by=_actor(principal), text=body.text)
@@ -167,7 +168,7 @@ def register_router(register: Register) -> APIRouter:
         """The professionals around the person and their work contacts, kept up to date (seed 000)."""
         action = "register.professionals"
         record = await open_record(register_id, principal, action)
-        check_version(record, if_match)
+        await check_version(principal, action, record, if_match)
         if refusals := not_on_register(register.standing(record)):
             return await refuse(principal, action, register_id, refusals)
         listing_id = uuid.uuid4()
@@ -193,7 +194,7 @@ def register_router(register: Register) -> APIRouter:
         records the conversation or best-interest meeting, and the DSR team is alerted."""
         action = "register.removal"
         record = await open_record(register_id, principal, action)
-        check_version(record, if_match)
+        await check_version(principal, action, record, if_match)
         if refusals := removal_refusals(register.standing(record)):
             return await refuse(principal, action, register_id, refusals)
         now, by, context = clock.now(), _actor(principal), Context(request.state.correlation_id)
