@@ -2,7 +2,9 @@
 
 Delivery contract (DEVELOPERS.md "Delivery"):
 - producer: acks=all, idempotence on; one person's events share a key.
-- consumer: offsets committed only after the handler finished (NACK_ON_ERROR);
+- consumer: one per service, reading all of its input topics, so a start joins
+  the consumer group once instead of once per topic;
+  offsets committed only after the handler finished (NACK_ON_ERROR);
   a message that cannot be processed goes to `<topic>.dlq` with the reason in
   headers and is acknowledged, so the partition moves on; a transient fault is
   retried with backoff and, if it lasts, the message is not acknowledged and is
@@ -12,7 +14,7 @@ Delivery contract (DEVELOPERS.md "Delivery"):
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -104,29 +106,36 @@ async def _raw_body(message: Any) -> bytes:
 
 
 class Dispatcher:
-    """Routes one topic's messages to handlers by event type."""
+    """Routes the messages of a service's input topics to handlers, by the
+    topic each message came from and then by its event type."""
 
     def __init__(
         self,
         broker: KafkaBroker,
         settings: ServiceSettings,
-        topic: Topic,
-        handlers: dict[str, Handler],
+        routes: Mapping[Topic, Mapping[str, Handler]],
     ) -> None:
+        if not routes:
+            raise ValueError("a dispatcher needs at least one topic")
         self.broker = broker
         self.settings = settings
-        self.topic = settings.topic(topic)
-        self.handlers = handlers
+        # Full (prefixed) topic name -> that topic's handlers by event type.
+        self.routes: dict[str, Mapping[str, Handler]] = {settings.topic(t): h for t, h in routes.items()}
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.routes)
 
     async def __call__(self, body: bytes, message: KafkaMessage) -> None:
+        topic = message.raw_message.topic
         try:
             envelope = Envelope.model_validate_json(body)
         except ValidationError as exc:
             await self.dead_letter(body, message, "invalid_envelope", _short(exc))
             return
-        handler = self.handlers.get(envelope.event_type)
+        handler = self.routes.get(topic, {}).get(envelope.event_type)
         if handler is None:
-            EVENTS_CONSUMED.labels(self.topic, envelope.event_type, "skipped").inc()
+            EVENTS_CONSUMED.labels(topic, envelope.event_type, "skipped").inc()
             return  # another consumer's event on a shared topic
         try:
             event = decode_event(envelope)
@@ -138,9 +147,11 @@ class Dispatcher:
             event_type=envelope.event_type,
             correlation_id=envelope.correlation_id,
         ):
-            await self._handle(handler, envelope, event, body, message)
+            await self._handle(handler, topic, envelope, event, body, message)
 
-    async def _handle(self, handler: Handler, envelope: Envelope, event: Event, body: bytes, message: KafkaMessage) -> None:
+    async def _handle(
+        self, handler: Handler, topic: str, envelope: Envelope, event: Event, body: bytes, message: KafkaMessage
+    ) -> None:
         started = time.perf_counter()
         attempts = 0
         try:
@@ -150,15 +161,15 @@ class Dispatcher:
                     await handler(envelope, event)
         except Exception as exc:
             if _is_transient(exc):
-                EVENTS_CONSUMED.labels(self.topic, envelope.event_type, "retried").inc()
+                EVENTS_CONSUMED.labels(topic, envelope.event_type, "retried").inc()
                 log.warning("transient fault, message will be read again", error=repr(exc))
                 raise  # not acknowledged: read again
             log.error("handler failed", error=repr(exc), attempts=attempts)
             await self.dead_letter(body, message, "handler_failed", repr(exc), attempts)
             return
         duration = time.perf_counter() - started
-        HANDLER_SECONDS.labels(self.topic, envelope.event_type).observe(duration)
-        EVENTS_CONSUMED.labels(self.topic, envelope.event_type, "processed").inc()
+        HANDLER_SECONDS.labels(topic, envelope.event_type).observe(duration)
+        EVENTS_CONSUMED.labels(topic, envelope.event_type, "processed").inc()
         log.info("event handled", outcome="processed", duration_ms=round(duration * 1000, 1))
 
     async def dead_letter(
@@ -183,17 +194,23 @@ class Dispatcher:
 
 
 def subscribe(
-    broker: KafkaBroker, settings: ServiceSettings, topic: Topic, handlers: dict[str, Handler]
+    broker: KafkaBroker, settings: ServiceSettings, routes: Mapping[Topic, Mapping[str, Handler]]
 ) -> Dispatcher:
-    dispatcher = Dispatcher(broker, settings, topic, handlers)
+    """Read every topic in `routes` with ONE consumer of the service's group
+    (one consumer per topic would make each start rebalance the group once per
+    topic). `routes` maps each input topic to its handlers by event type; a
+    message is handled only by its own topic's handlers."""
+    dispatcher = Dispatcher(broker, settings, routes)
     broker.subscriber(
-        dispatcher.topic,
+        *dispatcher.topics,
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_body,
-        title=f"{settings.service_name}:{dispatcher.topic}",
-        description=f"Handles {', '.join(sorted(handlers))}",
+        title=f"{settings.service_name}:{','.join(dispatcher.topics)}",
+        description="; ".join(
+            f"Handles {', '.join(sorted(handlers)) or 'nothing'} from {topic}" for topic, handlers in dispatcher.routes.items()
+        ),
     )(dispatcher.__call__)
     return dispatcher
 

@@ -24,7 +24,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     runtime = Runtime.build(settings, clock)
     sent = SentLog(runtime.db, runtime.clock)
     sender = Sender(runtime, sent, Renderer(settings.area, settings.mail_from), SmtpMailer(settings))
-    subscribe(runtime.broker, settings, Topic.OBLIGATIONS, obligation_handlers(runtime, sender))
+    subscribe(runtime.broker, settings, {Topic.OBLIGATIONS: obligation_handlers(runtime, sender)})
 
     async def indexes(_: Runtime) -> None:
         await sent.ensure_indexes()

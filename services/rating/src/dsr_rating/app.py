@@ -24,12 +24,17 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     people = PeopleStore(runtime.db)
     register = Register(runtime, people)
-    broker = runtime.broker
-    subscribe(broker, settings, Topic.REFERRALS, referral_handlers(register))
     hospital = hospital_handlers(register)
-    subscribe(broker, settings, Topic.ADMISSIONS, hospital)
-    subscribe(broker, settings, Topic.DISCHARGES, hospital)
-    subscribe(broker, settings, Topic.RATINGS, own_log_handlers(register))
+    subscribe(
+        runtime.broker,
+        settings,
+        {
+            Topic.REFERRALS: referral_handlers(register),
+            Topic.ADMISSIONS: hospital,
+            Topic.DISCHARGES: hospital,
+            Topic.RATINGS: own_log_handlers(register),
+        },
+    )
 
     async def indexes(_: Runtime) -> None:
         await people.ensure_indexes()

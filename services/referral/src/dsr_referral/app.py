@@ -25,9 +25,15 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     store = ReferralStore(runtime.db)
     intake = Intake(runtime, store)
     people = People(runtime, store)
-    subscribe(runtime.broker, settings, Topic.REFERRALS_SUBMITTED, referral_handlers(intake))
-    subscribe(runtime.broker, settings, Topic.DISCHARGES, discharge_handlers(intake))
-    subscribe(runtime.broker, settings, Topic.RATINGS, removal_handlers(people))
+    subscribe(
+        runtime.broker,
+        settings,
+        {
+            Topic.REFERRALS_SUBMITTED: referral_handlers(intake),
+            Topic.DISCHARGES: discharge_handlers(intake),
+            Topic.RATINGS: removal_handlers(people),  # PersonRemoved only
+        },
+    )
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()

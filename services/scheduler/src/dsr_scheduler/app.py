@@ -23,7 +23,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     store = ObligationStore(runtime.db)
     calendar = WorkingCalendar(settings.area.working_time)
-    subscribe(runtime.broker, settings, Topic.RATINGS, rating_handlers(runtime, store, calendar))
+    subscribe(runtime.broker, settings, {Topic.RATINGS: rating_handlers(runtime, store, calendar)})
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()
