@@ -56,7 +56,10 @@ def service_process(tmp_path: Path, service_env):
     def start(service: str, **extra_env: str):
         port = free_port()
         env = service_env(service, DSR_HTTP_PORT=str(port), **extra_env)
-        process = ServiceProcess(service, f"dsr_{service}", port, env, tmp_path / f"{service}.log")
+        # A second process of the same service gets its own log (and pid file).
+        same = sum(p.name == service for p in started)
+        log_file = tmp_path / (f"{service}.log" if not same else f"{service}-{same + 1}.log")
+        process = ServiceProcess(service, f"dsr_{service}", port, env, log_file)
         started.append(process)
         process.start()
         return process

@@ -1,5 +1,6 @@
-"""Working-time deadlines (DOMAIN.md "Obligations"; R-OB-1, R-OB-5). The full
-property tests against a minute-by-minute reference belong to issue 5."""
+"""Working-time deadlines (DOMAIN.md "Obligations"; R-OB-1, R-OB-5), by
+example; test_working_time_properties.py checks them against a
+minute-by-minute reference."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo

@@ -50,6 +50,8 @@ class ObligationRule(_Setting):
     deadline: Duration
     repeat: Duration | None = None
     responsible: Literal["dsr_team", "case_holder", "commissioner", "keyworking_service"]
+    # How long before the deadline ObligationDue is announced; the area's default when unset.
+    due_notice: Duration | None = None
     # The obligation is cancelled when the person's rating leaves these.
     while_rating: list[Rating] | None = None
     needs_own_consent: bool = False
@@ -100,6 +102,8 @@ class AreaProfile(_Setting):
     post_discharge: PostDischarge = PostDischarge()
     green_month: Duration = Duration(amount=1, unit="months")
     keyworking_age_limit: int = 25
+    # How long before its deadline an obligation is announced as due (ObligationDue).
+    due_notice: Duration = Duration(amount=2, unit="working_days")
     tracking_meeting: TrackingMeeting | None = None
     obligation_rules: list[ObligationRule]
 

@@ -51,6 +51,40 @@ class WorkingCalendar:
             remaining -= available
             cursor = self._next_working_start(cursor.date())
 
+    def _previous_working_end(self, day: date) -> datetime:
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return datetime.combine(day, self.day_end)
+
+    def _clock_end(self, local: datetime) -> datetime:
+        if not self.is_working_day(local.date()) or local.time() <= self.day_start:
+            return self._previous_working_end(local.date())
+        if local.time() > self.day_end:
+            return datetime.combine(local.date(), self.day_end)
+        return local
+
+    def subtract_working_time(self, at: datetime, amount: timedelta) -> datetime:
+        """The mirror of add_working_time: the working moment `amount` earlier."""
+        cursor = self._clock_end(at.astimezone(self.zone).replace(tzinfo=None))
+        remaining = amount
+        while True:
+            available = cursor - datetime.combine(cursor.date(), self.day_start)
+            if remaining <= available:
+                return (cursor - remaining).replace(tzinfo=self.zone)
+            remaining -= available
+            cursor = self._previous_working_end(cursor.date())
+
+    def before(self, at: datetime, duration: Duration) -> datetime:
+        """`duration` before `at` (a notice period before a deadline)."""
+        unit, amount = duration.unit, duration.amount
+        if unit == "working_hours":
+            return self.subtract_working_time(at, timedelta(hours=amount))
+        if unit == "working_days":
+            return self.subtract_working_time(at, self.working_day_length * amount)
+        local = at.astimezone(self.zone).replace(tzinfo=None)
+        return (local - _calendar_step(unit, amount)).replace(tzinfo=self.zone)
+
     def deadline(self, at: datetime, duration: Duration) -> datetime:
         """When an obligation started at `at` with this `duration` falls due."""
         unit, amount = duration.unit, duration.amount
@@ -59,9 +93,12 @@ class WorkingCalendar:
         if unit == "working_days":
             return self.add_working_time(at, self.working_day_length * amount)
         local = at.astimezone(self.zone).replace(tzinfo=None)
-        step = {
-            "calendar_days": relativedelta(days=amount),
-            "weeks": relativedelta(weeks=amount),
-            "months": relativedelta(months=amount),
-        }[unit]
-        return (local + step).replace(tzinfo=self.zone)
+        return (local + _calendar_step(unit, amount)).replace(tzinfo=self.zone)
+
+
+def _calendar_step(unit: str, amount: int) -> relativedelta:
+    return {
+        "calendar_days": relativedelta(days=amount),
+        "weeks": relativedelta(weeks=amount),
+        "months": relativedelta(months=amount),
+    }[unit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -117,6 +118,7 @@ class Intake:
             referrer_email=referral.referrer.email,
             accepted_by=submitted_by,
             professionals=list(referral.professionals),
+            consent_date=_consent_date(referral),
         )
         address = referral.person.address.model_dump(mode="json")
 
@@ -197,3 +199,10 @@ class Intake:
         # A second delivery, or a second discharge racing it, meets the unique NHS
         # number (or a person no longer removed) and adds nothing.
         await self.runtime.uow.run_once(envelope.event_id, effect)
+
+
+def _consent_date(referral: ReferralSubmitted) -> date | None:
+    """R-OB-13: renewal is due a year from the consent, or from the best-interest decision."""
+    if referral.consent:
+        return referral.consent.given_on
+    return referral.best_interest_decision.decided_on if referral.best_interest_decision else None

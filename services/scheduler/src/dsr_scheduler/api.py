@@ -1,30 +1,154 @@
-"""HTTP: obligations (CONTRACT.md)."""
+"""HTTP: obligations and the tracking meeting (CONTRACT.md)."""
 
 from __future__ import annotations
 
+
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.runtime import Runtime
-from dsr_scheduler.adapters.obligations import ObligationStore
-from dsr_scheduler.domain.obligations import State
+from dsr_shared.envelope import derived_event_id
+from dsr_shared.events import Rating
+from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
+from dsr_scheduler.scheduling import Context, Scheduler
+from dsr_scheduler.tracking import agenda, next_meeting
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
-def obligation_router(runtime: Runtime, store: ObligationStore) -> APIRouter:
+class Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: Text
+    owner: Text
+    due_on: date
+
+
+class CompletionBody(BaseModel):
+    """When it was done and how it went. A C(E)TR (R-OB-15) also records the
+    rating review and its recommendations as actions with owner and due date.
+    `laep: true` records a Local Area Emergency Protocol instead of a community
+    C(E)TR (R-OB-2): an exception that does not complete it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    completed_at: AwareDatetime
+    outcome: Text
+    rating_review: Rating | None = None
+    actions: list[Action] = Field(default_factory=list, max_length=50)
+    laep: bool = False
+
+
+def obligation_router(scheduler: Scheduler) -> APIRouter:
     router = APIRouter(tags=["obligations"])
+    store, audit, clock = scheduler.store, scheduler.runtime.audit, scheduler.runtime.clock
 
     @router.get("/obligations")
     async def list_obligations(
-        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS, Role.REFERRER))],
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
         register_id: str | None = None,
         kind: str | None = None,
         state: State | None = None,
+        rule: str | None = None,
     ) -> dict:
-        filters = {k: v for k, v in (("register_id", register_id), ("kind", kind), ("state", state)) if v}
+        filters = {k: v for k, v in (("register_id", register_id), ("kind", kind), ("state", state), ("rule", rule)) if v}
         found = await store.find(filters)
-        await runtime.audit.record(principal, "obligations.list", register_id or "*")
+        await audit.record(principal, "obligations.list", register_id or "*")
         return {"obligations": [o.model_dump(mode="json") for o in found]}
 
+    @router.post("/obligations/{obligation_id}/complete", responses={202: {}, 404: {}, 409: {}, 422: {}})
+    async def complete(
+        obligation_id: str,
+        body: CompletionBody,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.REFERRER))],
+    ):
+        obligation = await store.get(obligation_id)
+        if obligation is None:
+            await audit.record(principal, "obligation.complete", obligation_id, "missing")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such obligation")
+        action = "obligation.complete"
+        reasons = _refusals(obligation.kind, body, clock.now())
+        if reasons:
+            await audit.record(principal, action, obligation.register_id, "refused")
+            return JSONResponse({"outcome": "rejected", "reasons": reasons}, 422)
+        if not obligation.active:
+            await audit.record(principal, action, obligation.register_id, "conflict")
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the obligation is already {obligation.state}")
+        context = Context(request.state.correlation_id)
+        by = principal.email or principal.subject
+
+        if body.laep:
+            async def record_exception(session):
+                current = await store.get(obligation_id, session)
+                note = f"{body.completed_at.isoformat()} LAEP by {by}: {body.outcome}"
+                await store.replace(current.model_copy(update={"exceptions": [*current.exceptions, note]}), session)
+                return []
+
+            await scheduler.runtime.uow.commit_and_publish(record_exception)
+            await audit.record(principal, action, obligation.register_id, "laep_exception")
+            return JSONResponse({"outcome": "exception_recorded", "obligation_id": obligation_id, "state": obligation.state}, 202)
+
+        cause = derived_event_id(obligation.obligation_id, "ObligationCompleted")
+        actions = [
+            scheduler.action(obligation, cause, i, a.description, a.owner, a.due_on, body.completed_at)
+            for i, a in enumerate(body.actions)
+        ]
+        completion = Completion(
+            at=body.completed_at, by=by, outcome=body.outcome, rating_review=body.rating_review, actions=len(actions)
+        )
+
+        async def work(session):
+            current = await store.get(obligation_id, session)
+            if not current.active:
+                raise _AlreadyEnded(current.state)
+            return await scheduler.complete(current, completion, context, session, actions)
+
+        try:
+            messages = await scheduler.runtime.uow.commit_and_publish(work)
+        except _AlreadyEnded as ended:
+            await audit.record(principal, action, obligation.register_id, "conflict")
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the obligation is already {ended}") from None
+        await audit.record(principal, action, obligation.register_id, "ok")
+        scheduled = [str(m.envelope.data["obligation_id"]) for m in messages if m.envelope.event_type == "ObligationScheduled"]
+        return {"obligation_id": obligation_id, "state": "done", "scheduled": scheduled}
+
+    @router.get("/tracking-meeting")
+    async def tracking_meeting(
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
+    ) -> dict:
+        """R-OB-14: the agenda for the next tracking meeting: people by rating,
+        what is due or overdue by then, and whose update is missing."""
+        now = clock.now()
+        meeting_at = next_meeting(scheduler.area, now)
+        horizon = meeting_at or now + timedelta(days=7)
+        people = await store.people_on_register()
+        pending = await store.find({"state": {"$in": ["open", "due", "overdue"]}, "due_at": {"$lte": horizon}}, limit=5000)
+        await audit.record(principal, "tracking_meeting.read", "*")
+        return agenda(scheduler.area, meeting_at, horizon, people, pending)
+
     return router
+
+
+class _AlreadyEnded(Exception):
+    pass
+
+
+def _refusals(kind: str, body: CompletionBody, now: datetime) -> list[dict[str, str]]:
+    reasons = []
+    if body.completed_at > now + timedelta(minutes=5):
+        reasons.append({"code": "completion.in_future", "message": "completed_at is in the future", "field": "completed_at"})
+    if kind in CETR_KINDS and not body.laep and body.rating_review is None:
+        reasons.append({"code": "R-OB-15.rating_review", "message": "a C(E)TR records the rating review", "field": "rating_review"})
+    if body.laep and kind != "community_cetr":
+        reasons.append({"code": "R-OB-2.laep", "message": "a LAEP stands in only for a community C(E)TR", "field": "laep"})
+    if body.actions and kind not in CETR_KINDS:
+        reasons.append({"code": "R-OB-15.actions", "message": "actions are recorded from a C(E)TR", "field": "actions"})
+    return reasons
+
+
+

@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.common import Rating
 from dsr_shared.topics import Topic
 
 
@@ -22,6 +23,8 @@ class _ObligationEvent(Event):
     rule: str
     responsible: str
     due_at: AwareDatetime
+    # R-OB-10: the keyworking offer needs the young person's own consent.
+    needs_own_consent: bool = False
 
 
 class ObligationScheduled(_ObligationEvent):
@@ -42,6 +45,9 @@ class ObligationCompleted(_ObligationEvent):
     completed_at: datetime
     outcome: str
     completed_by: str
+    # R-OB-15: a C(E)TR's rating review, and how many actions it recorded.
+    rating_review: Rating | None = None
+    actions: int = 0
 
 
 class ObligationCancelled(_ObligationEvent):

@@ -127,6 +127,8 @@ class ReferralAccepted(Event):
     accepted_by: str
     # Professionals' work contacts (not the person's data): who to tell about whom.
     professionals: list[Professional] = Field(default_factory=list)
+    # The date of the consent or best-interest decision: renewal falls due a year on (R-OB-13).
+    consent_date: date | None = None
 
 
 class RejectionReason(_Part):

@@ -1,29 +1,70 @@
-"""Obligations in MongoDB."""
+"""Obligations in MongoDB, and the scheduler's view of who is on the register
+(for the tracking meeting). The sweeper's queries use the (state, notice_at)
+and (state, due_at) indexes: a sweep reads what is due, not every obligation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_scheduler.domain.obligations import Obligation
+from dsr_scheduler.domain.obligations import ACTIVE, Obligation
+
+
+def _doc(obligation: Obligation) -> dict[str, Any]:
+    return {"_id": str(obligation.obligation_id), **obligation.model_dump(mode="python")}
 
 
 class ObligationStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.obligations = db["obligations"]
+        self.people = db["people"]
 
     async def ensure_indexes(self) -> None:
+        await self.obligations.create_index([("state", 1), ("notice_at", 1)])
         await self.obligations.create_index([("state", 1), ("due_at", 1)])
         await self.obligations.create_index([("register_id", 1), ("state", 1)])
+        await self.people.create_index([("on_register", 1), ("rating", 1)])
 
     async def add_all(self, obligations: list[Obligation], session: AsyncClientSession) -> None:
         if obligations:
-            await self.obligations.insert_many(
-                [{"_id": str(o.obligation_id), **o.model_dump(mode="python")} for o in obligations], session=session
-            )
+            await self.obligations.insert_many([_doc(o) for o in obligations], session=session)
 
-    async def find(self, filters: dict[str, Any]) -> list[Obligation]:
-        cursor = self.obligations.find(filters).sort("due_at", 1)
+    async def replace(self, obligation: Obligation, session: AsyncClientSession) -> None:
+        await self.obligations.replace_one({"_id": str(obligation.obligation_id)}, _doc(obligation), session=session)
+
+    async def get(self, obligation_id: str, session: AsyncClientSession | None = None) -> Obligation | None:
+        doc = await self.obligations.find_one({"_id": obligation_id}, session=session)
+        return Obligation.model_validate(doc) if doc else None
+
+    async def active_for(self, register_id: str, session: AsyncClientSession) -> list[Obligation]:
+        cursor = self.obligations.find({"register_id": register_id, "state": {"$in": list(ACTIVE)}}, session=session)
         return [Obligation.model_validate(doc) async for doc in cursor]
+
+    async def find(self, filters: dict[str, Any], limit: int = 1000) -> list[Obligation]:
+        cursor = self.obligations.find(filters).sort("due_at", 1).limit(limit)
+        return [Obligation.model_validate(doc) async for doc in cursor]
+
+    async def ids_to_announce(self, state: str, field: str, now: datetime, limit: int) -> list[str]:
+        """Obligations in `state` whose `field` (notice_at or due_at) has come."""
+        cursor = self.obligations.find({"state": state, field: {"$lte": now}}, projection={"_id": 1}).sort(field, 1)
+        return [doc["_id"] async for doc in cursor.limit(limit)]
+
+    async def move(self, obligation_id: str, from_state: str, to_state: str, session: AsyncClientSession) -> Obligation | None:
+        """The atomic claim: only one process moves an obligation out of `from_state`."""
+        doc = await self.obligations.find_one_and_update(
+            {"_id": obligation_id, "state": from_state},
+            {"$set": {"state": to_state}},
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        return Obligation.model_validate(doc) if doc else None
+
+    async def set_person(self, register_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
+        await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
+
+    async def people_on_register(self) -> list[dict[str, Any]]:
+        return [doc async for doc in self.people.find({"on_register": True}).sort("_id", 1)]

@@ -1,20 +1,34 @@
 """What a rating demands (DOMAIN.md R-OB-*), from the rules in the area
-profile: which rules an event triggers, and the obligations they create."""
+profile: which rules an event triggers, the obligations they create, and how
+an obligation moves: open → due → overdue → done or cancelled. Pure: no I/O."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dsr_shared.area import AreaProfile, ObligationRule
+from dsr_shared.area import AreaProfile, Duration, ObligationRule
 from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import RatingChanged
+from dsr_shared.events import AgeBand, Cohort, Rating
 from dsr_shared.working_time import WorkingCalendar
 
 State = Literal["open", "due", "overdue", "done", "cancelled"]
+ACTIVE: tuple[State, ...] = ("open", "due", "overdue")
+CETR_KINDS = frozenset({"community_cetr", "post_admission_cetr", "inpatient_cetr"})
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    by: str
+    outcome: str
+    rating_review: Rating | None = None
+    actions: int = 0
 
 
 class Obligation(BaseModel):
@@ -28,47 +42,91 @@ class Obligation(BaseModel):
     responsible: str
     started_at: datetime
     due_at: datetime
+    # When ObligationDue is announced: the deadline less the area's notice.
+    notice_at: datetime
     state: State = "open"
-    while_rating: list[str] | None = None
+    while_rating: list[Rating] | None = None
+    repeat: Duration | None = None
+    needs_own_consent: bool = False
     triggered_by_event_id: uuid.UUID
+    completion: Completion | None = None
+    cancelled_reason: str | None = None
+    # R-OB-2: a Local Area Emergency Protocol held instead; it is not a C(E)TR.
+    exceptions: list[str] = []
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
 
 
-def triggered_rules(area: AreaProfile, event: RatingChanged) -> list[ObligationRule]:
-    from_rating = event.from_rating.value if event.from_rating else "none"
+@dataclass(frozen=True)
+class Trigger:
+    """What happened, in the terms the rules' triggers use."""
+
+    event: str
+    at: datetime
+    event_id: uuid.UUID
+    register_id: str
+    to_rating: Rating | None = None
+    from_rating: Rating | None = None
+    cohort: Cohort = Cohort.UNKNOWN
+    age_band: AgeBand = AgeBand.UNKNOWN
+    secure_bed: bool | None = None
+
+
+def _under(age_band: AgeBand, limit: int) -> bool | None:
+    """Whether the age on the day is under `limit`, from the band; None when unknown."""
+    if age_band == AgeBand.UNKNOWN:
+        return None
+    upper = {AgeBand.CYP: 18, AgeBand.YOUNG_ADULT: 25, AgeBand.ADULT: None}[age_band]
+    return upper is not None and upper <= limit
+
+
+def triggered_rules(area: AreaProfile, trigger: Trigger) -> list[ObligationRule]:
+    from_rating = trigger.from_rating.value if trigger.from_rating else "none"
     matched = []
     for rule in area.obligation_rules:
-        trigger = rule.trigger
-        if trigger.event != "RatingChanged":
+        when = rule.trigger
+        if when.event != trigger.event:
             continue
-        if trigger.to_ratings is not None and event.to_rating not in trigger.to_ratings:
+        if when.to_ratings is not None and trigger.to_rating not in when.to_ratings:
             continue
-        if trigger.from_ratings is not None and from_rating not in trigger.from_ratings:
+        if when.from_ratings is not None and from_rating not in when.from_ratings:
             continue
-        if trigger.cohort is not None and event.cohort != trigger.cohort:
+        if when.cohort is not None and trigger.cohort != when.cohort:
             continue
-        # Age and bed type are not on the event yet; such rules wait for them.
-        if trigger.under_age is not None or trigger.secure_bed is True:
+        if when.secure_bed is not None and bool(trigger.secure_bed) != when.secure_bed:
             continue
+        if when.under_age is not None and not _under(trigger.age_band, when.under_age):
+            continue  # R-OB-10: only when the age on the day is known to be under the limit
         matched.append(rule)
     return matched
 
 
-def schedule(
-    area: AreaProfile, calendar: WorkingCalendar, event: RatingChanged, event_id: uuid.UUID, at: datetime
-) -> list[Obligation]:
-    return [
-        Obligation(
-            # Derived from the cause, so a redelivered event schedules nothing new.
-            obligation_id=derived_event_id(event_id, f"obligation:{rule.id}"),
-            register_id=event.register_id,
-            rule=rule.id,
-            kind=rule.kind,
-            title=rule.title,
-            responsible=rule.responsible,
-            started_at=at,
-            due_at=calendar.deadline(at, rule.deadline),
-            while_rating=[r.value for r in rule.while_rating] if rule.while_rating else None,
-            triggered_by_event_id=event_id,
-        )
-        for rule in triggered_rules(area, event)
-    ]
+def new_obligation(
+    area: AreaProfile, calendar: WorkingCalendar, rule: ObligationRule, register_id: str, start: datetime,
+    cause: uuid.UUID, *, sequence: int = 0,
+) -> Obligation:
+    duration = rule.deadline if sequence == 0 else (rule.repeat or rule.deadline)
+    due_at = calendar.deadline(start, duration)
+    return Obligation(
+        # Derived from the cause, so a redelivered event schedules nothing new.
+        obligation_id=derived_event_id(cause, f"obligation:{rule.id}"),
+        register_id=register_id,
+        rule=rule.id,
+        kind=rule.kind,
+        title=rule.title,
+        responsible=rule.responsible,
+        started_at=start,
+        due_at=due_at,
+        notice_at=min(calendar.before(due_at, rule.due_notice or area.due_notice), due_at),
+        while_rating=rule.while_rating,
+        repeat=rule.repeat,
+        needs_own_consent=rule.needs_own_consent,
+        triggered_by_event_id=cause,
+    )
+
+
+def rating_no_longer_applies(obligation: Obligation, rating: Rating | None) -> bool:
+    """An obligation ends when the rating that caused it no longer applies (DOMAIN.md)."""
+    return obligation.active and obligation.while_rating is not None and rating not in obligation.while_rating

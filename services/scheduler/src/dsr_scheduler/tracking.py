@@ -1,0 +1,44 @@
+"""R-OB-14: the weekly tracking meeting and its agenda. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dsr_shared.area import AreaProfile
+from dsr_scheduler.domain.obligations import Obligation
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+
+
+def next_meeting(area: AreaProfile, now: datetime) -> datetime | None:
+    """The next meeting at or after `now`, in the area's time zone; None when the area has none."""
+    meeting = area.tracking_meeting
+    if meeting is None:
+        return None
+    zone = ZoneInfo(area.working_time.timezone)
+    local = now.astimezone(zone)
+    days_ahead = (WEEKDAYS.index(meeting.weekday) - local.weekday()) % 7
+    candidate = datetime.combine(local.date() + timedelta(days=days_ahead), meeting.at, tzinfo=zone)
+    return candidate if candidate >= now else candidate + timedelta(days=7)
+
+
+def agenda(
+    area: AreaProfile, meeting_at: datetime | None, horizon: datetime, people: list[dict[str, Any]],
+    pending: list[Obligation],
+) -> dict[str, Any]:
+    by_rating: dict[str, list[str]] = {}
+    for person in people:
+        by_rating.setdefault(person.get("rating") or "unknown", []).append(person["_id"])
+    items = [o.model_dump(mode="json", include={"obligation_id", "register_id", "rule", "kind", "title", "responsible",
+                                                "due_at", "state"}) for o in pending]
+    return {
+        "area": area.code,
+        "meeting_at": meeting_at,
+        "agenda_until": horizon,
+        "people_by_rating": by_rating,
+        "counts": {rating: len(ids) for rating, ids in by_rating.items()},
+        "due_or_overdue": [i for i in items if i["kind"] != "case_holder_update"],
+        "updates_missing": [i for i in items if i["kind"] == "case_holder_update"],
+    }
