@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -54,14 +53,13 @@ class ObligationStore:
         return [doc["_id"] async for doc in cursor.limit(limit)]
 
     async def move(self, obligation_id: str, from_state: str, to_state: str, session: AsyncClientSession) -> Obligation | None:
-        """The atomic claim: only one process moves an obligation out of `from_state`."""
-        doc = await self.obligations.find_one_and_update(
-            {"_id": obligation_id, "state": from_state},
-            {"$set": {"state": to_state}},
-            session=session,
-            return_document=ReturnDocument.AFTER,
+        """The atomic claim: only one process moves an obligation out of `from_state`.
+        (update_one, then read: the embedded database answers findAndModify by a
+        scan, 2.5 s at 100,000 obligations, where update_one uses the _id index.)"""
+        moved = await self.obligations.update_one(
+            {"_id": obligation_id, "state": from_state}, {"$set": {"state": to_state}}, session=session
         )
-        return Obligation.model_validate(doc) if doc else None
+        return await self.get(obligation_id, session) if moved.modified_count else None
 
     async def set_person(self, register_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
         await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
