@@ -19,7 +19,6 @@ from dsr_shared.events import (
     ObligationDue,
     ObligationOverdue,
     ObligationScheduled,
-    Rating,
 )
 from dsr_shared.runtime import Runtime
 from dsr_shared.working_time import WorkingCalendar
@@ -161,6 +160,3 @@ class Scheduler:
             return [self.announce(event_type, moved, max(at, moved.started_at), Context(correlation_id=obligation_id))]
 
         return await self.runtime.uow.commit_and_publish(work)
-
-
-RATING_ORDER = [Rating.RED, Rating.AMBER, Rating.GREEN, Rating.BLUE]
