@@ -66,6 +66,13 @@ class RatingService:
         }
         return await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)
 
+    async def age_band_changed(self, register_id: str, age_band: str, *, at: datetime | None = None,
+                               event_id: uuid.UUID | None = None) -> uuid.UUID:
+        """As the referral service announces a birthday that moved the person to another band."""
+        at = at or datetime.now(timezone.utc)
+        data = {"register_id": register_id, "age_band": age_band, "effective_on": at.date().isoformat()}
+        return await self.publish("dsr.referrals", "AgeBandChanged", data, key=register_id, at=at, event_id=event_id)
+
     async def admit(self, nhs_number: str, at: datetime, *, ods: str = "RXM", secure: bool = False,
                     event_id: uuid.UUID | None = None) -> uuid.UUID:
         data = {"nhs_number": nhs_number, "admitted_at": at.isoformat(), "hospital_ods_code": ods,

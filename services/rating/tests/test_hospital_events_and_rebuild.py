@@ -81,9 +81,12 @@ async def test_the_register_ends_the_same_whatever_the_order_then_rebuilds_field
         assert normalised(view) == first
 
     # A person's own changes over HTTP, to be rebuilt from the register's own topic.
+    # And a band change from the referral service (the 25th birthday), rebuilt from dsr.referrals.
     someone, nhs = svc.new_person()
-    await svc.accept(someone, nhs, "amber")
+    await svc.accept(someone, nhs, "amber", age_band="young_adult")
     await eventually(lambda: _rated(svc, someone, "amber"))
+    await svc.age_band_changed(someone, "adult")
+    await eventually(lambda: _age_band(svc, someone, "adult"))
     assert (await svc.change(someone, "red")).status_code == 200
     keeper = auth(Role.REFERRER, subject=REFERRER)
     assert (await svc.http.post(f"{svc.url}/register/{someone}/updates", json={"text": "Seen today."}, headers=keeper)).status_code == 201
@@ -122,6 +125,7 @@ async def test_the_register_ends_the_same_whatever_the_order_then_rebuilds_field
         await eventually(same_register, timeout=120)
         answer = await rebuilt.person(someone)
         assert answer.json()["rating"] == "red" and answer.json()["removal_requested"]
+        assert answer.json()["age_band"] == "adult"
         assert len(svc.reader.records) == published_before  # a rebuild publishes nothing
     finally:
         await mongo.close()
@@ -129,3 +133,7 @@ async def test_the_register_ends_the_same_whatever_the_order_then_rebuilds_field
 
 async def _rated(svc, register_id: str, rating: str) -> bool:
     return await svc.rating_of(register_id) == rating
+
+
+async def _age_band(svc, register_id: str, age_band: str) -> bool:
+    return (await svc.person(register_id)).json()["age_band"] == age_band

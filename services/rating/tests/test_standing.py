@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsr_shared.area import Duration, load_profile
-from dsr_shared.events import Rating
+from dsr_shared.events import AgeBand, Rating
 from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact
@@ -164,3 +164,15 @@ def test_r_rag_3_a_late_admission_outranks_a_case_holders_change_made_meanwhile(
     assert [(e.cause, e.took_effect) for e in standing.history] == [("referral", True), ("admission", True), ("person", False)]
     team = Fact(id=str(uuid.uuid4()), kind="rating", at=at(11), by="team", rating=Rating.AMBER, by_dsr_team=True)
     assert standing_of([entry(0), admission(10), team]).rating == Rating.AMBER  # the DSR team corrects
+
+
+def test_the_newest_age_band_wins_and_each_change_moves_the_version():
+    record = PersonRecord(register_id="QJ2-AAAA-BBBB-C")
+    assert record.set_age_band(AgeBand.YOUNG_ADULT, at(0), counted=False)  # with the referral, whose entry counts
+    assert record.next_version() == 0
+    assert record.set_age_band(AgeBand.ADULT, at(48))  # the 25th birthday
+    assert not record.set_age_band(AgeBand.YOUNG_ADULT, at(24))  # an older announcement, late
+    assert (record.age_band, record.next_version()) == (AgeBand.ADULT, 1)
+    # A referral older than the band on record (its event published late) leaves the band alone.
+    assert not record.set_age_band(AgeBand.YOUNG_ADULT, at(47), counted=False)
+    assert record.age_band == AgeBand.ADULT

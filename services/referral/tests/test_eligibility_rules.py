@@ -9,7 +9,7 @@ import pytest
 
 from dsr_shared.area import load_profile
 from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
-from dsr_referral.domain.eligibility import assess, lives_in_area
+from dsr_referral.domain.eligibility import age_band_on, assess, lives_in_area
 
 TODAY = date(2026, 11, 20)
 POSTCODE = {"derbyshire": "DE22 3LZ", "staffordshire": "ST4 6QG"}
@@ -148,3 +148,21 @@ def test_r_elig_3_the_postcode_district_check_alone_as_used_for_a_changed_addres
     name, profile = area
     assert lives_in_area(POSTCODE[name].lower().replace(" ", ""), profile)
     assert not lives_in_area(OUT_OF_AREA, profile)
+
+
+@pytest.mark.parametrize(
+    ("day", "band"),
+    [
+        (date(2026, 6, 14), AgeBand.CYP),  # the day before the 18th birthday
+        (date(2026, 6, 15), AgeBand.YOUNG_ADULT),  # the 18th birthday
+        (date(2033, 6, 14), AgeBand.YOUNG_ADULT),  # the day before the 25th: keyworking still applies (R-OB-10)
+        (date(2033, 6, 15), AgeBand.ADULT),  # the 25th birthday
+    ],
+)
+def test_the_age_band_follows_the_age_on_the_day(day, band):
+    assert age_band_on(date(2008, 6, 15), day, keyworking_age_limit=25) == band
+
+
+def test_a_leap_day_birthday_comes_on_the_first_of_march_in_other_years():
+    assert age_band_on(date(2008, 2, 29), date(2026, 2, 28), 25) == AgeBand.CYP
+    assert age_band_on(date(2008, 2, 29), date(2026, 3, 1), 25) == AgeBand.YOUNG_ADULT

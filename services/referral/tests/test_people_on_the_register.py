@@ -1,13 +1,15 @@
 """People on the register, as the referral service keeps them, on the real
 broker and database with the service as its own process: removal (from
 dsr.ratings), a return on a new referral or a discharge under the same
-register id (R-RAG-6, R-ID-1, R-ELIG-4), and the current address."""
+register id (R-RAG-6, R-ID-1, R-ELIG-4), the current address, and age bands
+that move on as people grow older on the register (R-OB-10)."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -212,6 +214,74 @@ async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_wh
         ("someone-else@example.org", "denied_or_missing", register_id), ("late@example.org", "denied_or_missing", register_id),
         ("tester@example.org", "denied_or_missing", "QJ2-0000-0000-0"),
     ])  # 401 and 403 are refused before the record is touched (as for GET /referrals/{id}); 422 before too
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+async def test_an_age_band_change_is_announced_once_without_the_date_of_birth(service_process, infra, isolation, db):
+    referral = service_process("referral", DSR_SIMULATED_CLOCK="true", DSR_SWEEP_EVERY_SECONDS="1")
+    today = date.today()
+    people = {
+        "turns_25": years_before(today + timedelta(days=30), 25),  # 24 years and 11 months: keyworking still (R-OB-10)
+        "turns_18": years_before(today + timedelta(days=20), 18),
+        "adult": date(1990, 4, 12),
+    }
+    topic = f"{isolation}.dsr.referrals"
+    async with TopicReader(infra.kafka_bootstrap, topic) as topics, httpx.AsyncClient(base_url=referral.url) as http:
+        ids = {}
+        for (who, born), nhs_number in zip(people.items(), ("9434765919", "9434765870", "9434765862")):
+            answer = await http.post(
+                "/referrals", json=referral_body(nhs_number=nhs_number, date_of_birth=born.isoformat()), headers=auth(Role.REFERRER)
+            )
+            assert answer.json()["outcome"] == "accepted", answer.text
+            ids[who] = answer.json()["register_id"]
+        entered = await eventually(lambda: len(topics.events(topic, "ReferralAccepted")) == 3 and topics.events(topic, "ReferralAccepted"))
+        assert {e["data"]["register_id"]: e["data"]["age_band"] for e in entered} == {
+            ids["turns_25"]: "young_adult", ids["turns_18"]: "cyp", ids["adult"]: "adult"
+        }
+
+        async def swept(day: date) -> bool:
+            """Every person compared with their age on `day`."""
+            return await db["people"].count_documents({"age_band_checked_on": day.isoformat()}) == 3
+
+        async def advance(by: str) -> date:
+            moved = await http.post("/clock/advance", json={"by": by}, headers=auth(Role.OPS))
+            assert moved.status_code == 200, moved.text
+            return datetime.fromisoformat(moved.json()["now"]).astimezone(ZoneInfo("Europe/London")).date()
+
+        await eventually(lambda: swept(datetime.now(ZoneInfo("Europe/London")).date()))
+        assert topics.events(topic, "AgeBandChanged") == []
+
+        later = await advance("P40D")
+        changed = await eventually(lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged"))
+        assert {e["data"]["register_id"]: e["data"] for e in changed} == {
+            ids["turns_25"]: {"register_id": ids["turns_25"], "age_band": "adult", "effective_on": later.isoformat()},
+            ids["turns_18"]: {"register_id": ids["turns_18"], "age_band": "young_adult", "effective_on": later.isoformat()},
+        }
+        assert all(r.key.decode() == json.loads(r.value)["data"]["register_id"] for r in topics.on(topic))
+        await eventually(lambda: swept(later))
+
+        # Time moves on again: nothing new to announce, nothing announced twice.
+        again = await advance("P40D")
+        await eventually(lambda: swept(again))
+        assert await db["outbox"].count_documents({"envelope.event_type": "AgeBandChanged"}) == 2
+        assert len(topics.events(topic, "AgeBandChanged")) == 2
+        bands = {doc["_id"]: doc["announced_age_band"] async for doc in db["people"].find({})}
+        assert bands == {ids["turns_25"]: "adult", ids["turns_18"]: "young_adult", ids["adult"]: "adult"}
+
+    # No date of birth leaves the service, in events or in its log; the sweeper
+    # logs counts, never who changed band (the day would give the birthday away).
+    births = [born.isoformat() for born in people.values()]
+    assert not [r for r in topics.on(topic) if any(b.encode() in r.value for b in births)]
+    log = referral.log_file.read_text()
+    assert not [b for b in births if b in log]
+    sweeps = [line for line in log.splitlines() if "age band" in line]
+    assert sweeps and not [line for line in sweeps if any(i in line for i in ids.values())]
 
 
 async def _at_least(value, n: float) -> bool:

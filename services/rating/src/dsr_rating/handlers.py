@@ -1,7 +1,8 @@
 """Subscribers: thin entry points that turn events into facts on the register.
 
 - dsr.referrals: a person enters (R-RAG-1), with any hospital events that
-  arrived before the referral named them.
+  arrived before the referral named them; their age band moves on
+  (AgeBandChanged, R-OB-10), and what the register announces next carries it.
 - dsr.hospital.*: admissions and discharges, matched by the keyed hash of the
   NHS number (R-RAG-3, R-RAG-4); for someone not on the register they are kept
   until a referral names them.
@@ -20,6 +21,7 @@ from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope, derived_event_id
 from dsr_shared.events import (
     Admitted,
+    AgeBandChanged,
     Discharged,
     PersonRemoved,
     ProfessionalsChanged,
@@ -60,7 +62,8 @@ def referral_handlers(register: Register) -> dict[str, Handler]:
             record = await register.people.get(event.register_id, session) or PersonRecord(register_id=event.register_id)
             record.nhs_number_hash = event.nhs_number_hash
             if event.cohort != "unknown" or record.cohort == "unknown":
-                record.cohort, record.age_band = event.cohort, event.age_band
+                record.cohort = event.cohort
+                record.set_age_band(event.age_band, envelope.occurred_at, counted=False)
             if event.referrer_email not in record.referrer_emails:
                 record.referrer_emails = [*record.referrer_emails, event.referrer_email]
             if event.professionals:
@@ -87,7 +90,14 @@ def referral_handlers(register: Register) -> dict[str, Handler]:
         await register.people.prepare_claim(event.nhs_number_hash)
         await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
-    return {ReferralAccepted.EVENT_TYPE: on_accepted}
+    async def on_age_band_changed(envelope: Envelope, event: AgeBandChanged) -> None:
+        def change(record: PersonRecord, _: Context) -> list[Outgoing]:
+            record.set_age_band(event.age_band, envelope.occurred_at)
+            return []  # nothing to announce now: the next RatingChanged carries it
+
+        await _change_once(register, envelope, event.register_id, change)
+
+    return {ReferralAccepted.EVENT_TYPE: on_accepted, AgeBandChanged.EVENT_TYPE: on_age_band_changed}
 
 
 def hospital_handlers(register: Register) -> dict[str, Handler]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock
+from dsr_shared.clock import Clock, every
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
@@ -15,6 +15,7 @@ from dsr_referral.api import people_router, referral_router
 from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers
 from dsr_referral.intake import Intake
 from dsr_referral.people import People
+from dsr_referral.sweeper import announce_age_bands
 
 TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES, Topic.RATINGS]
 
@@ -38,6 +39,14 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()
 
+    async def age_band_sweeper(_: Runtime) -> None:
+        await every(runtime.clock, settings.sweep_every_seconds, lambda: announce_age_bands(runtime, store), "age bands")
+
     return create_app(
-        runtime, title="DSR referral service", topics=TOPICS, routers=[referral_router(intake), people_router(people)], on_startup=[indexes]
+        runtime,
+        title="DSR referral service",
+        topics=TOPICS,
+        routers=[referral_router(intake), people_router(people)],
+        on_startup=[indexes],
+        background=[age_band_sweeper],
     )

@@ -122,10 +122,16 @@ class Intake:
         )
         address = referral.person.address.model_dump(mode="json")
 
+        band = assessment.age_band.value  # announced now; the age sweeper announces each change after
+
         async def enter(session: AsyncClientSession) -> None:
             if not known:
-                await self.store.add_person(register_id, nhs_number, referral_id, now, session, address=address, by=submitted_by)
-            elif not await self.store.return_person(register_id, referral_id, now, session, address=address, by=submitted_by):
+                await self.store.add_person(
+                    register_id, nhs_number, referral_id, now, session, address=address, by=submitted_by, age_band=band
+                )
+            elif not await self.store.return_person(
+                register_id, referral_id, now, session, address=address, by=submitted_by, age_band=band
+            ):
                 raise PersonChanged(register_id)  # another referral brought them back first: decide again
 
         await self._commit(doc, [event], correlation_id, now, also=enter)

@@ -20,7 +20,7 @@ from dsr_shared.events.ratings import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.events.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.events.referrals import AgeBandChanged, ReferralAccepted, ReferralRejected, ReferralSubmitted
 from dsr_shared.events.registry import (
     EVENT_TYPES,
     UnknownEventType,
@@ -31,6 +31,7 @@ from dsr_shared.events.registry import (
 __all__ = [
     "EVENT_TYPES",
     "AgeBand",
+    "AgeBandChanged",
     "Admitted",
     "Cohort",
     "ConsentRenewed",

@@ -131,6 +131,23 @@ class ReferralAccepted(Event):
     consent_date: date | None = None
 
 
+class AgeBandChanged(Event):
+    """The person's age band moved on (R-OB-10 follows the age on the day of
+    the event): they turned 18 or the area's keyworking age limit (25) while on
+    the register, or the band announced at referral was already out of date.
+    From `effective_on` the person is in `age_band`. No date of birth:
+    `effective_on` is the day the referral service noticed the change, not the
+    birthday (docs/PERSONAL_DATA.md)."""
+
+    EVENT_TYPE: ClassVar[str] = "AgeBandChanged"
+    TOPIC: ClassVar[Topic] = Topic.REFERRALS
+
+    register_id: str
+    age_band: AgeBand
+    # The area's calendar day on which the change was noticed and takes effect.
+    effective_on: date
+
+
 class RejectionReason(_Part):
     code: str
     message: str

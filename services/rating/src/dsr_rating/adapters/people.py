@@ -81,9 +81,14 @@ class PeopleStore:
             raise VersionConflict(digest)  # prepare_claim first
 
     async def keep_unmatched(self, digest: str, fact: Fact, session: AsyncClientSession) -> None:
-        """A hospital event for someone not on the register: kept until a referral names them."""
-        doc = {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")}
-        await self.unmatched.update_one({"_id": f"{digest}:{fact.identity}"}, {"$setOnInsert": doc}, upsert=True, session=session)
+        """A hospital event for someone not on the register: kept until a referral
+        names them. Of two twins (one admission under two event ids) the one with
+        the smaller id is kept, as on a record, whichever arrived first."""
+        key = f"{digest}:{fact.identity}"
+        kept = await self.unmatched.find_one({"_id": key}, projection={"fact.id": 1}, session=session)
+        if kept is None or fact.id < kept["fact"]["id"]:
+            doc = {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")}
+            await self.unmatched.replace_one({"_id": key}, doc, upsert=True, session=session)
 
     async def take_unmatched(self, digest: str, session: AsyncClientSession) -> list[Fact]:
         docs = [doc async for doc in self.unmatched.find({"nhs_number_hash": digest}, session=session)]

@@ -3,13 +3,17 @@ and professionals. Pure: the store saves it whole, guarded by `version`."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, EmailStr, Field
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field, TypeAdapter
 
 from dsr_shared.area import AreaProfile
 from dsr_shared.events import AgeBand, Cohort
 from dsr_shared.working_time import WorkingCalendar
-from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
+from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.standing import Standing, fold
+
+_INSTANT = TypeAdapter(Instant)
 
 
 class PersonRecord(BaseModel):
@@ -18,7 +22,12 @@ class PersonRecord(BaseModel):
     # first) these stay empty; the fold shows the person as not entered.
     nhs_number_hash: str | None = None
     cohort: Cohort = Cohort.UNKNOWN
+    # As the referral service last announced it (ReferralAccepted, then
+    # AgeBandChanged when the person turns 18 or 25): the newest announcement
+    # wins, whatever order they arrive in.
     age_band: AgeBand = AgeBand.UNKNOWN
+    age_band_as_of: Instant | None = None
+    age_band_changes: int = 0
     referrer_emails: list[EmailStr] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     updates: list[Update] = Field(default_factory=list)
@@ -60,6 +69,17 @@ class PersonRecord(BaseModel):
             self.professionals = listing
         return True
 
+    def set_age_band(self, age_band: AgeBand, as_of: datetime, *, counted: bool = True) -> bool:
+        """False when an announcement newer than `as_of` is already on the record.
+        A counted change (AgeBandChanged) moves the version; a referral's band
+        comes with the entry, which moves it anyway."""
+        as_of = _INSTANT.validate_python(as_of)  # as the database keeps it
+        if self.age_band_as_of is not None and as_of < self.age_band_as_of:
+            return False
+        self.age_band, self.age_band_as_of = age_band, as_of
+        self.age_band_changes += counted
+        return True
+
     def standing(self, area: AreaProfile, calendar: WorkingCalendar) -> Standing:
         return fold(self.facts, area, calendar)
 
@@ -79,4 +99,13 @@ class PersonRecord(BaseModel):
         return emails
 
     def next_version(self) -> int:
-        return len(self.facts) + len(self.updates) + len(self.removal_requests) + self.professionals_changes
+        """Counts every change, so that a change saved from a record read before
+        it gets a conflict instead of writing the old content back. An age band
+        change counts too: otherwise a rating change read before it would put
+        the old band back and announce it. A rebuild replays the same events
+        (each person's in their order on dsr.referrals), so it comes to the
+        same version."""
+        return (
+            len(self.facts) + len(self.updates) + len(self.removal_requests) + self.professionals_changes
+            + self.age_band_changes
+        )

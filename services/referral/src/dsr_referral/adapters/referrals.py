@@ -3,13 +3,18 @@ is the only store that holds names, dates of birth, addresses and NHS numbers.
 
 A person's document (`_id` = register id, R-ID-1) lives as long as the
 service: removal from the register marks it (`removed_at`, `removal`), and a
-new referral returns the person under the same register id."""
+new referral returns the person under the same register id. It also keeps the
+age band last announced for the person (`announced_age_band`, on
+ReferralAccepted or AgeBandChanged) and the area day on which the age sweeper
+last compared it with their age (`age_band_checked_on`, YYYY-MM-DD)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -23,6 +28,7 @@ class ReferralStore:
         await self.referrals.create_index("submission_id", unique=True)
         await self.referrals.create_index([("register_id", 1), ("submitted_by", 1)])
         await self.people.create_index("nhs_number", unique=True)
+        await self.people.create_index([("removed_at", 1), ("age_band_checked_on", 1)])
 
     async def by_submission(self, submission_id: str) -> dict[str, Any] | None:
         return await self.referrals.find_one({"submission_id": submission_id})
@@ -55,10 +61,14 @@ class ReferralStore:
         *,
         address: dict[str, Any] | None = None,
         by: str | None = None,
+        age_band: str | None = None,
     ) -> None:
+        """`age_band`: the band ReferralAccepted announces (None when it does not know it)."""
         doc: dict[str, Any] = {"_id": register_id, "nhs_number": nhs_number, "referral_id": referral_id, "on_register_since": at}
         if address is not None:
             doc |= _address_fields(address, at, by)
+        if age_band is not None:
+            doc["announced_age_band"] = age_band
         await self.people.insert_one(doc, session=session)
 
     async def return_person(
@@ -70,15 +80,21 @@ class ReferralStore:
         *,
         address: dict[str, Any] | None = None,
         by: str | None = None,
+        age_band: str | None = None,
     ) -> bool:
         """A removed person comes back on a new referral, under the same register id.
-        False when they are no longer removed (another referral brought them back first)."""
+        False when they are no longer removed (another referral brought them back first).
+        Without an `age_band` (ReferralAccepted says "unknown") the one announced
+        before stays: the rating service keeps it too. Either way the age sweeper
+        looks at the person again."""
         fields: dict[str, Any] = {"referral_id": referral_id, "on_register_since": at}
         if address is not None:
             fields |= _address_fields(address, at, by)
+        if age_band is not None:
+            fields["announced_age_band"] = age_band
         result = await self.people.update_one(
             {"_id": register_id, "removed_at": {"$ne": None}},
-            {"$set": fields, "$unset": {"removed_at": "", "removal": ""}},
+            {"$set": fields, "$unset": {"removed_at": "", "removal": "", "age_band_checked_on": ""}},
             session=session,
         )
         return result.matched_count == 1
@@ -95,9 +111,58 @@ class ReferralStore:
         )
         return result.matched_count == 1
 
+    async def due_an_age_check(self, today: date) -> list[dict[str, Any]]:
+        """People on the register whose age band has not been compared with their age today."""
+        query = {
+            "removed_at": None,
+            "$or": [{"age_band_checked_on": None}, {"age_band_checked_on": {"$lt": today.isoformat()}}],
+        }
+        projection = {"_id": 1, "referral_id": 1, "announced_age_band": 1}
+        return [doc async for doc in self.people.find(query, projection=projection)]
+
+    async def births(self, register_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Date of birth and referral date (ISO text) from the latest accepted
+        referral of each person that has them; none for a person referred only
+        automatically on discharge (R-ELIG-4)."""
+        query = {
+            "register_id": {"$in": register_ids},
+            "outcome": "accepted",
+            "submission.person.date_of_birth": {"$exists": True},
+        }
+        projection = {"register_id": 1, "submission.person.date_of_birth": 1, "submission.referral_date": 1}
+        found: dict[str, tuple[str, str]] = {}
+        async for doc in self.referrals.find(query, projection=projection).sort([("submitted_at", 1), ("_id", 1)]):
+            submission = doc["submission"]
+            found[doc["register_id"]] = (submission["person"]["date_of_birth"], submission["referral_date"])
+        return found
+
+    async def announce_age_band(
+        self, person: dict[str, Any], age_band: str, today: date, session: AsyncClientSession
+    ) -> bool:
+        """Record `age_band` as announced, only if the person is as the sweeper
+        read them (same referral, same band, still on the register): False when
+        another process announced it first, or a referral or removal came between."""
+        result = await self.people.update_one(
+            _as_read(person) | {"removed_at": None},
+            {"$set": {"announced_age_band": age_band, "age_band_checked_on": today.isoformat()}},
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def age_checked(self, people: Iterable[dict[str, Any]], today: date) -> None:
+        """The sweeper compared these people's band with their age today and found nothing to announce."""
+        updates = [UpdateOne(_as_read(p), {"$set": {"age_band_checked_on": today.isoformat()}}) for p in people]
+        if updates:
+            await self.people.bulk_write(updates, ordered=False)
+
     async def change_address(self, register_id: str, address: dict[str, Any], at: datetime, by: str) -> bool:
         result = await self.people.update_one({"_id": register_id}, {"$set": _address_fields(address, at, by)})
         return result.matched_count == 1
+
+
+def _as_read(person: dict[str, Any]) -> dict[str, Any]:
+    """A filter that matches the person's document only while it is as it was read."""
+    return {"_id": person["_id"], "referral_id": person["referral_id"], "announced_age_band": person.get("announced_age_band")}
 
 
 def _address_fields(address: dict[str, Any], at: datetime, by: str | None) -> dict[str, Any]:

@@ -82,6 +82,11 @@ def age_band(age: int, keyworking_age_limit: int) -> AgeBand:
     return AgeBand.YOUNG_ADULT if age < keyworking_age_limit else AgeBand.ADULT
 
 
+def age_band_on(born: date, day: date, keyworking_age_limit: int) -> AgeBand:
+    """The band of someone born on `born`, on `day` (R-OB-10: the age on the day)."""
+    return age_band(age_on(born, day), keyworking_age_limit)
+
+
 def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
     return [
         ("referral_date", referral.referral_date),
