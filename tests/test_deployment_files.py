@@ -488,7 +488,8 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
 
 
 def test_the_dlq_replay_script_compiles():
-    compile((K8S / "replay_dlq.py").read_text("utf-8"), "replay_dlq.py", "exec")
+    # The runbook pipes it into a service's pod (deploy/ops/tests runs it).
+    compile((ROOT / "deploy" / "ops" / "src" / "dsr_ops" / "dlq.py").read_text("utf-8"), "dlq.py", "exec")
 
 
 def test_compose_keeps_kafka_data_on_its_volume():

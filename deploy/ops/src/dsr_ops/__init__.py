@@ -1,0 +1,1 @@
+"""The `dsr` command: operations and demos of the Dynamic Support Register."""

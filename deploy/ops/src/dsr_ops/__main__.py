@@ -1,0 +1,3 @@
+from dsr_ops.cli import main
+
+main()
