@@ -15,10 +15,10 @@ from support import auth, eventually, referral_body, valid_nhs_number
 pytestmark = pytest.mark.stack
 
 PEOPLE = 30
-# An amber referral schedules R-OB-3, R-OB-4, R-OB-11 and R-OB-13; the DSR
-# team is emailed about the two it is responsible for (R-OB-3, R-OB-4).
+# An amber referral schedules R-OB-3, R-OB-4, R-OB-11 and R-OB-13, none due
+# for days; the referrer is emailed once, that the referral was accepted.
 OBLIGATIONS_EACH = 4
-EMAILS_EACH = 2
+EMAILS_EACH = 1
 
 
 @pytest.mark.parametrize("victim", ["rating", "scheduler"])
@@ -54,7 +54,11 @@ async def test_a_service_killed_mid_stream_loses_nothing_and_repeats_nothing(sta
     async def all_emailed():
         return len(stack.smtp.messages()) >= PEOPLE * EMAILS_EACH
 
+    async def all_scheduled():
+        return await obligations.count_documents({}) >= PEOPLE * OBLIGATIONS_EACH
+
     await eventually(all_emailed, timeout=120)
+    await eventually(all_scheduled, timeout=120)
     assert await people.count_documents({}) == PEOPLE
     assert {d["_id"] async for d in people.find({}, {"_id": 1})} == register_ids
     assert await obligations.count_documents({}) == PEOPLE * OBLIGATIONS_EACH
@@ -62,4 +66,5 @@ async def test_a_service_killed_mid_stream_loses_nothing_and_repeats_nothing(sta
     message_ids = [m["Message-ID"] for m in messages]
     assert len(message_ids) == len(set(message_ids)) == PEOPLE * EMAILS_EACH, "an email was sent twice"
     assert {m["X-DSR-Register-Id"] for m in messages} == register_ids
+    assert {m["To"] for m in messages} == {"sam.referrer@example.org"}
     await mongo.close()

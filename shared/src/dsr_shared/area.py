@@ -105,6 +105,12 @@ class AreaProfile(_Setting):
     # How long before its deadline an obligation is announced as due (ObligationDue).
     due_notice: Duration = Duration(amount=2, unit="working_days")
     tracking_meeting: TrackingMeeting | None = None
+    # How long before each tracking meeting the notifier sends its digests (R-OB-14).
+    tracking_digest_before: Duration = Duration(amount=1, unit="working_days")
+    # Who hears about obligations for the commissioner or the keyworking service;
+    # the DSR team mailbox when unset.
+    commissioner_mailbox: EmailStr | None = None
+    keyworking_service_mailbox: EmailStr | None = None
     obligation_rules: list[ObligationRule]
 
     def rule(self, rule_id: str) -> ObligationRule:

@@ -1,17 +1,29 @@
-"""HTTP: what was sent (CONTRACT.md)."""
+"""HTTP: what was sent, to whom, when, for which event (CONTRACT.md), and a
+way to send again an email the relay refused for good."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.runtime import Runtime
-from dsr_notifier.adapters.sent import SentLog
+from dsr_notifier.adapters.notifications import NotificationStore
+from dsr_notifier.delivery import Courier
+
+State = Literal["pending", "sending", "sent", "failed"]
 
 
-def notification_router(runtime: Runtime, sent: SentLog) -> APIRouter:
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["notification_id"] = doc.pop("_id")
+    wake_at = doc.pop("wake_at", None)
+    if doc.get("state") == "pending":
+        doc["next_attempt_at"] = wake_at
+    return doc
+
+
+def notification_router(runtime: Runtime, store: NotificationStore, courier: Courier) -> APIRouter:
     router = APIRouter(tags=["notifications"])
 
     @router.get("/notifications")
@@ -19,12 +31,43 @@ def notification_router(runtime: Runtime, sent: SentLog) -> APIRouter:
         principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
         register_id: str | None = None,
         source_event_id: str | None = None,
+        recipient: str | None = None,
+        state: State | None = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict:
-        filters = {k: v for k, v in (("register_id", register_id), ("source_event_id", source_event_id)) if v}
-        found = await sent.recent(filters)
+        """Newest first: each email (one per event and recipient) with its
+        source event, recipient, kind (`template`), subject, state (`pending`,
+        `sending`, `sent`, `failed`), attempts, the relay's last error, and when
+        it was queued (`created_at`), sent (`sent_at`) or will be tried again
+        (`next_attempt_at`)."""
+        filters = {
+            k: v
+            for k, v in (
+                ("register_id", register_id), ("source_event_id", source_event_id),
+                ("recipient", recipient.lower() if recipient else None), ("state", state),
+            )
+            if v
+        }
+        found = await store.recent(filters, limit)
         await runtime.audit.record(principal, "notifications.list", register_id or "*")
-        for doc in found:
-            doc["notification_id"] = doc.pop("_id")
-        return {"notifications": found}
+        return {"notifications": [_public(doc) for doc in found]}
+
+    @router.post("/notifications/{notification_id}/retry", responses={404: {}, 409: {}})
+    async def retry(
+        notification_id: str,
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
+    ) -> dict:
+        """Send again an email that failed for good (say, after the address was
+        corrected at the relay). Only a failed email can be retried."""
+        found = await store.requeue(notification_id)
+        if found is None:
+            exists = await store.get(notification_id)
+            await runtime.audit.record(principal, "notifications.retry", notification_id, "refused")
+            if exists is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such notification")
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the notification is {exists['state']}, not failed")
+        await runtime.audit.record(principal, "notifications.retry", notification_id)
+        courier.poke()
+        return _public(found)
 
     return router

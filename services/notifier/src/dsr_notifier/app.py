@@ -4,31 +4,56 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock
+from dsr_shared.clock import Clock, every
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
 from dsr_shared.topics import Topic
 from dsr_notifier.adapters.mailer import SmtpMailer
+from dsr_notifier.adapters.notifications import NotificationStore
+from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.adapters.rendering import Renderer
-from dsr_notifier.adapters.sent import SentLog
 from dsr_notifier.api import notification_router
-from dsr_notifier.handlers import Sender, obligation_handlers
+from dsr_notifier.delivery import Courier
+from dsr_notifier.digests import make_digests
+from dsr_notifier.handlers import Notifier, obligation_handlers, rating_handlers, referral_handlers
 from dsr_notifier.settings import NotifierSettings
 
-TOPICS = [Topic.OBLIGATIONS, Topic.NOTIFICATIONS]
+TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS, Topic.NOTIFICATIONS]
 
 
 def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     runtime = Runtime.build(settings, clock)
-    sent = SentLog(runtime.db, runtime.clock)
-    sender = Sender(runtime, sent, Renderer(settings.area, settings.mail_from), SmtpMailer(settings))
-    subscribe(runtime.broker, settings, {Topic.OBLIGATIONS: obligation_handlers(runtime, sender)})
+    store = NotificationStore(runtime.db)
+    projection = Projection(runtime.db)
+    courier = Courier(runtime, store, Renderer(settings.area, settings.mail_from), SmtpMailer(settings))
+    notifier = Notifier(runtime, store, projection, courier)
+    subscribe(
+        runtime.broker,
+        settings,
+        {
+            Topic.REFERRALS: referral_handlers(notifier),
+            Topic.RATINGS: rating_handlers(notifier),
+            Topic.OBLIGATIONS: obligation_handlers(notifier),
+        },
+    )
 
     async def indexes(_: Runtime) -> None:
-        await sent.ensure_indexes()
+        await store.ensure_indexes()
+        await projection.ensure_indexes()
+
+    async def digest_sweeper(_: Runtime) -> None:
+        await every(
+            runtime.clock, settings.sweep_every_seconds, lambda: make_digests(runtime, store, projection, courier),
+            "tracking meeting digests",
+        )
 
     return create_app(
-        runtime, title="DSR notifier service", topics=TOPICS, routers=[notification_router(runtime, sent)], on_startup=[indexes]
+        runtime,
+        title="DSR notifier service",
+        topics=TOPICS,
+        routers=[notification_router(runtime, store, courier)],
+        on_startup=[indexes],
+        background=[courier.run, digest_sweeper],
     )

@@ -1,76 +1,161 @@
-"""Subscribers: obligation events become emails to the people responsible."""
+"""Subscribers: what happens on the register becomes emails to the right people.
+
+Each handler, in one transaction with the event's inbox record, updates the
+notifier's projection (contacts, open obligations) and queues the emails the
+event calls for (domain/messages.py), one per (event, recipient); the sender
+(delivery.py) sends them. A redelivered event finds its inbox record and
+queues nothing, and a queued email's id is derived from the event and the
+recipient, so an event gives each recipient one email. Consuming never waits
+on the mail relay. While rebuilding (DSR_REBUILD) the projection is updated
+and nothing is queued."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope, derived_event_id
-from dsr_shared.events import NotificationSent, ObligationScheduled
+from dsr_shared.events import (
+    ObligationCancelled,
+    ObligationCompleted,
+    ObligationDue,
+    ObligationOverdue,
+    ObligationScheduled,
+    PersonRemoved,
+    ProfessionalsChanged,
+    RatingChanged,
+    ReferralAccepted,
+    ReferralRejected,
+    RemovalRequested,
+    UpdateAdded,
+)
 from dsr_shared.messaging import Handler
 from dsr_shared.runtime import Runtime
-from dsr_notifier.adapters.mailer import SmtpMailer
-from dsr_notifier.adapters.rendering import Renderer
-from dsr_notifier.adapters.sent import SentLog
-from dsr_notifier.domain.messages import Notification, for_obligation_scheduled
+from dsr_notifier.adapters.notifications import NotificationStore
+from dsr_notifier.adapters.projection import Projection
+from dsr_notifier.delivery import Courier
+from dsr_notifier.domain import messages
+from dsr_notifier.domain.messages import Notification
+from dsr_notifier.domain.recipients import as_email, professionals_doc
+
+Decide = Callable[[AsyncClientSession], Awaitable[list[Notification]]]
 
 
-class Sender:
-    """Sends each notification once per (event, recipient) and records it."""
-
-    def __init__(self, runtime: Runtime, sent: SentLog, renderer: Renderer, mailer: SmtpMailer) -> None:
-        self.runtime, self.sent, self.renderer, self.mailer = runtime, sent, renderer, mailer
-
-    async def deliver(self, envelope: Envelope, notifications: list[Notification]) -> None:
-        for notification in notifications:
-            notification_id = derived_event_id(envelope.event_id, f"notify:{notification.recipient}")
-            claimed = await self.sent.claim(
-                {
-                    "_id": str(notification_id),
-                    "source_event_id": str(envelope.event_id),
-                    "source_event_type": envelope.event_type,
-                    "register_id": notification.register_id,
-                    "recipient": notification.recipient,
-                    "template": notification.template,
-                }
-            )
-            if not claimed:
-                continue
-            # SMTP faults are ConnectionError/TimeoutError: the dispatcher retries
-            # them with backoff, and the message is read again if they last.
-            await self.mailer.send(self.renderer.render(notification, str(notification_id)))
-            await self._record(envelope, notification, notification_id)
-
-    async def _record(self, envelope: Envelope, notification: Notification, notification_id: uuid.UUID) -> None:
-        async def work(session: AsyncClientSession) -> list[Outgoing]:
-            await self.sent.mark_sent(str(notification_id), session)
-            event = NotificationSent(
-                notification_id=notification_id,
-                source_event_id=envelope.event_id,
-                source_event_type=envelope.event_type,
-                register_id=notification.register_id,
-                recipient=notification.recipient,
-                template=notification.template,
-            )
-            return [
-                self.runtime.outgoing(
-                    event,
-                    occurred_at=self.runtime.clock.now(),
-                    correlation_id=envelope.correlation_id,
-                    causation_id=envelope.event_id,
-                    event_id=derived_event_id(notification_id, "NotificationSent"),
-                )
-            ]
-
-        await self.runtime.uow.commit_and_publish(work)
+def queued(source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at) -> dict:
+    """The queue's document for one email (adapters/notifications.py)."""
+    return {
+        "_id": str(derived_event_id(source_event_id, f"notify:{note.recipient}")),
+        "source_event_id": str(source_event_id),
+        "source_event_type": source_event_type,
+        "correlation_id": correlation_id,
+        "register_id": note.register_id,
+        "recipient": note.recipient,
+        "template": note.template,
+        "context": note.context,
+        "created_at": at,
+    }
 
 
-def obligation_handlers(runtime: Runtime, sender: Sender) -> dict[str, Handler]:
-    area = runtime.settings.area
+class Notifier:
+    def __init__(self, runtime: Runtime, store: NotificationStore, projection: Projection, courier: Courier) -> None:
+        self.runtime, self.store, self.projection, self.courier = runtime, store, projection, courier
+        self.area = runtime.settings.area
 
-    async def on_scheduled(envelope: Envelope, event: ObligationScheduled) -> None:
-        await sender.deliver(envelope, for_obligation_scheduled(event, area))
+    async def handle(self, envelope: Envelope, decide: Decide) -> None:
+        async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            notes = await decide(session)
+            if notes and not self.runtime.settings.rebuild:
+                now = self.runtime.clock.now()
+                rows = [queued(envelope.event_id, envelope.event_type, envelope.correlation_id, n, now) for n in notes]
+                await self.store.enqueue(rows, session)
+            return []
 
-    return {ObligationScheduled.EVENT_TYPE: on_scheduled}
+        if await self.runtime.uow.run_once(envelope.event_id, effect):
+            self.courier.poke()
+
+
+def obligation_handlers(notifier: Notifier) -> dict[str, Handler]:
+    area, projection = notifier.area, notifier.projection
+
+    async def on_obligation(envelope: Envelope, event) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            await projection.obligation(envelope.event_type, event, envelope.occurred_at, session)
+            if isinstance(event, ObligationDue):
+                return messages.for_obligation_due(event, await projection.contacts_of(event.register_id, session), area)
+            if isinstance(event, ObligationOverdue):
+                return messages.for_obligation_overdue(event, await projection.contacts_of(event.register_id, session), area)
+            return []
+
+        await notifier.handle(envelope, decide)
+
+    return {
+        cls.EVENT_TYPE: on_obligation
+        for cls in (ObligationScheduled, ObligationDue, ObligationOverdue, ObligationCompleted, ObligationCancelled)
+    }
+
+
+def rating_handlers(notifier: Notifier) -> dict[str, Handler]:
+    area, projection = notifier.area, notifier.projection
+
+    async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            await projection.set_standing(event.register_id, True, event.to_rating.value, session)
+            return messages.for_rating_changed(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    async def on_update_added(envelope: Envelope, event: UpdateAdded) -> None:
+        async def decide(_: AsyncClientSession) -> list[Notification]:
+            return messages.for_update_added(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    async def on_removal_requested(envelope: Envelope, event: RemovalRequested) -> None:
+        async def decide(_: AsyncClientSession) -> list[Notification]:
+            return messages.for_removal_requested(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    async def on_person_removed(envelope: Envelope, event: PersonRemoved) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            await projection.set_standing(event.register_id, False, None, session)
+            return messages.for_person_removed(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    async def on_professionals_changed(envelope: Envelope, event: ProfessionalsChanged) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            await projection.set_contacts(event.register_id, professionals_doc(event.professionals), envelope.occurred_at, session)
+            return []
+
+        await notifier.handle(envelope, decide)
+
+    return {
+        RatingChanged.EVENT_TYPE: on_rating_changed,
+        UpdateAdded.EVENT_TYPE: on_update_added,
+        RemovalRequested.EVENT_TYPE: on_removal_requested,
+        PersonRemoved.EVENT_TYPE: on_person_removed,
+        ProfessionalsChanged.EVENT_TYPE: on_professionals_changed,
+    }
+
+
+def referral_handlers(notifier: Notifier) -> dict[str, Handler]:
+    area, projection = notifier.area, notifier.projection
+
+    async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            contacts = {**professionals_doc(event.professionals), "referrer_email": as_email(event.referrer_email)}
+            await projection.set_contacts(event.register_id, contacts, envelope.occurred_at, session)
+            return messages.for_referral_accepted(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    async def on_rejected(envelope: Envelope, event: ReferralRejected) -> None:
+        async def decide(_: AsyncClientSession) -> list[Notification]:
+            return messages.for_referral_rejected(event, envelope.occurred_at, area)
+
+        await notifier.handle(envelope, decide)
+
+    return {ReferralAccepted.EVENT_TYPE: on_accepted, ReferralRejected.EVENT_TYPE: on_rejected}

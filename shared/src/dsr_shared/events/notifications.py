@@ -10,6 +10,12 @@ from dsr_shared.topics import Topic
 
 
 class _NotificationEvent(Event):
+    """One email (`notification_id`: one per source event and recipient). A
+    tracking-meeting digest has no source event: `source_event_type` is
+    `TrackingMeetingDigest` and `source_event_id` is derived from the area and
+    the meeting's time. Keyed by register identifier, or by notification id
+    when the email is about no one person (a rejected referral, a digest)."""
+
     TOPIC: ClassVar[Topic] = Topic.NOTIFICATIONS
 
     notification_id: uuid.UUID
@@ -19,12 +25,24 @@ class _NotificationEvent(Event):
     recipient: str
     template: str
 
+    def message_key(self) -> str:
+        return self.register_id or str(self.notification_id)
+
 
 class NotificationSent(_NotificationEvent):
+    """The mail relay took the email (one per source event and recipient)."""
+
     EVENT_TYPE: ClassVar[str] = "NotificationSent"
 
 
 class NotificationFailed(_NotificationEvent):
+    """`permanent`: the mail relay refused this message for good (a 5xx reply),
+    or it could not be built; it stays failed until someone retries it
+    (`POST /notifications/{id}/retry`). Otherwise the relay has failed
+    `attempts` times (unreachable, 4xx, login refused) and the notifier goes on
+    retrying: a `NotificationSent` follows when it gets through."""
+
     EVENT_TYPE: ClassVar[str] = "NotificationFailed"
     error: str
     attempts: int
+    permanent: bool = True

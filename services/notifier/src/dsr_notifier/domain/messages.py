@@ -1,14 +1,30 @@
-"""Who hears about what. Pure: an event and the area in, messages out.
-Messages carry the register identifier, never a name, date of birth,
-address or NHS number."""
+"""Who hears about what. Pure: an event, the person's contacts and the area
+in; emails out, at most one per recipient. Each email names the person only by
+register identifier and says what is needed, by when, with a link to the
+record; the context holds nothing else (domain/wording.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dsr_shared.area import AreaProfile
-from dsr_shared.events import ObligationScheduled
+from dsr_shared.events import (
+    ObligationDue,
+    ObligationOverdue,
+    PersonRemoved,
+    Rating,
+    RatingChanged,
+    ReferralAccepted,
+    ReferralRejected,
+    RemovalRequested,
+    UpdateAdded,
+)
+from dsr_notifier.domain.demands import Change, demanded
+from dsr_notifier.domain.meetings import next_meeting
+from dsr_notifier.domain.recipients import Contacts, as_email, resolve, responsible_label
+from dsr_notifier.domain.wording import obligation_title, rejection_reason, rule_id
 
 
 @dataclass(frozen=True)
@@ -19,19 +35,118 @@ class Notification:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def for_obligation_scheduled(event: ObligationScheduled, area: AreaProfile) -> list[Notification]:
-    if event.responsible != "dsr_team":
-        return []
-    return [
-        Notification(
-            recipient=area.dsr_team_mailbox,
-            template="obligation_scheduled",
-            register_id=event.register_id,
-            context={
-                "title": event.title,
-                "rule": event.rule,
-                "due_at": event.due_at,
-                "obligation_id": str(event.obligation_id),
-            },
+def _each(recipients: list[str], template: str, register_id: str | None, context: dict[str, Any]) -> list[Notification]:
+    """One email per distinct recipient, in the order given."""
+    seen: dict[str, Notification] = {}
+    for recipient in recipients:
+        address = recipient.lower()
+        if address not in seen:
+            seen[address] = Notification(address, template, register_id, context)
+    return list(seen.values())
+
+
+def _team(area: AreaProfile) -> str:
+    return area.dsr_team_mailbox.lower()
+
+
+def _demands(area: AreaProfile, change: Change) -> list[dict[str, Any]]:
+    return [{**d, "responsible": responsible_label(d["responsible"])} for d in demanded(area, change)]
+
+
+def _obligation(event: ObligationDue | ObligationOverdue, area: AreaProfile) -> dict[str, Any]:
+    return {
+        "obligation_id": str(event.obligation_id),
+        "title": obligation_title(event.rule, event.kind, area),
+        "rule": rule_id(event.rule),
+        "due_at": event.due_at,
+        "responsible": responsible_label(event.responsible),
+        "needs_own_consent": event.needs_own_consent,
+    }
+
+
+def for_obligation_due(event: ObligationDue, contacts: Contacts, area: AreaProfile) -> list[Notification]:
+    """Due (the notice period has begun): to whoever is responsible."""
+    return _each(resolve(event.responsible, contacts, area), "obligation_due", event.register_id, _obligation(event, area))
+
+
+def for_obligation_overdue(event: ObligationOverdue, contacts: Contacts, area: AreaProfile) -> list[Notification]:
+    """Overdue: to whoever is responsible, and to the DSR team, which sees
+    every overdue obligation until it is done or cancelled."""
+    recipients = resolve(event.responsible, contacts, area) + [_team(area)]
+    return _each(recipients, "obligation_overdue", event.register_id, _obligation(event, area))
+
+
+def for_rating_changed(event: RatingChanged, at: datetime, area: AreaProfile) -> list[Notification]:
+    """Escalation to red: the DSR team and the area's escalation contacts, at
+    once. An admission (blue): the DSR team, at once. Other changes: no email
+    (the obligations they start are announced when due)."""
+    change = Change(
+        at=at, to_rating=event.to_rating, from_rating=event.from_rating, cohort=event.cohort, age_band=event.age_band,
+        secure_bed=event.hospital.secure if event.hospital else None,
+    )
+    context: dict[str, Any] = {
+        "from_rating": event.from_rating.value if event.from_rating else None,
+        "to_rating": event.to_rating.value,
+        "cause": event.cause,
+        "changed_at": at,
+        "demands": _demands(area, change),
+    }
+    if event.to_rating == Rating.RED:
+        return _each([_team(area), *area.escalation_contacts], "escalation", event.register_id, context)
+    if event.cause == "admission":
+        stay = event.hospital
+        context["hospital"] = (
+            {"ods_code": stay.hospital_ods_code, "admitted_at": stay.admitted_at, "bed_type": stay.bed_type,
+             "secure": stay.secure, "legal_basis": stay.legal_basis}
+            if stay else None
         )
-    ]
+        return _each([_team(area)], "admission", event.register_id, context)
+    return []
+
+
+def for_update_added(event: UpdateAdded, at: datetime, area: AreaProfile) -> list[Notification]:
+    """A case-holder update: the DSR team hears of it (seed 000: referrers had
+    to email them separately). The update's text is not repeated. A removal
+    request's update is announced with the request (for_removal_requested)."""
+    if event.kind != "update":
+        return []
+    context = {"written_at": event.written_at or at, "next_meeting": next_meeting(area, at)}
+    return _each([_team(area)], "update_added", event.register_id, context)
+
+
+def for_removal_requested(event: RemovalRequested, at: datetime, area: AreaProfile) -> list[Notification]:
+    """R-RAG-6: a referrer asks for removal; only the DSR team removes."""
+    context = {"requested_at": at, "best_interest_meeting": event.best_interest_meeting, "next_meeting": next_meeting(area, at)}
+    return _each([_team(area)], "removal_requested", event.register_id, context)
+
+
+def for_person_removed(event: PersonRemoved, at: datetime, area: AreaProfile) -> list[Notification]:
+    """R-RAG-5: removed because the green month ended. A removal by the DSR
+    team needs no email: the team made it."""
+    if event.cause != "green_month_ended":
+        return []
+    return _each([_team(area)], "person_removed", event.register_id, {"removed_at": at})
+
+
+def for_referral_accepted(event: ReferralAccepted, at: datetime, area: AreaProfile) -> list[Notification]:
+    """To the referrer: on the register under this identifier, and what the
+    initial rating demands."""
+    change = Change(at=at, to_rating=event.initial_rating, cohort=event.cohort, age_band=event.age_band)
+    context = {
+        "referral_id": str(event.referral_id),
+        "initial_rating": event.initial_rating.value,
+        "accepted_at": at,
+        "demands": _demands(area, change),
+    }
+    recipient = as_email(event.referrer_email) or _team(area)
+    return _each([recipient], "referral_accepted", event.register_id, context)
+
+
+def for_referral_rejected(event: ReferralRejected, at: datetime, area: AreaProfile) -> list[Notification]:
+    """To the referrer: not accepted, and why, by rule (the reasons' own
+    sentences are not repeated; the referral service's answer has them)."""
+    reasons = [rejection_reason(r.code, r.field, area) for r in event.reasons]
+    unique = [dict(t) for t in dict.fromkeys(tuple(r.items()) for r in reasons)]
+    context = {"referral_id": str(event.referral_id), "rejected_at": at, "reasons": unique}
+    recipient = as_email(event.referrer_email) or _team(area)
+    return _each([recipient], "referral_rejected", None, context)

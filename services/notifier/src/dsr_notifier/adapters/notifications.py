@@ -1,0 +1,141 @@
+"""Outgoing mail in MongoDB: one document per (event, recipient), which is
+both the queue and the record of what was sent to whom.
+
+States: `pending` (waiting for its next attempt) → `sending` (claimed by one
+process for a lease) → `sent`, or `failed` (refused for good;
+`POST /notifications/{id}/retry` puts it back). `wake_at` is when a pending
+email's next attempt is due, or when a sending one's lease runs out (its
+process died): one field and one index for both, so the `sent` mark, which
+ends the window for a second copy, updates as few index entries as it can.
+A claim is an atomic update, so one process sends each email. Leases and
+retry times are real time, not the simulated clock of demos."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+# What GET /notifications shows of a document.
+PUBLIC_FIELDS = {
+    "_id": 1, "source_event_id": 1, "source_event_type": 1, "register_id": 1, "recipient": 1, "template": 1,
+    "subject": 1, "state": 1, "attempts": 1, "created_at": 1, "sent_at": 1, "failed_at": 1, "last_error": 1,
+    "wake_at": 1,
+}
+
+
+def real_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class NotificationStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.rows = db["notifications"]
+        self.digests = db["digests"]
+
+    async def ensure_indexes(self) -> None:
+        await self.rows.create_index([("state", 1), ("wake_at", 1)])
+        await self.rows.create_index([("register_id", 1), ("created_at", -1)])
+        await self.rows.create_index([("source_event_id", 1)])
+        await self.rows.create_index([("created_at", -1)])
+
+    async def enqueue(self, rows: list[dict[str, Any]], session: AsyncClientSession) -> None:
+        """Record emails to send. An id already present is left alone: one
+        email per (event, recipient) whatever happens upstream."""
+        now = real_now()
+        for row in rows:
+            await self.rows.update_one(
+                {"_id": row["_id"]},
+                {"$setOnInsert": {**row, "state": "pending", "attempts": 0, "wake_at": now}},
+                upsert=True,
+                session=session,
+            )
+
+    async def record_digest(self, key: str, meeting_at: datetime, at: datetime, session: AsyncClientSession) -> None:
+        """Raises DuplicateKeyError when this meeting's digests were made already."""
+        await self.digests.insert_one({"_id": key, "meeting_at": meeting_at, "made_at": at}, session=session)
+
+    async def digests_since(self, now: datetime) -> datetime:
+        """When the notifier first looked for digests to send (set now, the first time)."""
+        await self.digests.update_one({"_id": "since"}, {"$setOnInsert": {"at": now}}, upsert=True)
+        return (await self.digests.find_one({"_id": "since"}))["at"]
+
+    async def digest_made(self, key: str) -> bool:
+        return await self.digests.find_one({"_id": key}, projection={"_id": 1}) is not None
+
+    async def claim(self, owner: str, lease: timedelta, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` emails whose time has come, now owned by `owner`."""
+        now = real_now()
+        query = {"state": {"$in": ["pending", "sending"]}, "wake_at": {"$lte": now}}
+        claimed: list[dict[str, Any]] = []
+        async for doc in self.rows.find(query).sort("wake_at", 1).limit(limit):
+            taken = await self.rows.update_one(
+                {"_id": doc["_id"], "state": doc["state"], "wake_at": doc["wake_at"]},
+                {"$set": {"state": "sending", "owner": owner, "wake_at": now + lease}, "$inc": {"attempts": 1}},
+            )
+            if taken.modified_count:
+                claimed.append({**doc, "attempts": doc.get("attempts", 0) + 1})
+        return claimed
+
+    async def mark_sent(
+        self, notification_id: str, owner: str, subject: str, at: datetime, session: AsyncClientSession
+    ) -> bool:
+        """False when the email is no longer this process's (its lease ran out
+        and another took it): then it may have gone out twice."""
+        done = await self.rows.update_one(
+            {"_id": notification_id, "state": "sending", "owner": owner},
+            {"$set": {"state": "sent", "sent_at": at, "subject": subject}, "$unset": {"wake_at": "", "owner": ""}},
+            session=session,
+        )
+        return bool(done.modified_count)
+
+    async def retry_later(
+        self, notification_id: str, owner: str, error: str, next_attempt_at: datetime, *, alerted: bool,
+        session: AsyncClientSession | None = None,
+    ) -> bool:
+        fields: dict[str, Any] = {"state": "pending", "wake_at": next_attempt_at, "last_error": error[:500]}
+        if alerted:
+            fields["alerted"] = True
+        done = await self.rows.update_one(
+            {"_id": notification_id, "state": "sending", "owner": owner},
+            {"$set": fields, "$unset": {"owner": ""}},
+            session=session,
+        )
+        return bool(done.modified_count)
+
+    async def mark_failed(
+        self, notification_id: str, owner: str, error: str, at: datetime, session: AsyncClientSession
+    ) -> bool:
+        done = await self.rows.update_one(
+            {"_id": notification_id, "state": "sending", "owner": owner},
+            {"$set": {"state": "failed", "failed_at": at, "last_error": error[:500]}, "$unset": {"wake_at": "", "owner": ""}},
+            session=session,
+        )
+        return bool(done.modified_count)
+
+    async def release(self, notification_ids: list[str], owner: str) -> None:
+        """Give back emails claimed but not tried (the process is stopping)."""
+        if notification_ids:
+            await self.rows.update_many(
+                {"_id": {"$in": notification_ids}, "state": "sending", "owner": owner},
+                {"$set": {"state": "pending", "wake_at": real_now()}, "$inc": {"attempts": -1}, "$unset": {"owner": ""}},
+            )
+
+    async def requeue(self, notification_id: str) -> dict[str, Any] | None:
+        """A failed email back in the queue; None when it is not failed."""
+        done = await self.rows.update_one(
+            {"_id": notification_id, "state": "failed"},
+            {"$set": {"state": "pending", "wake_at": real_now(), "alerted": False}, "$unset": {"failed_at": ""}},
+        )
+        if not done.modified_count:
+            return None
+        return await self.rows.find_one({"_id": notification_id}, projection=PUBLIC_FIELDS)
+
+    async def get(self, notification_id: str) -> dict[str, Any] | None:
+        return await self.rows.find_one({"_id": notification_id}, projection=PUBLIC_FIELDS)
+
+    async def recent(self, filters: dict[str, Any], limit: int = 500) -> list[dict[str, Any]]:
+        cursor = self.rows.find(filters, projection=PUBLIC_FIELDS).sort("created_at", -1).limit(limit)
+        return [doc async for doc in cursor]

@@ -1,0 +1,99 @@
+"""The notifier's own view of the register, built from the events it reads
+(it calls no other service): each person's contacts, and, for the
+tracking-meeting digest, who is on the register with which rating and the
+open obligations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from dsr_shared.events import ObligationCancelled, ObligationCompleted, ObligationDue, ObligationOverdue, ObligationScheduled
+from dsr_notifier.domain.recipients import Contacts
+
+STATES = {
+    ObligationScheduled.EVENT_TYPE: "open",
+    ObligationDue.EVENT_TYPE: "due",
+    ObligationOverdue.EVENT_TYPE: "overdue",
+    ObligationCompleted.EVENT_TYPE: "done",
+    ObligationCancelled.EVENT_TYPE: "cancelled",
+}
+# An obligation only moves forward: a late ObligationScheduled does not reopen
+# one already due, and nothing reopens one that is done or cancelled.
+_RANK = {"open": 0, "due": 1, "overdue": 2, "done": 3, "cancelled": 3}
+PENDING = ["open", "due", "overdue"]
+RATING_ORDER = ["red", "amber", "blue", "green"]
+
+
+class Projection:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.contacts = db["contacts"]
+        self.obligations = db["obligations"]
+        self.people = db["people"]
+
+    async def ensure_indexes(self) -> None:
+        await self.obligations.create_index([("state", 1), ("due_at", 1)])
+        await self.people.create_index([("on_register", 1), ("rating", 1)])
+
+    async def set_standing(
+        self, register_id: str, on_register: bool, rating: str | None, session: AsyncClientSession
+    ) -> None:
+        """From RatingChanged and PersonRemoved, which come in order (one
+        person's events share a partition of dsr.ratings)."""
+        fields: dict[str, Any] = {"on_register": on_register}
+        if rating:
+            fields["rating"] = rating
+        await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
+
+    async def on_register_by_rating(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        async for doc in self.people.find({"on_register": True}).sort("_id", 1):
+            found.setdefault(doc.get("rating") or "unknown", []).append(doc["_id"])
+        order = {rating: i for i, rating in enumerate(RATING_ORDER)}
+        return dict(sorted(found.items(), key=lambda item: order.get(item[0], len(order))))
+
+    async def set_contacts(
+        self, register_id: str, fields: dict[str, Any], at: datetime, session: AsyncClientSession
+    ) -> None:
+        """The newest list wins, whatever order the events arrive in."""
+        current = await self.contacts.find_one({"_id": register_id}, session=session)
+        if current and current.get("professionals_at") and current["professionals_at"] > at:
+            missing_referrer = "referrer_email" in fields and not current.get("referrer_email")
+            fields = {"referrer_email": fields["referrer_email"]} if missing_referrer else {}
+        else:
+            fields = {**fields, "professionals_at": at}
+        if fields:
+            await self.contacts.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
+
+    async def contacts_of(self, register_id: str, session: AsyncClientSession | None = None) -> Contacts:
+        return Contacts.from_doc(await self.contacts.find_one({"_id": register_id}, session=session))
+
+    async def contacts_for(self, register_ids: set[str]) -> dict[str, Contacts]:
+        cursor = self.contacts.find({"_id": {"$in": sorted(register_ids)}})
+        return {doc["_id"]: Contacts.from_doc(doc) async for doc in cursor}
+
+    async def obligation(self, event_type: str, event: Any, at: datetime, session: AsyncClientSession) -> None:
+        state = STATES[event_type]
+        key = {"_id": str(event.obligation_id)}
+        current = await self.obligations.find_one(key, projection={"state": 1}, session=session)
+        if current and _RANK[current["state"]] >= _RANK[state]:
+            return
+        fields = {
+            "register_id": event.register_id,
+            "rule": event.rule,
+            "kind": event.kind,
+            "responsible": event.responsible,
+            "due_at": event.due_at,
+            "needs_own_consent": event.needs_own_consent,
+            "state": state,
+            "updated_at": at,
+        }
+        await self.obligations.update_one(key, {"$set": fields}, upsert=True, session=session)
+
+    async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
+        """Open, due or overdue obligations due by `moment`."""
+        cursor = self.obligations.find({"state": {"$in": PENDING}, "due_at": {"$lte": moment}}).sort("due_at", 1)
+        return [doc async for doc in cursor.limit(limit)]

@@ -1,0 +1,224 @@
+"""The sender: a background task that sends what the handlers queued.
+
+Consuming never waits on the mail relay: a handler only records the emails
+its event calls for (adapters/notifications.py), in the transaction that marks
+the event processed. This task claims queued emails, sends them over one
+connection, and records each as sent, with NotificationSent in the outbox,
+right after the relay has taken it. An email the relay did not take waits for
+its next attempt, with exponential backoff and jitter (tenacity); after
+`smtp_alert_after_attempts` NotificationFailed (permanent: false) says mail is
+stuck, and the retries go on, so nothing is lost. A message the relay refuses
+for good (5xx) is marked failed, with NotificationFailed (permanent: true).
+
+The one window for a second copy: the relay has taken an email and the process
+dies before the `sent` mark commits (one MongoDB transaction, about 5 ms on
+the local database; `dsr_notifier_unrecorded_send_seconds` measures it). The
+email is sent again, with the same Message-ID, when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from pymongo.asynchronous.client_session import AsyncClientSession
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from dsr_shared.db import Outgoing
+from dsr_shared.envelope import derived_event_id
+from dsr_shared.events import NotificationFailed, NotificationSent
+from dsr_shared.faults import TRANSIENT_FAULTS
+from dsr_shared.metrics import REGISTRY
+from dsr_shared.runtime import Runtime
+from dsr_notifier.adapters.mailer import Refused, SmtpMailer
+from dsr_notifier.adapters.notifications import NotificationStore, real_now
+from dsr_notifier.adapters.rendering import Renderer
+from dsr_notifier.settings import NotifierSettings
+
+log = structlog.get_logger()
+
+EMAILS = Counter(
+    "dsr_notifier_emails", "Emails by outcome (sent, retry, failed)", ["template", "outcome"], registry=REGISTRY
+)
+UNRECORDED_SECONDS = Histogram(
+    "dsr_notifier_unrecorded_send_seconds",
+    "From the relay taking an email to the commit of its sent mark: the window in which a crash sends it twice",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
+    registry=REGISTRY,
+)
+
+
+class Courier:
+    def __init__(
+        self, runtime: Runtime, store: NotificationStore, renderer: Renderer, mailer: SmtpMailer,
+    ) -> None:
+        self.runtime, self.store, self.renderer, self.mailer = runtime, store, renderer, mailer
+        settings: NotifierSettings = runtime.settings  # type: ignore[assignment]
+        self.settings = settings
+        self.owner = f"{settings.service_name}:{uuid.uuid4()}"
+        self.backoff = wait_exponential_jitter(
+            initial=settings.smtp_retry_first_seconds, max=settings.smtp_retry_longest_seconds,
+            jitter=settings.smtp_retry_first_seconds,
+        )
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """There is mail to send: do not wait for the next poll."""
+        self._wake.set()
+
+    async def run(self, _: Runtime | None = None) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                worked = await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("mail round failed", error=repr(exc))
+                worked = False
+            if not worked:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.mail_poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def round(self) -> bool:
+        """Send one batch; False when there was nothing to send."""
+        s = self.settings
+        rows = await self.store.claim(self.owner, timedelta(seconds=s.smtp_lease_seconds), s.smtp_batch)
+        if not rows:
+            return False
+        # Emails whose outcome is in hand. One being sent when the process
+        # stops stays claimed: it may have gone out, so it waits for its lease.
+        started: set[str] = set()
+        try:
+            async with self.mailer.connect() as connection:
+                for row in rows:
+                    started.add(row["_id"])
+                    await self._deliver(connection, row)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.store.release([r["_id"] for r in rows if r["_id"] not in started], self.owner))
+            raise
+        except Exception as exc:  # the relay, not one message: everything not yet tried waits
+            error = _error(exc)
+            log.warning("mail relay failed", error=error, waiting=len(rows) - len(started))
+            for row in rows:
+                if row["_id"] not in started:
+                    await self._retry_later(row, error)
+        return True
+
+    async def _deliver(self, connection: Any, row: dict[str, Any]) -> None:
+        try:
+            message = self.renderer.render(row, self.runtime.clock.now())
+        except Exception as exc:  # noqa: BLE001 - a template fault will not mend itself
+            await self._fail(row, f"could not build the email: {exc!r}")
+            return
+        try:
+            await connection.send(message)
+        except Refused as exc:
+            if exc.permanent:
+                await self._fail(row, str(exc))
+            else:
+                await self._retry_later(row, str(exc))
+            return
+        except Exception as exc:  # the relay: this email waits, and so does the rest of the batch
+            await self._retry_later(row, _error(exc))
+            raise
+        taken = time.perf_counter()
+        await self._record_sent(row, message["Subject"], taken)
+        EMAILS.labels(row["template"], "sent").inc()
+
+    async def _record_sent(self, row: dict[str, Any], subject: str, taken: float) -> None:
+        """Mark it sent, at once; a database fault here is retried until it
+        passes, since sending again is what this must avoid."""
+
+        async def work(session: AsyncClientSession) -> list[Outgoing]:
+            now = self.runtime.clock.now()
+            if not await self.store.mark_sent(row["_id"], self.owner, subject, now, session):
+                log.warning("email was no longer ours when sent: it may have gone out twice", notification_id=row["_id"])
+                return []
+            messages = [self._event(NotificationSent, row, "NotificationSent")]
+            await self.runtime.outbox.stage(messages, session)
+            return messages
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_FAULTS), wait=wait_exponential_jitter(initial=0.2, max=10)
+        ):
+            with attempt:
+                messages = await self.runtime.uow.in_transaction(work)
+        UNRECORDED_SECONDS.observe(time.perf_counter() - taken)
+        await self._publish(messages)
+
+    async def _retry_later(self, row: dict[str, Any], error: str) -> None:
+        attempts = row["attempts"]
+        delay = self.backoff(SimpleNamespace(attempt_number=attempts))
+        alert = attempts >= self.settings.smtp_alert_after_attempts and not row.get("alerted")
+        next_at = real_now() + timedelta(seconds=delay)
+        EMAILS.labels(row["template"], "retry").inc()
+        if not alert:
+            await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=False)
+            return
+
+        async def work(session: AsyncClientSession) -> list[Outgoing]:
+            if not await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=True, session=session):
+                return []
+            messages = [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
+                                    attempts=attempts, permanent=False)]
+            await self.runtime.outbox.stage(messages, session)
+            return messages
+
+        log.warning("email still not sent", notification_id=row["_id"], attempts=attempts, error=error)
+        await self._publish(await self.runtime.uow.in_transaction(work))
+
+    async def _fail(self, row: dict[str, Any], error: str) -> None:
+        attempts = row["attempts"]
+
+        async def work(session: AsyncClientSession) -> list[Outgoing]:
+            if not await self.store.mark_failed(row["_id"], self.owner, error, self.runtime.clock.now(), session):
+                return []
+            messages = [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
+                                    attempts=attempts, permanent=True)]
+            await self.runtime.outbox.stage(messages, session)
+            return messages
+
+        log.error("email refused for good", notification_id=row["_id"], error=error)
+        EMAILS.labels(row["template"], "failed").inc()
+        await self._publish(await self.runtime.uow.in_transaction(work))
+
+    def _event(self, cls: type, row: dict[str, Any], purpose: str, **extra: Any) -> Outgoing:
+        event = cls(
+            notification_id=uuid.UUID(row["_id"]),
+            source_event_id=uuid.UUID(row["source_event_id"]),
+            source_event_type=row["source_event_type"],
+            register_id=row.get("register_id"),
+            recipient=row["recipient"],
+            template=row["template"],
+            **extra,
+        )
+        return self.runtime.outgoing(
+            event,
+            occurred_at=self.runtime.clock.now(),
+            correlation_id=row.get("correlation_id"),
+            causation_id=row["source_event_id"],
+            event_id=derived_event_id(row["_id"], purpose),
+        )
+
+    async def _publish(self, messages: list[Outgoing]) -> None:
+        """After the commit; if the broker is away, the outbox relay publishes later."""
+        try:
+            await self.runtime.outbox.publish(messages)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("publishing after the commit failed; the outbox relay will", error=repr(exc))
+
+
+def _error(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None)
+    text = f"{code} {message}" if code and message else repr(exc)
+    return f"{type(exc).__name__}: {text}"[:500]
