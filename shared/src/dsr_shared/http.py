@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from dsr_shared.clock import SimulatedClock
+from dsr_shared.clock import SimulatedClock, SystemClock, every
+from dsr_shared.kafka_gauges import measure as measure_kafka
 from dsr_shared.logging import configure_logging
 from dsr_shared.messaging import ensure_topics
 from dsr_shared.metrics import REGISTRY
@@ -88,6 +89,8 @@ def create_app(
         await runtime.broker.start()
         relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
         tasks = [asyncio.create_task(runtime.outbox.relay_forever(relay_after))]
+        # Consumer lag and dead-letter sizes for /metrics; real time, not the simulated clock.
+        tasks.append(asyncio.create_task(every(SystemClock(), 30, lambda: measure_kafka(settings, list(topics)), "kafka gauges")))
         tasks += [asyncio.create_task(task(runtime)) for task in background]
         log.info("service started", http_port=settings.http_port, area=settings.area.code)
         try:
@@ -124,6 +127,8 @@ def create_app(
             if not request.url.path.startswith(("/health", "/metrics")):
                 log.info(
                     "request handled",
+                    register_id=request.path_params.get("register_id"),
+                    outcome="ok" if response.status_code < 400 else "refused",
                     method=request.method,
                     route=request.scope.get("route").path if request.scope.get("route") else request.url.path,
                     status=response.status_code,

@@ -146,6 +146,8 @@ class Dispatcher:
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,
             correlation_id=envelope.correlation_id,
+            # Hospital events carry an NHS number, not a register id: nothing is logged for them.
+            register_id=getattr(event, "register_id", None),
         ):
             await self._handle(handler, topic, envelope, event, body, message)
 

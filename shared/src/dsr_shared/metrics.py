@@ -3,7 +3,7 @@ process: metrics are created once, at import."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -22,3 +22,8 @@ DEAD_LETTERED = Counter(
 HANDLER_SECONDS = Histogram(
     "dsr_handler_seconds", "Time to handle one event", ["topic", "event_type"], registry=REGISTRY
 )
+CONSUMER_LAG = Gauge(
+    "dsr_consumer_lag", "Messages on a topic this service's consumer group has not yet handled", ["topic"], registry=REGISTRY
+)
+DLQ_SIZE = Gauge("dsr_dlq_size", "Messages waiting in a dead-letter topic", ["topic"], registry=REGISTRY)
+OBLIGATIONS = Gauge("dsr_obligations", "Obligations by state (scheduler)", ["state"], registry=REGISTRY)

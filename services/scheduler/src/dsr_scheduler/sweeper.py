@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import structlog
 
+from dsr_shared.metrics import OBLIGATIONS
 from dsr_scheduler.scheduling import Scheduler
 
 log = structlog.get_logger()
@@ -32,4 +33,6 @@ async def sweep(scheduler: Scheduler) -> dict[str, int]:
             break
     if any(counts.values()):
         log.info("obligations swept", **counts)
+    for state, number in (await store.count_due_and_overdue()).items():
+        OBLIGATIONS.labels(state).set(number)
     return counts
