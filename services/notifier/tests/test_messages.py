@@ -25,7 +25,7 @@ from dsr_shared.events import (
 from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.domain import messages
 from dsr_notifier.domain.digest import digests
-from dsr_notifier.domain.meetings import digest_at, meeting_to_announce, next_meeting
+from dsr_notifier.domain.meetings import digest_at, meeting_to_announce
 from dsr_notifier.domain.recipients import Contacts, resolve
 from dsr_notifier.handlers import queued
 
@@ -175,7 +175,7 @@ def test_the_referrer_hears_the_outcome_with_reasons_in_the_notifiers_own_words(
 
 def test_the_digest_goes_out_one_working_day_before_the_tracking_meeting():
     wednesday_noon = datetime(2026, 11, 18, 12, 0, tzinfo=LONDON)
-    meeting = next_meeting(STAFFS, wednesday_noon)
+    meeting = STAFFS.next_tracking_meeting(wednesday_noon)
     assert meeting == datetime(2026, 11, 19, 9, 30, tzinfo=LONDON)
     assert digest_at(STAFFS, meeting) == datetime(2026, 11, 18, 9, 30, tzinfo=LONDON)
     started = datetime(2026, 11, 16, 8, 0, tzinfo=LONDON)  # when the notifier first looked
@@ -190,7 +190,7 @@ def test_the_digest_goes_out_one_working_day_before_the_tracking_meeting():
     # holiday is a normal meeting, but a Thursday after a bank holiday Wednesday is not.
     new_year_meeting = datetime(2026, 12, 31, 9, 30, tzinfo=LONDON)
     assert digest_at(STAFFS, new_year_meeting) == datetime(2026, 12, 30, 9, 30, tzinfo=LONDON)
-    assert next_meeting(DERBY, wednesday_noon) is None and meeting_to_announce(DERBY, wednesday_noon, started) is None
+    assert DERBY.next_tracking_meeting(wednesday_noon) is None and meeting_to_announce(DERBY, wednesday_noon, started) is None
 
 
 def test_the_digest_lists_by_register_id_and_tells_each_case_holder_their_updates():

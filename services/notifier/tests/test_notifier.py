@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from dsr_shared.area import load_profile
-from dsr_notifier.domain.meetings import digest_at, next_meeting
+from dsr_notifier.domain.meetings import digest_at
 from notifier_harness import COMMISSIONER, LEAKY, ON_CALL, PERSONAL, REFERRER, TEAM, assert_names_no_one, register_id
 from support import eventually
 
@@ -147,9 +147,9 @@ async def test_a_digest_before_each_tracking_meeting_to_the_team_and_each_case_h
     svc = await notifier_service()
     area = load_profile("staffordshire")  # the test profile keeps its meeting: Thursday 09:30
     now = await svc.now()
-    meeting = next_meeting(area, now)
+    meeting = area.next_tracking_meeting(now)
     if digest_at(area, meeting) <= now:
-        meeting = next_meeting(area, meeting + timedelta(minutes=1))
+        meeting = area.next_tracking_meeting(meeting + timedelta(minutes=1))
     r1, r2, r3, r4 = (register_id() for _ in range(4))
 
     await svc.accepted(r1, professionals=[CASEY])

@@ -6,7 +6,7 @@ file names what differs, and its obligation rules replace defaults by id."""
 from __future__ import annotations
 
 import tomllib
-from datetime import time
+from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from dsr_shared.events.common import Cohort, Rating
+from dsr_shared.events.common import AgeBand, Cohort, Rating
 
 DurationUnit = Literal["working_hours", "working_days", "calendar_days", "weeks", "months"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
+WEEKDAYS: list[Weekday] = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+# The first birthday an age band is below (None: no upper limit).
+_AGE_BAND_UPPER = {AgeBand.CYP: 18, AgeBand.YOUNG_ADULT: 25, AgeBand.ADULT: None, AgeBand.UNKNOWN: None}
 
 
 class _Setting(BaseModel):
@@ -40,6 +43,33 @@ class Trigger(_Setting):
     cohort: Cohort | None = None
     secure_bed: bool | None = None
     under_age: int | None = None
+
+    def matches(
+        self,
+        event: str,
+        *,
+        to_rating: Rating | None = None,
+        from_rating: Rating | None = None,
+        cohort: Cohort = Cohort.UNKNOWN,
+        age_band: AgeBand = AgeBand.UNKNOWN,
+        secure_bed: bool | None = None,
+    ) -> bool:
+        """Whether an event with these facts starts the rule. An age limit
+        (R-OB-10) matches only when the age band is known to be under it."""
+        if self.event != event:
+            return False
+        if self.to_ratings is not None and to_rating not in self.to_ratings:
+            return False
+        if self.from_ratings is not None and (from_rating.value if from_rating else "none") not in self.from_ratings:
+            return False
+        if self.cohort is not None and cohort != self.cohort:
+            return False
+        if self.secure_bed is not None and bool(secure_bed) != self.secure_bed:
+            return False
+        if self.under_age is not None:
+            upper = _AGE_BAND_UPPER[age_band]
+            return upper is not None and upper <= self.under_age
+        return True
 
 
 class ObligationRule(_Setting):
@@ -115,6 +145,22 @@ class AreaProfile(_Setting):
 
     def rule(self, rule_id: str) -> ObligationRule:
         return next(r for r in self.obligation_rules if r.id == rule_id)
+
+    def rules_triggered_by(self, event: str, **facts) -> list[ObligationRule]:
+        """The obligation rules an event starts (facts: see Trigger.matches)."""
+        return [rule for rule in self.obligation_rules if rule.trigger.matches(event, **facts)]
+
+    def next_tracking_meeting(self, now: datetime) -> datetime | None:
+        """The next tracking meeting at or after `now`, in the area's time zone;
+        None when the area has none (R-OB-14)."""
+        meeting = self.tracking_meeting
+        if meeting is None:
+            return None
+        zone = ZoneInfo(self.working_time.timezone)
+        local = now.astimezone(zone)
+        days_ahead = (WEEKDAYS.index(meeting.weekday) - local.weekday()) % 7
+        candidate = datetime.combine(local.date() + timedelta(days=days_ahead), meeting.at, tzinfo=zone)
+        return candidate if candidate >= now else candidate + timedelta(days=7)
 
 
 def _bundled(name: str) -> dict:

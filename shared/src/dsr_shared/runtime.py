@@ -20,6 +20,14 @@ from dsr_shared.messaging import EventPublisher, build_broker
 from dsr_shared.settings import ServiceSettings
 
 
+@dataclass(frozen=True)
+class Context:
+    """Where a change came from, for the envelopes of the events it causes."""
+
+    correlation_id: str | None
+    causation_id: uuid.UUID | None = None
+
+
 @dataclass
 class Runtime:
     settings: ServiceSettings

@@ -19,7 +19,8 @@ from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Upd
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.rules import Refusal, not_on_register, rating_change_refusals, removal_refusals
 from dsr_rating.domain.standing import Status
-from dsr_rating.register import Context, Register
+from dsr_shared.runtime import Context
+from dsr_rating.register import Register
 from dsr_rating.views import person_view, summary_view
 
 KEEPERS = (Role.DSR_TEAM, Role.REFERRER)

@@ -35,7 +35,8 @@ from dsr_shared.messaging import Handler
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord
-from dsr_rating.register import Context, Register, retrying_conflicts
+from dsr_shared.runtime import Context
+from dsr_rating.register import Register, retrying_conflicts
 
 def _context(envelope: Envelope) -> Context:
     return Context(envelope.correlation_id, envelope.event_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -15,21 +14,13 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from dsr_shared.db import Outgoing, VersionConflict
 from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import Event
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import Context, Runtime
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.domain.announce import announcement
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where a change came from, for the envelopes of what it causes."""
-
-    correlation_id: str | None
-    causation_id: uuid.UUID | None = None
 
 
 class Register:

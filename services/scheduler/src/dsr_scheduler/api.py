@@ -14,8 +14,9 @@ from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import Rating
 from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
-from dsr_scheduler.scheduling import Context, Scheduler
-from dsr_scheduler.tracking import agenda, next_meeting
+from dsr_shared.runtime import Context
+from dsr_scheduler.scheduling import Scheduler
+from dsr_scheduler.tracking import agenda
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
@@ -124,7 +125,7 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
         """R-OB-14: the agenda for the next tracking meeting: people by rating,
         what is due or overdue by then, and whose update is missing."""
         now = clock.now()
-        meeting_at = next_meeting(scheduler.area, now)
+        meeting_at = scheduler.area.next_tracking_meeting(now)
         horizon = meeting_at or now + timedelta(days=7)
         people = await store.people_on_register()
         pending = await store.find({"state": {"$in": ["open", "due", "overdue"]}, "due_at": {"$lte": horizon}}, limit=5000)

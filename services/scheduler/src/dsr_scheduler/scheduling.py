@@ -5,7 +5,6 @@ something happens, and the events that say so."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -20,7 +19,7 @@ from dsr_shared.events import (
     ObligationOverdue,
     ObligationScheduled,
 )
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import Context, Runtime
 from dsr_shared.working_time import WorkingCalendar
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.domain.obligations import (
@@ -31,12 +30,6 @@ from dsr_scheduler.domain.obligations import (
     rating_no_longer_applies,
     triggered_rules,
 )
-
-
-@dataclass(frozen=True)
-class Context:
-    correlation_id: str | None
-    causation_id: uuid.UUID | None = None
 
 
 class Scheduler:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dsr_shared.area import AreaProfile
 from dsr_scheduler.domain.obligations import Obligation
-
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
-
-
-def next_meeting(area: AreaProfile, now: datetime) -> datetime | None:
-    """The next meeting at or after `now`, in the area's time zone; None when the area has none."""
-    meeting = area.tracking_meeting
-    if meeting is None:
-        return None
-    zone = ZoneInfo(area.working_time.timezone)
-    local = now.astimezone(zone)
-    days_ahead = (WEEKDAYS.index(meeting.weekday) - local.weekday()) % 7
-    candidate = datetime.combine(local.date() + timedelta(days=days_ahead), meeting.at, tzinfo=zone)
-    return candidate if candidate >= now else candidate + timedelta(days=7)
-
 
 def agenda(
     area: AreaProfile, meeting_at: datetime | None, horizon: datetime, people: list[dict[str, Any]],

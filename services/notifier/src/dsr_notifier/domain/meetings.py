@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dsr_shared.area import AreaProfile
 from dsr_shared.working_time import WorkingCalendar
-
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
-
-
-def next_meeting(area: AreaProfile, now: datetime) -> datetime | None:
-    """The next meeting at or after `now`, in the area's time zone; None when the area has none."""
-    meeting = area.tracking_meeting
-    if meeting is None:
-        return None
-    zone = ZoneInfo(area.working_time.timezone)
-    local = now.astimezone(zone)
-    days_ahead = (WEEKDAYS.index(meeting.weekday) - local.weekday()) % 7
-    candidate = datetime.combine(local.date() + timedelta(days=days_ahead), meeting.at, tzinfo=zone)
-    return candidate if candidate >= now else candidate + timedelta(days=7)
-
 
 def digest_at(area: AreaProfile, meeting_at: datetime) -> datetime:
     """`tracking_digest_before` before the meeting, in the area's working time."""
@@ -36,7 +20,7 @@ def meeting_to_announce(area: AreaProfile, now: datetime, since: datetime) -> da
     never saw coming. The caller sends each meeting's digests once; one for a
     meeting that has begun goes out late (the notifier was not running at its
     digest time, or a simulated clock jumped over it)."""
-    upcoming = next_meeting(area, now)
+    upcoming = area.next_tracking_meeting(now)
     if upcoming is None:
         return None
     meeting_at = upcoming if digest_at(area, upcoming) <= now else upcoming - timedelta(days=7)

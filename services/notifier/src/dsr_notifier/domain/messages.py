@@ -22,7 +22,6 @@ from dsr_shared.events import (
     UpdateAdded,
 )
 from dsr_notifier.domain.demands import Change, demanded
-from dsr_notifier.domain.meetings import next_meeting
 from dsr_notifier.domain.recipients import Contacts, as_email, resolve, responsible_label
 from dsr_notifier.domain.wording import obligation_title, rejection_reason, rule_id
 
@@ -110,13 +109,13 @@ def for_update_added(event: UpdateAdded, at: datetime, area: AreaProfile) -> lis
     request's update is announced with the request (for_removal_requested)."""
     if event.kind != "update":
         return []
-    context = {"written_at": event.written_at or at, "next_meeting": next_meeting(area, at)}
+    context = {"written_at": event.written_at or at, "next_meeting": area.next_tracking_meeting(at)}
     return _each([_team(area)], "update_added", event.register_id, context)
 
 
 def for_removal_requested(event: RemovalRequested, at: datetime, area: AreaProfile) -> list[Notification]:
     """R-RAG-6: a referrer asks for removal; only the DSR team removes."""
-    context = {"requested_at": at, "best_interest_meeting": event.best_interest_meeting, "next_meeting": next_meeting(area, at)}
+    context = {"requested_at": at, "best_interest_meeting": event.best_interest_meeting, "next_meeting": area.next_tracking_meeting(at)}
     return _each([_team(area)], "removal_requested", event.register_id, context)
 
 

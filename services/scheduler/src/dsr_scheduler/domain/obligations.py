@@ -74,33 +74,11 @@ class Trigger:
     secure_bed: bool | None = None
 
 
-def _under(age_band: AgeBand, limit: int) -> bool | None:
-    """Whether the age on the day is under `limit`, from the band; None when unknown."""
-    if age_band == AgeBand.UNKNOWN:
-        return None
-    upper = {AgeBand.CYP: 18, AgeBand.YOUNG_ADULT: 25, AgeBand.ADULT: None}[age_band]
-    return upper is not None and upper <= limit
-
-
 def triggered_rules(area: AreaProfile, trigger: Trigger) -> list[ObligationRule]:
-    from_rating = trigger.from_rating.value if trigger.from_rating else "none"
-    matched = []
-    for rule in area.obligation_rules:
-        when = rule.trigger
-        if when.event != trigger.event:
-            continue
-        if when.to_ratings is not None and trigger.to_rating not in when.to_ratings:
-            continue
-        if when.from_ratings is not None and from_rating not in when.from_ratings:
-            continue
-        if when.cohort is not None and trigger.cohort != when.cohort:
-            continue
-        if when.secure_bed is not None and bool(trigger.secure_bed) != when.secure_bed:
-            continue
-        if when.under_age is not None and not _under(trigger.age_band, when.under_age):
-            continue  # R-OB-10: only when the age on the day is known to be under the limit
-        matched.append(rule)
-    return matched
+    return area.rules_triggered_by(
+        trigger.event, to_rating=trigger.to_rating, from_rating=trigger.from_rating, cohort=trigger.cohort,
+        age_band=trigger.age_band, secure_bed=trigger.secure_bed,
+    )
 
 
 def new_obligation(
