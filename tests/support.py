@@ -140,3 +140,38 @@ class TopicReader:
             if isinstance(body, dict) and body.get("event_type") == event_type:
                 found.append(body)
         return found
+
+
+class EventFeed:
+    """Publishes events in the contract's envelope onto an instance's topics,
+    as another service or NHS system would: acks=all, idempotent, keyed."""
+
+    def __init__(self, bootstrap: str, prefix: str, area: str) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self.prefix, self.area = prefix, area
+
+    async def start(self) -> "EventFeed":
+        await self.producer.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def send(self, topic: str, envelope: Any, key: str) -> Any:
+        await self.producer.send_and_wait(f"{self.prefix}{topic}", envelope.model_dump_json().encode(), key=key.encode())
+        return envelope
+
+    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: Any = None,
+                      event_id: uuid.UUID | None = None) -> Any:
+        """Returns the envelope sent; `at` (occurred_at) defaults to now."""
+        from datetime import datetime, timezone
+
+        from dsr_shared.envelope import new_envelope
+
+        envelope = new_envelope(
+            event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,
+            data=data, event_id=event_id,
+        )
+        return await self.send(topic, envelope, key)

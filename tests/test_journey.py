@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from dsr_shared.area import Duration, load_profile
 from dsr_shared.auth import Role
 from dsr_shared.working_time import WorkingCalendar
-from support import TopicReader, auth, enveloped, eventually, referral_body
+from support import EventFeed, TopicReader, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -69,13 +68,11 @@ class Journey:
         assert answer.status_code == 200, answer.text
 
     async def hospital(self, event_type: str, topic: str, data: dict) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
+        feed = await EventFeed(self.bootstrap, self.prefix, self.area.code).start()
         try:
-            body = {"nhs_number": PERSON["nhs_number"], **data}
-            await producer.send_and_wait(f"{self.prefix}{topic}", enveloped(event_type, body), key=PERSON["nhs_number"].encode())
+            await feed.publish(topic, event_type, {"nhs_number": PERSON["nhs_number"], **data}, key=PERSON["nhs_number"])
         finally:
-            await producer.stop()
+            await feed.stop()
 
     async def open_obligations(self) -> dict[str, dict]:
         answer = await self.http.get(

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from notifier_harness import FAST_RETRIES, NotifierService, area_profile_file  # noqa: E402
-from support import TopicReader  # noqa: E402
+from support import EventFeed, TopicReader  # noqa: E402
 
 
 @pytest.fixture
@@ -34,11 +33,10 @@ async def notifier_service(service_process, infra, isolation, tmp_path):
             env["DSR_AREA_PROFILE"] = str(area_profile_file(tmp_path))
         env = {"DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": str(smtp_port), **FAST_RETRIES, **env}
         process = service_process("notifier", **env)
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
+        feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", NotifierService.area).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.notifications")
         await reader.__aenter__()
-        service = NotifierService(process, sink, producer, reader, AsyncMongoClient(infra.mongo_uri, tz_aware=True),
+        service = NotifierService(process, sink, feed, reader, AsyncMongoClient(infra.mongo_uri, tz_aware=True),
                                   f"{isolation}.", f"{isolation}_notifier")
         started.append(service)
         return service
@@ -46,7 +44,7 @@ async def notifier_service(service_process, infra, isolation, tmp_path):
     yield start
     for service in started:
         await service.reader.__aexit__(None, None, None)
-        await service.producer.stop()
+        await service.feed.stop()
         await service.http.aclose()
         await service.mongo.close()
         if service.smtp:

@@ -8,18 +8,17 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope, new_envelope
-from support import TopicReader, auth
+from dsr_shared.envelope import Envelope
+from support import EventFeed, TopicReader, auth
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TEAM = "dynamicsupportregister@mpft.nhs.uk"
@@ -68,7 +67,7 @@ def assert_names_no_one(messages: list[EmailMessage]) -> None:
 class NotifierService:
     process: Any
     smtp: Any
-    producer: AIOKafkaProducer
+    feed: EventFeed
     reader: TopicReader
     mongo: AsyncMongoClient
     prefix: str
@@ -85,14 +84,10 @@ class NotifierService:
         return self.mongo[self.database]
 
     async def send(self, topic: str, envelope: Envelope, key: str) -> Envelope:
-        await self.producer.send_and_wait(f"{self.prefix}{topic}", envelope.model_dump_json().encode(), key=key.encode())
-        return envelope
+        return await self.feed.send(topic, envelope, key)
 
     async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None) -> Envelope:
-        envelope = new_envelope(
-            event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area, data=data
-        )
-        return await self.send(topic, envelope, key)
+        return await self.feed.publish(topic, event_type, data, key=key, at=at)
 
     # The events, as the referral, rating and scheduler services publish them.
 

@@ -10,12 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from dsr_shared.auth import Role
-from dsr_shared.envelope import new_envelope
 from dsr_shared.pseudonym import nhs_number_hash
-from support import TopicReader, auth, valid_nhs_number
+from support import EventFeed, TopicReader, auth, valid_nhs_number
 
 HASH_KEY = "rating-tests-hash-key"
 REFERRER = "case.holder@example.org"
@@ -24,7 +22,7 @@ REFERRER = "case.holder@example.org"
 @dataclass
 class RatingService:
     process: Any
-    producer: AIOKafkaProducer
+    feed: EventFeed
     reader: TopicReader
     prefix: str
     area: str
@@ -41,12 +39,7 @@ class RatingService:
 
     async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None,
                       event_id: uuid.UUID | None = None) -> uuid.UUID:
-        envelope = new_envelope(
-            event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,
-            data=data, event_id=event_id,
-        )
-        await self.producer.send_and_wait(self.topic(topic), envelope.model_dump_json().encode(), key=key.encode())
-        return envelope.event_id
+        return (await self.feed.publish(topic, event_type, data, key=key, at=at, event_id=event_id)).event_id
 
     def new_person(self) -> tuple[str, str]:
         """A register id and a valid NHS number nobody else in this test uses."""
@@ -117,18 +110,17 @@ async def rating_service(service_process, infra, isolation):
             "rating", DSR_AREA_PROFILE=profile, DSR_NHS_HASH_KEY=HASH_KEY, DSR_SIMULATED_CLOCK="true",
             DSR_SWEEP_EVERY_SECONDS="1", **env,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
+        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
+        feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", area).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.ratings")
         await reader.__aenter__()
-        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
-        service = RatingService(process, producer, reader, f"{isolation}.", area)
+        service = RatingService(process, feed, reader, f"{isolation}.", area)
         started.append(service)
         return service
 
     yield start
     for service in started:
         await service.reader.__aexit__(None, None, None)
-        await service.producer.stop()
+        await service.feed.stop()
         await service.http.aclose()
 

@@ -10,17 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from dsr_shared.auth import Role
-from dsr_shared.envelope import new_envelope
-from support import TopicReader, auth
+from support import EventFeed, TopicReader, auth
 
 
 @dataclass
 class SchedulerService:
     processes: list[Any]
-    producer: AIOKafkaProducer
+    feed: EventFeed
     reader: TopicReader
     prefix: str
     area: str
@@ -31,9 +29,7 @@ class SchedulerService:
         return self.processes[0].url
 
     async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime) -> uuid.UUID:
-        envelope = new_envelope(event_type=event_type, schema_version=1, occurred_at=at, area=self.area, data=data)
-        await self.producer.send_and_wait(f"{self.prefix}{topic}", envelope.model_dump_json().encode(), key=key.encode())
-        return envelope.event_id
+        return (await self.feed.publish(topic, event_type, data, key=key, at=at)).event_id
 
     async def accepted(self, register_id: str, at: datetime, *, consent_date: str | None = None, cohort: str = "adult",
                        age_band: str = "adult") -> uuid.UUID:
@@ -93,18 +89,17 @@ async def scheduler_service(service_process, infra, isolation):
     async def start(profile: str = "derbyshire", processes: int = 1) -> SchedulerService:
         env = {"DSR_AREA_PROFILE": profile, "DSR_SIMULATED_CLOCK": "true", "DSR_SWEEP_EVERY_SECONDS": "1"}
         running = [service_process("scheduler", **env) for _ in range(processes)]
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
+        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
+        feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", area).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.obligations")
         await reader.__aenter__()
-        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
-        service = SchedulerService(running, producer, reader, f"{isolation}.", area)
+        service = SchedulerService(running, feed, reader, f"{isolation}.", area)
         started.append(service)
         return service
 
     yield start
     for service in started:
         await service.reader.__aexit__(None, None, None)
-        await service.producer.stop()
+        await service.feed.stop()
         await service.http.aclose()
 
