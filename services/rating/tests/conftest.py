@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
 from support import EventFeed, TopicReader, auth, valid_nhs_number
@@ -110,7 +111,7 @@ async def rating_service(service_process, infra, isolation):
             "rating", DSR_AREA_PROFILE=profile, DSR_NHS_HASH_KEY=HASH_KEY, DSR_SIMULATED_CLOCK="true",
             DSR_SWEEP_EVERY_SECONDS="1", **env,
         )
-        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
+        area = load_profile(profile).code
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", area).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.ratings")
         await reader.__aenter__()

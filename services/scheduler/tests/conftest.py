@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from support import EventFeed, TopicReader, auth
 
@@ -89,7 +90,7 @@ async def scheduler_service(service_process, infra, isolation):
     async def start(profile: str = "derbyshire", processes: int = 1) -> SchedulerService:
         env = {"DSR_AREA_PROFILE": profile, "DSR_SIMULATED_CLOCK": "true", "DSR_SWEEP_EVERY_SECONDS": "1"}
         running = [service_process("scheduler", **env) for _ in range(processes)]
-        area = {"derbyshire": "QJ2", "staffordshire": "QNC"}[profile]
+        area = load_profile(profile).code
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", area).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.obligations")
         await reader.__aenter__()
