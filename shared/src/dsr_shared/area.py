@@ -43,6 +43,10 @@ class Trigger(_Setting):
     cohort: Cohort | None = None
     secure_bed: bool | None = None
     under_age: int | None = None
+    # What caused the change: "discharge" for the post-discharge meeting
+    # (R-OB-5), whether the person was known to be in hospital or referred
+    # automatically on discharge (R-ELIG-4).
+    causes: list[str] | None = None
 
     def matches(
         self,
@@ -53,17 +57,23 @@ class Trigger(_Setting):
         cohort: Cohort = Cohort.UNKNOWN,
         age_band: AgeBand = AgeBand.UNKNOWN,
         secure_bed: bool | None = None,
+        cause: str | None = None,
     ) -> bool:
         """Whether an event with these facts starts the rule. An age limit
-        (R-OB-10) matches only when the age band is known to be under it."""
+        (R-OB-10) matches only when the age band is known to be under it. A
+        person whose cohort is not known yet (referred automatically) gets the
+        CYP rules, whose deadlines are the stricter ones, until it is."""
         if self.event != event:
+            return False
+        if self.causes is not None and cause not in self.causes:
             return False
         if self.to_ratings is not None and to_rating not in self.to_ratings:
             return False
         if self.from_ratings is not None and (from_rating.value if from_rating else "none") not in self.from_ratings:
             return False
         if self.cohort is not None and cohort != self.cohort:
-            return False
+            if not (cohort == Cohort.UNKNOWN and self.cohort == Cohort.CYP):
+                return False
         if self.secure_bed is not None and bool(secure_bed) != self.secure_bed:
             return False
         if self.under_age is not None:

@@ -43,10 +43,16 @@ from dsr_notifier.domain.recipients import as_email, professionals_doc
 Decide = Callable[[AsyncClientSession], Awaitable[list[Notification]]]
 
 
-def queued(source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at) -> dict:
-    """The queue's document for one email (adapters/notifications.py)."""
+def queued(source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at,
+           key=None) -> dict:
+    """The queue's document for one email (adapters/notifications.py). Its id
+    derives from the event, or from `key` when several events may tell of the
+    same thing (a transition the register announces again as it learns more)."""
+    mail_id = derived_event_id(key, f"notify:{note.template}:{note.recipient}") if key else derived_event_id(
+        source_event_id, f"notify:{note.recipient}"
+    )
     return {
-        "_id": str(derived_event_id(source_event_id, f"notify:{note.recipient}")),
+        "_id": str(mail_id),
         "source_event_id": str(source_event_id),
         "source_event_type": source_event_type,
         "correlation_id": correlation_id,
@@ -63,12 +69,12 @@ class Notifier:
         self.runtime, self.store, self.projection, self.courier = runtime, store, projection, courier
         self.area = runtime.settings.area
 
-    async def handle(self, envelope: Envelope, decide: Decide) -> None:
+    async def handle(self, envelope: Envelope, decide: Decide, key=None) -> None:
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
             notes = await decide(session)
             if notes and not self.runtime.settings.rebuild:
                 now = self.runtime.clock.now()
-                rows = [queued(envelope.event_id, envelope.event_type, envelope.correlation_id, n, now) for n in notes]
+                rows = [queued(envelope.event_id, envelope.event_type, envelope.correlation_id, n, now, key) for n in notes]
                 await self.store.enqueue(rows, session)
             return []
 
@@ -101,10 +107,22 @@ def rating_handlers(notifier: Notifier) -> dict[str, Handler]:
 
     async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
         async def decide(session: AsyncClientSession) -> list[Notification]:
-            await projection.set_standing(event.register_id, True, event.to_rating.value, session)
+            await set_standing(event, session)
             return messages.for_rating_changed(event, envelope.occurred_at, area)
 
-        await notifier.handle(envelope, decide)
+        # One email per transition and recipient, however often it is announced.
+        await notifier.handle(envelope, decide, key=event.transition_id)
+
+    async def set_standing(event: RatingChanged | PersonRemoved, session: AsyncClientSession) -> None:
+        """Where the person stands now: the newest transition of the timeline
+        (an announcement may be of an older one the register learned late)."""
+        if event.timeline:
+            latest = max(event.timeline, key=lambda t: (t.at, str(t.transition_id)))
+            rating = latest.to_rating.value if latest.to_rating else None
+            return await projection.set_standing(event.register_id, rating is not None, rating, session)
+        if isinstance(event, RatingChanged):
+            return await projection.set_standing(event.register_id, True, event.to_rating.value, session)
+        await projection.set_standing(event.register_id, False, None, session)
 
     async def on_update_added(envelope: Envelope, event: UpdateAdded) -> None:
         async def decide(_: AsyncClientSession) -> list[Notification]:
@@ -120,10 +138,10 @@ def rating_handlers(notifier: Notifier) -> dict[str, Handler]:
 
     async def on_person_removed(envelope: Envelope, event: PersonRemoved) -> None:
         async def decide(session: AsyncClientSession) -> list[Notification]:
-            await projection.set_standing(event.register_id, False, None, session)
+            await set_standing(event, session)
             return messages.for_person_removed(event, envelope.occurred_at, area)
 
-        await notifier.handle(envelope, decide)
+        await notifier.handle(envelope, decide, key=event.transition_id)
 
     async def on_professionals_changed(envelope: Envelope, event: ProfessionalsChanged) -> None:
         async def decide(session: AsyncClientSession) -> list[Notification]:

@@ -56,6 +56,34 @@ async def _change_once(
     await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
 
+def _entry_facts(envelope: Envelope, event: ReferralAccepted) -> list[Fact]:
+    """The person enters the register (R-RAG-1). An automatic referral on
+    discharge (R-ELIG-4) enters at the discharge, which comes with it: the
+    hospital's own Discharged event is the same fact (a twin)."""
+    seen = event.discharge
+    entry = Fact(
+        id=str(envelope.event_id),
+        kind="entry",
+        at=seen.discharged_at if seen else envelope.occurred_at,
+        by=event.accepted_by,
+        rationale=event.rating_rationale,
+        rating=event.initial_rating,
+        after_discharge=seen is not None,
+    )
+    if seen is None:
+        return [entry]
+    discharge = Fact(
+        id=str(derived_event_id(envelope.event_id, "discharge")),
+        kind="discharge",
+        at=seen.discharged_at,
+        by=f"hospital:{seen.hospital_ods_code}",
+        rationale=f"Discharged from {seen.hospital_ods_code}; R-RAG-4.",
+        hospital_ods_code=seen.hospital_ods_code,
+        destination=seen.destination,
+    )
+    return [discharge, entry]
+
+
 def referral_handlers(register: Register) -> dict[str, Handler]:
     async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
@@ -72,19 +100,8 @@ def referral_handlers(register: Register) -> dict[str, Handler]:
                 record.set_professionals(
                     ProfessionalsList(id=listing_id, at=envelope.occurred_at, by=event.accepted_by, professionals=event.professionals)
                 )
-            entry = Fact(
-                id=str(envelope.event_id),
-                kind="entry",
-                at=envelope.occurred_at,
-                by=event.accepted_by,
-                rationale=event.rating_rationale,
-                rating=event.initial_rating,
-            )
-            context = _context(envelope)
-            messages = register.apply_fact(record, entry, context)
-            waiting = await register.people.take_unmatched(event.nhs_number_hash, session)
-            for fact in sorted(waiting, key=lambda f: f.sort_key):
-                messages += register.apply_fact(record, fact, context)
+            facts = [*_entry_facts(envelope, event), *await register.people.take_unmatched(event.nhs_number_hash, session)]
+            messages = register.apply_facts(record, facts, _context(envelope))
             await register.save(record, session)
             return messages
 
@@ -92,9 +109,9 @@ def referral_handlers(register: Register) -> dict[str, Handler]:
         await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
 
     async def on_age_band_changed(envelope: Envelope, event: AgeBandChanged) -> None:
-        def change(record: PersonRecord, _: Context) -> list[Outgoing]:
-            record.set_age_band(event.age_band, envelope.occurred_at)
-            return []  # nothing to announce now: the next RatingChanged carries it
+        def change(record: PersonRecord, context: Context) -> list[Outgoing]:
+            # Announces only what a late band changes: a transition dated after it.
+            return register.change(record, lambda: record.set_age_band(event.age_band, envelope.occurred_at), context)
 
         await _change_once(register, envelope, event.register_id, change)
 
@@ -166,8 +183,10 @@ def own_log_handlers(register: Register) -> dict[str, Handler]:
     async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
         if event.cause != "person":
             return
+        # A change announced again (a late fact changed where it led from) is
+        # the same fact: its id is the cause, not the announcement.
         fact = Fact(
-            id=str(envelope.event_id),
+            id=str(event.cause_event_id or envelope.event_id),
             kind="rating",
             at=envelope.occurred_at,
             by=event.changed_by,
@@ -182,7 +201,8 @@ def own_log_handlers(register: Register) -> dict[str, Handler]:
         if event.cause != "dsr_team":
             return
         fact = Fact(
-            id=str(envelope.event_id), kind="removal", at=envelope.occurred_at, by=event.removed_by, rationale=event.reason
+            id=str(event.cause_event_id or envelope.event_id), kind="removal", at=envelope.occurred_at,
+            by=event.removed_by, rationale=event.reason,
         )
         await apply_own(envelope, event.register_id, fact)
 

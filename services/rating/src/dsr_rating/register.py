@@ -12,12 +12,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from dsr_shared.db import Outgoing, VersionConflict
-from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import Event
 from dsr_shared.runtime import Context, Runtime
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.adapters.people import PeopleStore
-from dsr_rating.domain.announce import announcement
+from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
@@ -35,17 +34,23 @@ class Register:
 
     def apply_fact(self, record: PersonRecord, fact: Fact, context: Context, *, own: bool = False) -> list[Outgoing]:
         """Add one fact and announce what it changed. An own fact (made here,
-        over HTTP) is announced under its own id; a fact from another event
-        under an id derived from it, so a redelivery announces the same event."""
-        before = self.standing(record)
-        if not record.add_fact(fact):
-            return []
-        told = announcement(record, before, self.standing(record))
-        if told is None:
-            return []
-        event, entry = told
-        event_id = uuid.UUID(fact.id) if own else derived_event_id(uuid.UUID(fact.id), event.EVENT_TYPE)
-        return [self.outgoing(event, entry.at, context, event_id)]
+        over HTTP) is announced under its own id (domain/announce.py)."""
+        return self.change(record, lambda: record.add_fact(fact), context, own_fact_id=fact.id if own else None)
+
+    def apply_facts(self, record: PersonRecord, facts: list[Fact], context: Context) -> list[Outgoing]:
+        """Several facts at once (a referral and the hospital events kept for the
+        person): announced together, so nothing is announced that the next
+        fact makes untrue."""
+        return self.change(record, lambda: [record.add_fact(f) for f in facts], context)
+
+    def change(
+        self, record: PersonRecord, mutate: Callable[[], object], context: Context, *, own_fact_id: str | None = None
+    ) -> list[Outgoing]:
+        """Change the record and announce every transition it adds or alters."""
+        before = record.timeline(self.standing(record))
+        mutate()
+        told = announcements(record, before, self.standing(record), version=record.next_version(), own_fact_id=own_fact_id)
+        return [self.outgoing(a.event, a.entry.at, context, a.event_id) for a in told]
 
     def outgoing(self, event: Event, at: datetime, context: Context, event_id: uuid.UUID) -> Outgoing:
         return self.runtime.outgoing(

@@ -46,10 +46,33 @@ def referral_handlers(scheduler: Scheduler) -> dict[str, Handler]:
 def register_handlers(scheduler: Scheduler) -> dict[str, Handler]:
     uow = scheduler.runtime.uow
 
+    async def on_timeline(envelope: Envelope, event: RatingChanged | PersonRemoved) -> None:
+        """The register's newest timeline for the person: reconcile with it.
+        An older timeline (a redelivery from before a newer one) changes nothing."""
+        latest = max(event.timeline, key=lambda t: (t.at, str(t.transition_id)))
+
+        async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            person = await scheduler.store.person(event.register_id, session) or {}
+            if person.get("timeline_version", -1) >= event.timeline_version:
+                return []
+            await scheduler.note_person(
+                event.register_id, session, on_register=latest.to_rating is not None, timeline_version=event.timeline_version,
+                **({"rating": latest.to_rating.value, "cohort": latest.cohort.value, "rating_since": latest.at}
+                   if latest.to_rating else {}),
+            )
+            return await scheduler.reconcile(event.register_id, event.timeline, _context(envelope), session)
+
+        await uow.run_once(envelope.event_id, effect)
+
     async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
+        if event.timeline:
+            return await on_timeline(envelope, event)
+        # An announcement without a timeline (published before timelines):
+        # the change alone, as it came.
         trigger = _trigger(
             envelope, RatingChanged.EVENT_TYPE, event.register_id, to_rating=event.to_rating, from_rating=event.from_rating,
             cohort=event.cohort, age_band=event.age_band, secure_bed=event.hospital.secure if event.hospital else None,
+            cause=event.cause,
         )
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
@@ -82,6 +105,8 @@ def register_handlers(scheduler: Scheduler) -> dict[str, Handler]:
         await uow.run_once(envelope.event_id, effect)
 
     async def on_person_removed(envelope: Envelope, event: PersonRemoved) -> None:
+        if event.timeline:
+            return await on_timeline(envelope, event)
         trigger = _trigger(envelope, PersonRemoved.EVENT_TYPE, event.register_id)
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:

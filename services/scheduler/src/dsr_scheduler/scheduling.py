@@ -18,10 +18,12 @@ from dsr_shared.events import (
     ObligationDue,
     ObligationOverdue,
     ObligationScheduled,
+    Transition,
 )
 from dsr_shared.runtime import Context, Runtime
 from dsr_shared.working_time import WorkingCalendar
 from dsr_scheduler.adapters.obligations import ObligationStore
+from dsr_scheduler.domain.reconcile import reconcile
 from dsr_scheduler.domain.obligations import (
     Completion,
     Obligation,
@@ -42,19 +44,22 @@ class Scheduler:
     # --- events about obligations -------------------------------------------------
 
     def announce(self, event_type: type[Event], obligation: Obligation, at: datetime, context: Context, **extra) -> Outgoing:
-        """An obligation event; its id derives from the obligation, so announcing twice is one event."""
+        """An obligation event; its id derives from the obligation (and how many
+        times it was opened again), so announcing twice is one event."""
         fields = obligation.model_dump(include={"obligation_id", "register_id", "kind", "title", "rule", "responsible",
                                                 "due_at", "needs_own_consent"})
         event = event_type(**fields, **extra)
+        generation = obligation.generation
+        name = event_type.EVENT_TYPE if not generation else f"{event_type.EVENT_TYPE}:{generation}"
         return self.runtime.outgoing(
             event, occurred_at=at, correlation_id=context.correlation_id, causation_id=context.causation_id,
-            event_id=derived_event_id(obligation.obligation_id, event_type.EVENT_TYPE),
+            event_id=derived_event_id(obligation.obligation_id, name),
         )
 
     def scheduled(self, obligation: Obligation, context: Context) -> Outgoing:
         return self.announce(
             ObligationScheduled, obligation, obligation.started_at, context,
-            triggered_by_event_id=obligation.triggered_by_event_id,
+            triggered_by_event_id=obligation.triggered_by_event_id, past_due=obligation.due_at <= self.runtime.clock.now(),
         )
 
     # --- what happens when something happens ---------------------------------------
@@ -83,10 +88,55 @@ class Scheduler:
         return out + [self.scheduled(o, context) for o in new]
 
     async def cancel(self, obligation: Obligation, reason: str, at: datetime, context: Context,
-                     session: AsyncClientSession) -> Outgoing:
-        cancelled = obligation.model_copy(update={"state": "cancelled", "cancelled_reason": reason})
+                     session: AsyncClientSession, *, withdrawn: bool = False) -> Outgoing:
+        state = "withdrawn" if withdrawn else "cancelled"
+        cancelled = obligation.model_copy(update={"state": state, "cancelled_reason": reason, "ended_at": at})
         await self.store.replace(cancelled, session)
-        return self.announce(ObligationCancelled, cancelled, at, context, reason=reason)
+        return self.announce(
+            ObligationCancelled, cancelled, at, context, reason=reason, withdrawn=withdrawn,
+        )
+
+    async def reconcile(self, register_id: str, timeline: list[Transition], context: Context,
+                        session: AsyncClientSession) -> list[Outgoing]:
+        """Make what is held what the person's timeline demands (domain/reconcile.py)."""
+        held = await self.store.all_for(register_id, session)
+        plan = reconcile(self.area, self.calendar, register_id, timeline, held)
+        out: list[Outgoing] = []
+        for obligation, ended_at, reason in plan.create:
+            await self.store.add_all([obligation], session)
+            out.append(self.scheduled(obligation, context))
+            if ended_at is not None:
+                out.append(await self.cancel(obligation, reason or "", ended_at, context, session))
+            else:
+                out += await self.catch_up(obligation, context, session)
+        for obligation, at, reason in plan.cancel:
+            out.append(await self.cancel(obligation, reason, at, context, session))
+        for obligation in plan.withdraw:
+            reason = "withdrawn: a later report changed the history that demanded it"
+            out.append(await self.cancel(obligation, reason, self.runtime.clock.now(), context, session, withdrawn=True))
+        for obligation in plan.reopen:
+            again = obligation.model_copy(
+                update={"state": "open", "cancelled_reason": None, "ended_at": None, "generation": obligation.generation + 1}
+            )
+            await self.store.replace(again, session)
+            out.append(self.scheduled(again, context))
+            out += await self.catch_up(again, context, session)
+        return out
+
+    async def catch_up(self, obligation: Obligation, context: Context, session: AsyncClientSession) -> list[Outgoing]:
+        """An obligation created after its notice time or deadline (the transition
+        that demanded it was reported late) is due or overdue at once, and says so."""
+        now, out = self.runtime.clock.now(), []
+        for from_state, to_state, event_type, at in (
+            ("open", "due", ObligationDue, obligation.notice_at),
+            ("due", "overdue", ObligationOverdue, obligation.due_at),
+        ):
+            if at > now:
+                break
+            moved = await self.store.move(str(obligation.obligation_id), from_state, to_state, session)
+            if moved is not None:
+                out.append(self.announce(event_type, moved, max(at, moved.started_at), context))
+        return out
 
     async def complete(self, obligation: Obligation, completion: Completion, context: Context,
                        session: AsyncClientSession, actions: list[Obligation] = ()) -> list[Outgoing]:

@@ -18,6 +18,7 @@ from dsr_shared.events.ratings import (
     ProfessionalsChanged,
     RatingChanged,
     RemovalRequested,
+    Transition,
     UpdateAdded,
 )
 from dsr_shared.events.referrals import AgeBandChanged, ReferralAccepted, ReferralRejected, ReferralSubmitted
@@ -53,6 +54,7 @@ __all__ = [
     "ReferralRejected",
     "ReferralSubmitted",
     "RemovalRequested",
+    "Transition",
     "UnknownEventType",
     "UnsupportedSchemaVersion",
     "UpdateAdded",

@@ -29,3 +29,9 @@ class AgeBand(StrEnum):
     YOUNG_ADULT = "young_adult"
     ADULT = "adult"
     UNKNOWN = "unknown"
+
+    @property
+    def cohort(self) -> Cohort:
+        """The cohort follows the age band: a young person becomes an adult on
+        the register at 18, like their band."""
+        return {AgeBand.CYP: Cohort.CYP, AgeBand.UNKNOWN: Cohort.UNKNOWN}.get(self, Cohort.ADULT)

@@ -29,7 +29,11 @@ class _ObligationEvent(Event):
 
 class ObligationScheduled(_ObligationEvent):
     EVENT_TYPE: ClassVar[str] = "ObligationScheduled"
+    # The event that demanded it; for a rating change, the register's transition id.
     triggered_by_event_id: uuid.UUID
+    # Its deadline had already passed when it was scheduled (the change that
+    # demanded it was reported late): it is overdue at once.
+    past_due: bool = False
 
 
 class ObligationDue(_ObligationEvent):
@@ -53,3 +57,6 @@ class ObligationCompleted(_ObligationEvent):
 class ObligationCancelled(_ObligationEvent):
     EVENT_TYPE: ClassVar[str] = "ObligationCancelled"
     reason: str
+    # True when it was never demanded after all: the transition that caused it
+    # turned out not to have happened as first reported.
+    withdrawn: bool = False

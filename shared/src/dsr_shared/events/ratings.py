@@ -30,9 +30,36 @@ class HospitalStay(BaseModel):
     legal_basis: Literal["informal", "section_2", "section_3", "other"]
 
 
+class Transition(BaseModel):
+    """One change of a person's place on the register, at the time it happened
+    in the world: from a rating (None: entering) to a rating (None: leaving).
+    Its id stays the same when the register learns more about the past, so a
+    consumer can tell a new transition from one it already knows."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    transition_id: uuid.UUID
+    at: AwareDatetime
+    from_rating: Rating | None
+    to_rating: Rating | None
+    cause: RatingCause | Literal["removal"]
+    # As they were at that time (the rules that depend on age, cohort or bed).
+    cohort: Cohort = Cohort.UNKNOWN
+    age_band: AgeBand = AgeBand.UNKNOWN
+    hospital: HospitalStay | None = None
+
+
 class RatingChanged(Event):
     """R-RAG-2/R-RAG-7: every change says from what, to what, why, by whom, and
-    what caused it (a person's decision or another event)."""
+    what caused it (a person's decision or another event).
+
+    The register announces every transition of a person's history it has not
+    announced yet, in time order, each at the time it happened (the envelope's
+    `occurred_at`), and again when what it knows about it changes (a late fact
+    changed where it led from or to). `timeline` is the person's whole history
+    of transitions as the register knows it now (`timeline_version` counts
+    what it knows): a consumer that keeps state per person reconciles with the
+    newest timeline rather than adding up changes."""
 
     EVENT_TYPE: ClassVar[str] = "RatingChanged"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
@@ -51,6 +78,9 @@ class RatingChanged(Event):
     # For the rules that depend on age (R-OB-10) and on the bed (R-OB-8 secure).
     age_band: AgeBand = AgeBand.UNKNOWN
     hospital: HospitalStay | None = None
+    transition_id: uuid.UUID | None = None
+    timeline: list[Transition] | None = None
+    timeline_version: int | None = None
 
 
 class UpdateAdded(Event):
@@ -91,6 +121,11 @@ class PersonRemoved(Event):
     removed_by: str
     cause: Literal["dsr_team", "green_month_ended"] = "dsr_team"
     reason: str = ""
+    # The fact that removed them (the register's own id for it).
+    cause_event_id: uuid.UUID | None = None
+    transition_id: uuid.UUID | None = None
+    timeline: list[Transition] | None = None
+    timeline_version: int | None = None
 
 
 class ProfessionalsChanged(Event):

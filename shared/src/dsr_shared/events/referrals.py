@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from dsr_shared.events.base import Event
 from dsr_shared.events.common import AgeBand, Cohort, Rating
@@ -109,6 +109,14 @@ class ReferralSubmitted(Event):
     inpatient_now: bool = False
 
 
+class DischargeSeen(_Part):
+    """The discharge that made an automatic referral (R-ELIG-4): no NHS number."""
+
+    hospital_ods_code: str
+    discharged_at: AwareDatetime
+    destination: str | None = None
+
+
 class ReferralAccepted(Event):
     """The person is on the register under `register_id`. No name, date of birth,
     address or NHS number: only what the downstream rules need."""
@@ -129,6 +137,9 @@ class ReferralAccepted(Event):
     professionals: list[Professional] = Field(default_factory=list)
     # The date of the consent or best-interest decision: renewal falls due a year on (R-OB-13).
     consent_date: date | None = None
+    # Set on an automatic referral on discharge: the register dates the entry
+    # and the post-discharge DSP meeting (R-OB-5) from the discharge.
+    discharge: DischargeSeen | None = None
 
 
 class AgeBandChanged(Event):

@@ -48,10 +48,15 @@ class Fact(_Record):
     destination: str | None = None  # discharge
     # green_month_ended: the green rating whose month ended (R-RAG-5).
     green_since: Instant | None = None
+    # entry: an automatic referral because of a discharge (R-ELIG-4); the entry
+    # is dated from the discharge and leads to the post-discharge rating.
+    after_discharge: bool = False
 
     @property
-    def sort_key(self) -> tuple[datetime, str]:
-        return (self.at, self.id)
+    def sort_key(self) -> tuple[datetime, int, str]:
+        # At the same instant, what happened in hospital comes before an entry,
+        # so an automatic referral dated from its discharge follows it.
+        return (self.at, int(self.kind == "entry"), self.id)
 
     @property
     def identity(self) -> str:

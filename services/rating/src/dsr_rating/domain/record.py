@@ -7,13 +7,22 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field, TypeAdapter
 
+import uuid
+
 from dsr_shared.area import AreaProfile
-from dsr_shared.events import AgeBand, Cohort
+from dsr_shared.events import AgeBand, Cohort, Transition
 from dsr_shared.working_time import WorkingCalendar
-from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update
+from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update, _Record
 from dsr_rating.domain.standing import Standing, fold
 
 _INSTANT = TypeAdapter(Instant)
+
+
+class BandAnnounced(_Record):
+    """The age band as the referral service announced it, as of a time."""
+
+    as_of: Instant
+    age_band: AgeBand
 
 
 class PersonRecord(BaseModel):
@@ -28,6 +37,9 @@ class PersonRecord(BaseModel):
     age_band: AgeBand = AgeBand.UNKNOWN
     age_band_as_of: Instant | None = None
     age_band_changes: int = 0
+    # Every announcement, in time order: the rules that depend on age or
+    # cohort use the band a person had when a transition happened.
+    age_bands: list[BandAnnounced] = Field(default_factory=list)
     referrer_emails: list[EmailStr] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     updates: list[Update] = Field(default_factory=list)
@@ -74,11 +86,49 @@ class PersonRecord(BaseModel):
         A counted change (AgeBandChanged) moves the version; a referral's band
         comes with the entry, which moves it anyway."""
         as_of = _INSTANT.validate_python(as_of)  # as the database keeps it
+        announced = BandAnnounced(as_of=as_of, age_band=age_band)
+        if announced not in self.age_bands:
+            self.age_bands = sorted([*self.age_bands, announced], key=lambda b: (b.as_of, b.age_band.value))
         if self.age_band_as_of is not None and as_of < self.age_band_as_of:
             return False
         self.age_band, self.age_band_as_of = age_band, as_of
+        if age_band != AgeBand.UNKNOWN:
+            self.cohort = age_band.cohort  # the cohort follows the band: a CYP becomes an adult at 18
         self.age_band_changes += counted
         return True
+
+    def age_band_at(self, at: datetime) -> AgeBand:
+        """The band announced last as of `at`; before any, the first one known."""
+        known = [b for b in self.age_bands if b.age_band != AgeBand.UNKNOWN]
+        if not known:
+            return AgeBand.UNKNOWN
+        return next((b.age_band for b in reversed(known) if b.as_of <= at), known[0].age_band)
+
+    def cohort_at(self, at: datetime) -> Cohort:
+        band = self.age_band_at(at)
+        return band.cohort if band != AgeBand.UNKNOWN else self.cohort
+
+    def transition_id(self, fact_key: str) -> uuid.UUID:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:transition:{self.register_id}:{fact_key}")
+
+    def timeline(self, standing: Standing) -> list[Transition]:
+        """The person's transitions as the register knows them now (R-RAG-7):
+        each change that took effect, with the cohort, age band and bed of
+        that time."""
+        return [
+            Transition(
+                transition_id=self.transition_id(entry.fact_key),
+                at=entry.at,
+                from_rating=entry.from_rating,
+                to_rating=entry.to_rating,
+                cause=entry.cause,
+                cohort=self.cohort_at(entry.at),
+                age_band=self.age_band_at(entry.at),
+                hospital=entry.hospital,
+            )
+            for entry in standing.history
+            if entry.took_effect
+        ]
 
     def standing(self, area: AreaProfile, calendar: WorkingCalendar) -> Standing:
         return fold(self.facts, area, calendar)

@@ -55,6 +55,10 @@ class HistoryEntry(BaseModel):
     by_dsr_team: bool = False
     # False for a case holder's change made while the person was in hospital.
     took_effect: bool = True
+    # What the fact is, whichever of its twins the record keeps (Fact.identity).
+    fact_key: str = ""
+    # The stay, when the change is to blue.
+    hospital: HospitalStay | None = None
 
 
 class Standing(BaseModel):
@@ -81,7 +85,9 @@ def _outcome(
 ):
     """The (status, rating) this fact leads to from where the person stands."""
     if fact.kind == "entry":
-        return ON, fact.rating
+        if fact.after_discharge:
+            return ON, area.post_discharge.rating  # R-ELIG-4, R-RAG-4
+        return ON, Rating.BLUE if in_hospital else fact.rating  # R-RAG-3: referred while in hospital
     if status != ON:
         return status, rating  # recorded only: not on the register at that time
     match fact.kind:
@@ -100,12 +106,29 @@ def _outcome(
     return status, rating
 
 
-def _entry(fact: Fact, from_rating: Rating | None, to_rating: Rating | None, *, took_effect: bool = True) -> HistoryEntry:
+def _cause(fact: Fact, to_rating: Rating | None) -> str:
+    if fact.kind == "entry" and fact.after_discharge:
+        return "discharge"
+    if fact.kind == "entry" and to_rating == Rating.BLUE and fact.rating != Rating.BLUE:
+        return "admission"  # referred while in hospital: the admission makes them blue
+    return CAUSE_OF_KIND[fact.kind]
+
+
+def _entry(
+    fact: Fact,
+    from_rating: Rating | None,
+    to_rating: Rating | None,
+    *,
+    took_effect: bool = True,
+    stay: HospitalStay | None = None,
+) -> HistoryEntry:
     return HistoryEntry(
         at=fact.at,
         from_rating=from_rating,
         to_rating=to_rating,
-        cause=CAUSE_OF_KIND[fact.kind],
+        cause=_cause(fact, to_rating),
+        fact_key=fact.identity,
+        hospital=stay if to_rating == Rating.BLUE else None,
         changed_by=fact.by,
         rationale=fact.rationale,
         agreed_with_person=fact.agreed_with_person,
@@ -133,7 +156,9 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
             if fact.kind == "rating" and status == ON:
                 history.append(_entry(fact, rating, fact.rating, took_effect=False))
             continue
-        history.append(_entry(fact, rating if status == ON else None, new_rating if new_status == ON else None))
+        history.append(
+            _entry(fact, rating if status == ON else None, new_rating if new_status == ON else None, stay=stay)
+        )
         if new_status == ON and new_rating == Rating.GREEN and not (status == ON and rating == Rating.GREEN):
             green_since = fact.at
         status, rating, since = new_status, new_rating, fact.at

@@ -43,6 +43,13 @@ class ObligationStore:
         cursor = self.obligations.find({"register_id": register_id, "state": {"$in": list(ACTIVE)}}, session=session)
         return [Obligation.model_validate(doc) async for doc in cursor]
 
+    async def all_for(self, register_id: str, session: AsyncClientSession) -> list[Obligation]:
+        cursor = self.obligations.find({"register_id": register_id}, session=session)
+        return [Obligation.model_validate(doc) async for doc in cursor]
+
+    async def person(self, register_id: str, session: AsyncClientSession) -> dict[str, Any] | None:
+        return await self.people.find_one({"_id": register_id}, session=session)
+
     async def find(self, filters: dict[str, Any], limit: int = 1000) -> list[Obligation]:
         cursor = self.obligations.find(filters).sort("due_at", 1).limit(limit)
         return [Obligation.model_validate(doc) async for doc in cursor]

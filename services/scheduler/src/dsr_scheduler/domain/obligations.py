@@ -16,7 +16,9 @@ from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import AgeBand, Cohort, Rating
 from dsr_shared.working_time import WorkingCalendar
 
-State = Literal["open", "due", "overdue", "done", "cancelled"]
+# withdrawn: the transition that caused it turned out not to have happened as
+# first reported (a late fact changed the person's history); kept for the record.
+State = Literal["open", "due", "overdue", "done", "cancelled", "withdrawn"]
 ACTIVE: tuple[State, ...] = ("open", "due", "overdue")
 CETR_KINDS = frozenset({"community_cetr", "post_admission_cetr", "inpatient_cetr"})
 
@@ -53,6 +55,13 @@ class Obligation(BaseModel):
     cancelled_reason: str | None = None
     # R-OB-2: a Local Area Emergency Protocol held instead; it is not a C(E)TR.
     exceptions: list[str] = []
+    # The register's transition that demanded it (first rounds of the rules
+    # a rating change triggers); None for repeats, actions and renewals.
+    transition_id: uuid.UUID | None = None
+    # When it was cancelled (by the transition that ended it), completed or withdrawn.
+    ended_at: datetime | None = None
+    # How many times it was opened again after a late fact undid what ended it.
+    generation: int = 0
 
     @property
     def active(self) -> bool:
@@ -72,18 +81,19 @@ class Trigger:
     cohort: Cohort = Cohort.UNKNOWN
     age_band: AgeBand = AgeBand.UNKNOWN
     secure_bed: bool | None = None
+    cause: str | None = None
 
 
 def triggered_rules(area: AreaProfile, trigger: Trigger) -> list[ObligationRule]:
     return area.rules_triggered_by(
         trigger.event, to_rating=trigger.to_rating, from_rating=trigger.from_rating, cohort=trigger.cohort,
-        age_band=trigger.age_band, secure_bed=trigger.secure_bed,
+        age_band=trigger.age_band, secure_bed=trigger.secure_bed, cause=trigger.cause,
     )
 
 
 def new_obligation(
     area: AreaProfile, calendar: WorkingCalendar, rule: ObligationRule, register_id: str, start: datetime,
-    cause: uuid.UUID, *, sequence: int = 0,
+    cause: uuid.UUID, *, sequence: int = 0, transition_id: uuid.UUID | None = None,
 ) -> Obligation:
     duration = rule.deadline if sequence == 0 else (rule.repeat or rule.deadline)
     due_at = calendar.deadline(start, duration)
@@ -102,6 +112,7 @@ def new_obligation(
         repeat=rule.repeat,
         needs_own_consent=rule.needs_own_consent,
         triggered_by_event_id=cause,
+        transition_id=transition_id,
     )
 
 

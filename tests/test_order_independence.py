@@ -1,0 +1,139 @@
+"""What a rating demands does not depend on the order facts arrive in (pure:
+no broker, no database). The register's announcements (rating service) feed
+the scheduler's use case over an in-memory store; the same facts delivered in
+time order and in a shuffled order, with duplicates and twins, end with the
+same history, the same obligations (rule, trigger time, deadline, state) and
+the same admission and escalation emails. The same property runs on the real
+stack in test_order_independence_stack.py.
+
+One thing no order-independent register can promise: an email already sent
+on what was known then. When a referral names someone the register believes
+is in hospital (an admission, no discharge yet) the DSR team is told at once;
+if the discharge that came before the referral arrives later, that email
+stays sent. So the emails of a shuffled delivery are those of time order,
+plus at most one, about the person's entry."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsr_shared.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
+from dsr_shared.events.ratings import HospitalStay
+from dsr_shared.runtime import Context
+from dsr_shared.working_time import WorkingCalendar
+from dsr_rating.domain.announce import announcements
+from dsr_rating.domain.facts import Fact
+from dsr_rating.domain.record import PersonRecord
+from dsr_scheduler.scheduling import Scheduler
+from obligation_memory import memory_runtime, InMemoryObligations
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+RID = "QJ2-TEST-0000-X"
+
+
+def _at(hours: int) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def _fact(kind: str, hours: int, **extra) -> Fact:
+    ods = "RXM"
+    if kind == "admission":
+        extra["hospital"] = HospitalStay(
+            hospital_ods_code=ods, admitted_at=_at(hours), bed_type="mental_health", legal_basis="section_3"
+        )
+    return Fact(id=str(uuid.uuid4()), kind=kind, at=_at(hours), by=f"hospital:{ods}", hospital_ods_code=ods, **extra)
+
+
+@st.composite
+def histories(draw):
+    """A referral and hospital stays (admission then discharge, the last one
+    perhaps still open), with redeliveries and twins, in time and shuffled."""
+    times = sorted(draw(st.lists(st.integers(1, 3000), min_size=1, max_size=7, unique=True)))
+    entry_at = times.pop(draw(st.integers(0, len(times) - 1)))
+    facts = [
+        Fact(
+            id=str(uuid.uuid4()), kind="entry", at=_at(entry_at), by="referrer@nhs.net", rationale="r",
+            rating=draw(st.sampled_from([Rating.RED, Rating.AMBER, Rating.GREEN])),
+        )
+    ]
+    facts += [_fact("admission" if i % 2 == 0 else "discharge", hours) for i, hours in enumerate(times)]
+    deliveries = list(facts)
+    for fact in draw(st.lists(st.sampled_from(facts), max_size=3)):
+        deliveries.append(fact)  # the same event again
+    for fact in draw(st.lists(st.sampled_from(facts[1:] or facts), max_size=2)):
+        if fact.kind != "entry":
+            deliveries.append(fact.model_copy(update={"id": str(uuid.uuid4())}))  # a twin under a new id
+    shuffled = draw(st.permutations(deliveries))
+    in_time = sorted(deliveries, key=lambda f: (f.at, f.kind == "entry"))
+    cohort = draw(st.sampled_from([Cohort.ADULT, Cohort.CYP]))
+    return in_time, shuffled, cohort
+
+
+def _run(deliveries: list[Fact], cohort: Cohort, area_name: str):
+    runtime = memory_runtime(area_name)
+    area, calendar = runtime.settings.area, WorkingCalendar(runtime.settings.area.working_time)
+    store = InMemoryObligations()
+    scheduler = Scheduler(runtime, store)
+    record = PersonRecord(register_id=RID, cohort=cohort)
+    record.set_age_band(AgeBand.CYP if cohort == Cohort.CYP else AgeBand.ADULT, T0, counted=False)
+    version, seen, emails = 0, -1, set()
+    for fact in deliveries:
+        before = record.timeline(record.standing(area, calendar))
+        record.add_fact(fact)
+        version += 1
+        for told in announcements(record, before, record.standing(area, calendar), version=version):
+            event = told.event
+            if isinstance(event, RatingChanged) and event.to_rating == Rating.RED:
+                emails.add((event.transition_id, "escalation"))
+            elif isinstance(event, RatingChanged) and event.cause == "admission":
+                emails.add((event.transition_id, "admission"))
+            if isinstance(event, (RatingChanged, PersonRemoved)) and event.timeline_version > seen:
+                seen = event.timeline_version
+                asyncio.run(scheduler.reconcile(RID, event.timeline, Context("c"), None))
+    standing = record.standing(area, calendar)
+    demanded = sorted(
+        (o.rule, o.started_at, o.due_at, o.state) for o in store.items.values() if o.state != "withdrawn"
+    )
+    return standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.sampled_from(["derbyshire", "staffordshire"]))
+def test_what_a_rating_demands_does_not_depend_on_the_order_of_facts(history, area_name):
+    in_time, shuffled, cohort = history
+    *ended, emails = _run(shuffled, cohort, area_name)
+    *expected, expected_emails = _run(in_time, cohort, area_name)
+    assert ended == expected
+    entry = next(f for f in in_time if f.kind == "entry")
+    extra = emails - expected_emails
+    assert expected_emails <= emails and len(extra) <= 1
+    assert all(transition == PersonRecord(register_id=RID).transition_id(entry.identity) for transition, _ in extra)
+
+
+def test_a_discharge_before_its_admission_gives_the_admission_and_the_post_discharge_meeting():
+    entry = Fact(id=str(uuid.uuid4()), kind="entry", at=_at(0), by="r@nhs.net", rationale="r", rating=Rating.AMBER)
+    admitted, discharged = _fact("admission", 10), _fact("discharge", 20)
+    rating, history, demanded, emails = _run([entry, discharged, admitted], Cohort.ADULT, "derbyshire")
+    assert rating == Rating.AMBER
+    assert [(h["from_rating"], h["to_rating"], h["cause"]) for h in history] == [
+        (None, Rating.AMBER, "referral"), (Rating.AMBER, Rating.BLUE, "admission"), (Rating.BLUE, Rating.AMBER, "discharge")
+    ]
+    assert {rule for rule, start, _, state in demanded if state == "open"} >= {"R-OB-5", "R-OB-4", "R-OB-11"}
+    assert ("R-OB-7", admitted.at) in {(rule, start) for rule, start, _, _ in demanded}  # scheduled, then cancelled
+    assert len([e for e in emails if e[1] == "admission"]) == 1
+
+
+def test_an_admission_before_the_referral_makes_the_person_blue_at_once():
+    admitted = _fact("admission", 0)
+    entry = Fact(id=str(uuid.uuid4()), kind="entry", at=_at(5), by="r@nhs.net", rationale="r", rating=Rating.AMBER)
+    for order in ([admitted, entry], [entry, admitted]):
+        rating, history, demanded, emails = _run(order, Cohort.ADULT, "derbyshire")
+        assert rating == Rating.BLUE
+        assert [(h["to_rating"], h["cause"]) for h in history] == [(Rating.BLUE, "admission")]
+        assert {rule for rule, _, _, state in demanded if state == "open"} == {"R-OB-7", "R-OB-8", "R-OB-9"}
+        assert len(emails) == 1
