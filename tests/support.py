@@ -43,6 +43,19 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1) -> bytes:
     return envelope.model_dump_json().encode()
 
 
+def service_environment(infra: Any, isolation: str, service: str, **extra: str) -> dict[str, str]:
+    """The environment of one service process of an isolated instance."""
+    return {
+        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_TOPIC_PREFIX": f"{isolation}.",
+        "DSR_MONGO_DB": f"{isolation}_{service}",
+        "DSR_AUTH_SECRET": AUTH_SECRET,
+        "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
+        **extra,
+    }
+
+
 def token(*roles: Role, subject: str = "tester@example.org") -> str:
     return issue_token(AUTH_SECRET, subject, list(roles))
 
@@ -124,6 +137,11 @@ class TopicReader:
         if self._task:
             self._task.cancel()
         await self.consumer.stop()
+
+    def distinct(self) -> int:
+        """How many messages were read, counting once one read twice (the
+        reader starts again from the beginning when it rejoins its group)."""
+        return len({(r.topic, r.partition, r.offset) for r in self.records})
 
     def on(self, topic: str) -> list:
         return [r for r in self.records if r.topic == topic]

@@ -69,10 +69,14 @@ def register_router(register: Register) -> APIRouter:
         rating: Rating | None = None,
         cohort: Cohort | None = None,
         status_: Annotated[Status, Query(alias="status")] = "on_register",
+        needs_completion: bool | None = None,
     ) -> dict:
         """The list the tracking meeting works from (R-OB-14): people by rating
-        and adult/CYP, with counts."""
+        and adult/CYP, with counts. `needs_completion=true`: the people referred
+        automatically whose record the DSR team should complete."""
         filters = {"status": status_, **{k: v.value for k, v in (("rating", rating), ("cohort", cohort)) if v}}
+        if needs_completion is not None:
+            filters["cohort"] = "unknown" if needs_completion else {"$ne": "unknown"}
         found = await people.list(filters)
         by_rating: dict[str, int] = {}
         by_cohort: dict[str, int] = {}

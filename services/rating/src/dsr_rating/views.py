@@ -18,6 +18,7 @@ def person_view(record: PersonRecord, standing: Standing) -> dict[str, Any]:
         "rating_since": standing.rating_since,
         "cohort": record.cohort,
         "age_band": record.age_band,
+        "needs_completion": record.cohort == "unknown",
         "in_hospital": standing.in_hospital,
         "hospital": standing.hospital.model_dump(mode="json") if standing.hospital else None,
         "green_until": standing.green_until,
@@ -48,4 +49,7 @@ def summary_view(doc: dict[str, Any]) -> dict[str, Any]:
         "in_hospital": doc.get("in_hospital", False),
         "green_until": doc.get("green_until"),
         "last_update_at": updates[-1]["at"] if updates else None,
+        # Referred automatically: the DSR team completes the record (age, and
+        # with it the cohort) with a full referral.
+        "needs_completion": doc["cohort"] == "unknown",
     }

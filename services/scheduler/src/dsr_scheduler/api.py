@@ -57,6 +57,8 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
         rule: str | None = None,
     ) -> dict:
         filters = {k: v for k, v in (("register_id", register_id), ("kind", kind), ("state", state), ("rule", rule)) if v}
+        # Withdrawn obligations were never demanded after all: shown only when asked for.
+        filters.setdefault("state", {"$ne": "withdrawn"})
         found = await store.find(filters)
         await audit.record(principal, "obligations.list", register_id or "*")
         return {"obligations": [o.model_dump(mode="json") for o in found]}
