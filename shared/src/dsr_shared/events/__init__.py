@@ -20,7 +20,14 @@ from dsr_shared.events.ratings import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.events.referrals import AgeBandChanged, ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.events.referrals import (
+    AgeBandChanged,
+    DischargeSeen,
+    FurtherReferralReceived,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralSubmitted,
+)
 from dsr_shared.events.registry import (
     EVENT_TYPES,
     UnknownEventType,
@@ -35,8 +42,10 @@ __all__ = [
     "Admitted",
     "Cohort",
     "ConsentRenewed",
+    "DischargeSeen",
     "Discharged",
     "Event",
+    "FurtherReferralReceived",
     "HospitalStay",
     "NotificationFailed",
     "NotificationSent",
