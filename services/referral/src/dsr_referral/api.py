@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -13,20 +13,29 @@ from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.events import ReferralSubmitted
 from dsr_shared.events.referrals import Address, RejectionReason
 from dsr_referral.access import Submitter
-from dsr_referral.intake import Intake, Outcome
+from dsr_referral.intake import Intake
 from dsr_referral.people import People
 
 
 class ReferralAnswer(BaseModel):
     referral_id: str
-    outcome: Outcome = Field(
+    outcome: Literal["accepted", "sent_to_dsr_team", "record_completed", "already_on_register"] = Field(
         description="accepted: on the register; sent_to_dsr_team: the person was on the register already, the "
         "referral is kept with their record and the DSR team alerted; record_completed: the DSR team's referral "
-        "completed a record made automatically on discharge; rejected (422): every reason"
+        "completed a record made automatically on discharge; already_on_register: a resubmission answered as "
+        "before further referrals were kept"
     )
     register_id: str | None = Field(
         description="Only to the DSR team and to a referrer whose referral put the person on the register"
     )
+    reasons: list[RejectionReason] = Field(description="Empty")
+
+
+class ReferralRefused(BaseModel):
+    referral_id: str | None = Field(
+        default=None, description="The rejected referral's record; absent when the body did not match the schema (nothing kept)"
+    )
+    outcome: Literal["rejected"]
     reasons: list[RejectionReason]
 
 
@@ -37,7 +46,7 @@ def referral_router(intake: Intake) -> APIRouter:
         "/referrals",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=ReferralAnswer,
-        responses={422: {"model": ReferralAnswer, "description": "Not accepted: every reason, each with a code"}},
+        responses={422: {"model": ReferralRefused, "description": "Not accepted: every reason, each with a code"}},
     )
     async def submit(
         referral: ReferralSubmitted,
@@ -49,12 +58,14 @@ def referral_router(intake: Intake) -> APIRouter:
         submission_id = referral.submission_id or idempotency_key or str(uuid.uuid4())
         referral = referral.model_copy(update={"submission_id": submission_id})
         answer = await intake.submit(referral, Submitter.of(principal), request.state.correlation_id)
+        await intake.runtime.audit.record(principal, f"referral.submit.{answer.outcome}", answer.register_id or answer.referral_id)
+        if answer.outcome == "rejected":
+            refused = ReferralRefused(referral_id=answer.referral_id, outcome="rejected", reasons=answer.reasons)
+            return JSONResponse(refused.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
         body = ReferralAnswer(
             referral_id=answer.referral_id, outcome=answer.outcome, register_id=answer.shown_register_id, reasons=answer.reasons
         )
-        await intake.runtime.audit.record(principal, f"referral.submit.{answer.outcome}", answer.register_id or answer.referral_id)
-        code = status.HTTP_422_UNPROCESSABLE_ENTITY if answer.outcome == "rejected" else status.HTTP_202_ACCEPTED
-        return JSONResponse(body.model_dump(mode="json"), status_code=code)
+        return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
     @router.get("/referrals/{referral_id}", responses={404: {"description": "No such referral, or not yours"}})
     async def read(
