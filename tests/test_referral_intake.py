@@ -3,7 +3,7 @@ on the real broker and database, with the service as its own process."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
 
 import httpx
 import pytest
@@ -89,13 +89,96 @@ async def test_the_same_submission_twice_gives_one_answer_and_one_record(referra
     assert sorted(ids) == sorted({first.json()["register_id"], by_key[0].json()["register_id"]})
 
 
-async def test_a_person_already_on_the_register_gets_no_second_entry(referral):
+async def test_idempotency_keys_belong_to_the_submitter_who_used_them(service_process, infra, isolation):
+    """Issue 12 item 6: referrer B reusing A's key gets B's own referral processed, never A's ids."""
+    mongo = AsyncMongoClient(infra.mongo_uri)
+    db = mongo[f"{isolation}_referral"]
+    await db["referrals"].create_index("submission_id", unique=True)  # as a database made before keys had owners
+    referral = service_process("referral")
+    assert "submission_id_1" not in await db["referrals"].index_information()
+    a, b = auth(Role.REFERRER, subject="a@example.org"), auth(Role.REFERRER, subject="b@example.org")
+    async with (
+        TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals") as topics,
+        httpx.AsyncClient(base_url=referral.url) as http,
+    ):
+        answers = {
+            "a": await http.post("/referrals", json=referral_body(nhs_number="9434765919", submission_id="shared-1"), headers=a),
+            "b": await http.post("/referrals", json=referral_body(nhs_number="9434765870", submission_id="shared-1"), headers=b),
+            "a_by_header": await http.post(
+                "/referrals", json=referral_body(nhs_number="9434765862", submission_id=None), headers={**a, "Idempotency-Key": "shared-2"}
+            ),
+            "b_by_header": await http.post(
+                "/referrals", json=referral_body(nhs_number="9434765854", submission_id=None), headers={**b, "Idempotency-Key": "shared-2"}
+            ),
+        }
+        again = await http.post("/referrals", json=referral_body(nhs_number="9434765870", submission_id="shared-1"), headers=b)
+        bodies = {who: answer.json() for who, answer in answers.items()}
+        assert all(answer.status_code == 202 and answer.json()["outcome"] == "accepted" for answer in answers.values())
+        assert len({body["referral_id"] for body in bodies.values()}) == 4
+        assert len({body["register_id"] for body in bodies.values()}) == 4
+        assert again.json() == bodies["b"], "the same submitter's key still gives their own answer"
+        accepted = await eventually(lambda: len(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) == 4
+                                    and topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted"))
+    assert {e["data"]["accepted_by"] for e in accepted} == {"a@example.org", "b@example.org"}
+    assert await db["people"].count_documents({}) == 4
+    await mongo.close()
+
+
+async def test_a_further_referral_is_kept_and_sent_to_the_dsr_team_without_the_register_id(referral, topics, infra, isolation):
+    """Issue 11 (a second referral is not dropped) and issue 12 item 7 (no membership
+    oracle): only whoever may see the record learns its register id."""
+    owner = auth(Role.REFERRER, subject="owner@example.org")
+    other = auth(Role.REFERRER, subject="other@example.org")
+    team = auth(Role.DSR_TEAM, subject="team@example.org")
+    second = referral_body(
+        nhs_number="943 476 5919", given_name="Morwenna", family_name="Tregarthen", rating="red",
+        referrer={"name": "Kim Second", "role": "GP", "organisation": "Surgery", "email": "kim.second@example.org"},
+    )
     async with httpx.AsyncClient(base_url=referral.url) as http:
-        first = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=auth(Role.REFERRER))
-        again = await http.post("/referrals", json=referral_body(nhs_number="943 476 5919"), headers=auth(Role.REFERRER))
-    assert again.status_code == 202
-    assert again.json()["outcome"] == "already_on_register"
-    assert again.json()["register_id"] == first.json()["register_id"]
+        first = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=owner)
+        register_id = first.json()["register_id"]
+        unrelated = await http.post("/referrals", json=second, headers=other)
+        assert unrelated.status_code == 202, unrelated.text
+        assert unrelated.json() == {"referral_id": unrelated.json()["referral_id"], "outcome": "sent_to_dsr_team",
+                                    "register_id": None, "reasons": []}
+        assert (await http.post("/referrals", json=second, headers=other)).json() == unrelated.json()
+        # Whoever may see the record is told which record it went to.
+        by_owner = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=owner)
+        by_team = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=team)
+        assert [(a.json()["outcome"], a.json()["register_id"]) for a in (by_owner, by_team)] == [
+            ("sent_to_dsr_team", register_id), ("sent_to_dsr_team", register_id)
+        ]
+
+        # GET /referrals/{id}: the referrer reads their own referral, not the register id; the team reads it all.
+        path = f"/referrals/{unrelated.json()['referral_id']}"
+        own = (await http.get(path, headers=other)).json()
+        assert own["outcome"] == "sent_to_dsr_team" and "register_id" not in own
+        assert own["submission"]["person"]["given_name"] == "Morwenna"
+        assert (await http.get(path, headers=team)).json()["register_id"] == register_id
+        assert (await http.get(path, headers=owner)).status_code == 404
+        assert register_id not in (await http.get(path, headers=other)).text
+
+    topic = f"{isolation}.dsr.referrals"
+    further = await eventually(lambda: len(topics.events(topic, "FurtherReferralReceived")) == 3 and topics.events(topic, "FurtherReferralReceived"))
+    assert [(e["data"]["submitted_by"], e["data"]["proposed_rating"]) for e in further] == [
+        ("other@example.org", "red"), ("owner@example.org", "amber"), ("team@example.org", "amber")
+    ]
+    assert all(e["data"]["register_id"] == register_id for e in further)
+    assert further[0]["data"]["referral_id"] == unrelated.json()["referral_id"]
+    assert further[0]["data"]["referrer_email"] == "kim.second@example.org"
+    assert len(topics.events(topic, "ReferralAccepted")) == 1, "still one person, entered once"
+    raw = b"".join(r.value for r in topics.on(topic))
+    for personal in (b"Morwenna", b"Tregarthen", b"9434765919", b"1990-04-12", b"DE1 1AA"):
+        assert personal not in raw
+    mongo = AsyncMongoClient(infra.mongo_uri)
+    db = mongo[f"{isolation}_referral"]
+    person = await db["people"].find_one({"_id": register_id})
+    assert [f["referral_id"] for f in person["further_referrals"]] == [
+        unrelated.json()["referral_id"], by_owner.json()["referral_id"], by_team.json()["referral_id"]
+    ]
+    kept = await db["referrals"].find_one({"_id": unrelated.json()["referral_id"]})
+    assert kept["register_id"] == register_id and kept["submission"]["proposed_rating"] == "red"
+    await mongo.close()
 
 
 async def test_the_topic_door_accepts_and_dead_letters_what_it_cannot_read(referral, topics, infra, isolation):
@@ -133,8 +216,11 @@ async def test_reading_a_referral_needs_a_token_the_right_role_and_ownership(ref
     await mongo.close()
 
 
+DISCHARGED_AT = "2026-03-02T10:15:00+00:00"
+
+
 def discharged(nhs_number: str) -> bytes:
-    data = {"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"}
+    data = {"nhs_number": nhs_number, "discharged_at": DISCHARGED_AT, "hospital_ods_code": "RXM01", "destination": "home"}
     return enveloped("Discharged", data)
 
 
@@ -158,4 +244,9 @@ async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatica
     automatic = [e for e in events if e["accepted_by"] == "system:discharge"]
     assert len(automatic) == 1 and automatic[0]["initial_rating"] == "amber" and automatic[0]["cohort"] == "unknown"
     assert "R-ELIG-4" in automatic[0]["rating_rationale"]
+    # R-OB-5 counts from the discharge: it travels with the automatic referral (no NHS number).
+    assert automatic[0]["discharge"] == {"hospital_ods_code": "RXM01", "discharged_at": DISCHARGED_AT.replace("+00:00", "Z"),
+                                         "destination": "home"}
+    assert "9434765870" not in json.dumps(automatic[0])
+    assert [e["discharge"] for e in events if e["accepted_by"] != "system:discharge"] == [None]
     assert accepted

@@ -8,7 +8,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ TEAM = "dynamicsupportregister@mpft.nhs.uk"
 ON_CALL = "on.call@example.org"
 COMMISSIONER = "commissioning@example.org"
 REFERRER = "sam.referrer@example.org"
+SECOND_REFERRER = "kim.second@example.org"
 
 # The fixtures' person: none of this may reach an email. It is put where
 # careless code would echo it: an update's text, a rating's rationale, a
@@ -108,6 +109,13 @@ class NotifierService:
         ]
         data = {"referral_id": referral_id, "reasons": reasons, "referrer_email": REFERRER}
         return await self.publish("dsr.referrals", "ReferralRejected", data, key=referral_id)
+
+    async def further_referral(self, rid: str, proposed: str) -> Envelope:
+        data = {
+            "register_id": rid, "referral_id": str(uuid.uuid4()), "proposed_rating": proposed, "referrer_email": SECOND_REFERRER,
+            "submitted_by": SECOND_REFERRER, "received_at": datetime.now(timezone.utc).isoformat(),
+        }
+        return await self.publish("dsr.referrals", "FurtherReferralReceived", data, key=rid)
 
     async def rated(self, rid: str, to: str, frm: str | None = "amber", *, cause: str = "person", hospital: dict | None = None) -> Envelope:
         data = {

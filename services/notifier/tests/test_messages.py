@@ -13,6 +13,7 @@ import pytest
 
 from dsr_shared.area import load_profile
 from dsr_shared.events import (
+    FurtherReferralReceived,
     ObligationDue,
     ObligationOverdue,
     PersonRemoved,
@@ -171,6 +172,33 @@ def test_the_referrer_hears_the_outcome_with_reasons_in_the_notifiers_own_words(
     assert message["X-DSR-Register-Id"] is None
     text = message.get_body(("plain",)).get_content()
     assert "[R-ELIG-2.no_consent, consent]" in text and "connection to Staffordshire and Stoke-on-Trent" in text
+
+
+@pytest.mark.parametrize(
+    ("proposed", "current", "higher", "says"),
+    [
+        ("red", "amber", True, "It proposes a HIGHER rating than the current one: red (in crisis, at risk of admission), "
+                               "where the record says amber (wellbeing deteriorating)."),
+        ("amber", "green", True, "HIGHER rating"),
+        ("amber", "amber", False, "It proposes amber (wellbeing deteriorating); the record says amber"),
+        ("green", "red", False, "the record says red"),
+        ("red", "blue", False, "the record says blue (in hospital)"),
+        ("red", None, False, "The current rating was not known when this was sent"),
+    ],
+)
+def test_a_further_referral_alerts_the_team_and_says_plainly_when_it_proposes_a_higher_rating(proposed, current, higher, says):
+    event = FurtherReferralReceived(
+        register_id=RID, referral_id=uuid.uuid4(), proposed_rating=proposed, referrer_email="Kim.Second@example.org",
+        submitted_by="kim.second@example.org", received_at=AT,
+    )
+    [note] = messages.for_further_referral(event, current, STAFFS)
+    assert (note.recipient, note.template, note.register_id) == (TEAM, "further_referral", RID)
+    message = rendered(note)
+    assert_clean(message)
+    text = message.get_body(("plain",)).get_content()
+    assert says in text and "kim.second@example.org" in text and str(event.referral_id) in text
+    assert ("HIGHER" in text) is higher and ("higher rating" in message["Subject"]) is higher
+    assert RID in message["Subject"] and message["X-DSR-Register-Id"] == RID
 
 
 def test_the_digest_goes_out_one_working_day_before_the_tracking_meeting():

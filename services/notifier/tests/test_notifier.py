@@ -57,7 +57,15 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     await svc.professionals(r6, [PAT])
     await svc.update_added(r6)
     expect(TEAM, "update_added", r6)
+    await svc.rated(r7, "amber", None, cause="referral")  # no email
     await eventually(lambda: received(svc) == expected, timeout=60)
+    await eventually(lambda: svc.db["people"].find_one({"_id": r7, "rating": "amber"}))
+
+    # A further referral for someone on the register: the DSR team, saying when it proposes more than the record has.
+    await svc.further_referral(r7, "red")
+    expect(TEAM, "further_referral", r7)
+    await svc.further_referral(r2, "amber")
+    expect(TEAM, "further_referral", r2)
 
     # Obligations, to whoever is responsible.
     await svc.obligation("ObligationDue", r1, "R-OB-11", "case_holder_update", "case_holder", soon)
@@ -118,6 +126,9 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     assert "RXM" in by_kind["admission"][0] and "(R-OB-7), by " in by_kind["admission"][0]
     assert "[R-ELIG-2.no_consent, consent]" in by_kind["referral_rejected"][0]
     assert "best-interest meeting" in by_kind["removal_requested"][0]
+    further = {m["X-DSR-Register-Id"]: (m["Subject"], text_of(m)) for m in messages if m["X-DSR-Kind"] == "further_referral"}
+    assert "proposing a higher rating" in further[r7][0] and "HIGHER rating than the current one: red" in further[r7][1]
+    assert "HIGHER" not in further[r2][1] and "the record says red" in further[r2][1]
     assert "Initial DSP meeting (R-OB-3)" in by_kind["referral_accepted"][0]
 
     # What was sent, to whom, when, for which event; and NotificationSent for each.

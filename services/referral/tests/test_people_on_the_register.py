@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -140,7 +141,7 @@ async def test_a_removed_person_returns_on_a_new_referral_under_the_same_registe
 
         # On the register again: a further referral finds them there.
         third = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=auth(Role.REFERRER))
-        assert third.json()["outcome"] == "already_on_register" and third.json()["register_id"] == register_id
+        assert third.json()["outcome"] == "sent_to_dsr_team" and third.json()["register_id"] == register_id
     assert len(accepted_for(topics, isolation, register_id)) == 2
 
 
@@ -180,7 +181,7 @@ async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_wh
         assert person["address"]["postcode"] == "DE1 1AA"  # kept from the accepted referral
         # A second referrer who found the person already on the register did not refer them.
         late = await http.post("/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject="late@example.org"))
-        assert late.json()["outcome"] == "already_on_register"
+        assert late.json() | {"referral_id": None} == {"referral_id": None, "outcome": "sent_to_dsr_team", "register_id": None, "reasons": []}
         published_before = metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.")
 
         own = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.REFERRER, subject=OWNER))
@@ -282,6 +283,68 @@ async def test_an_age_band_change_is_announced_once_without_the_date_of_birth(se
     assert not [b for b in births if b in log]
     sweeps = [line for line in log.splitlines() if "age band" in line]
     assert sweeps and not [line for line in sweeps if any(i in line for i in ids.values())]
+
+
+async def test_the_dsr_team_completes_the_record_of_a_person_referred_automatically_on_discharge(
+    service_process, infra, isolation, db, publish
+):
+    """Issue 11: the record made on discharge (R-ELIG-4) has no date of birth;
+    the DSR team's full referral completes it, the age band follows on the bus
+    without the date of birth, and birthdays are followed after (18: young adult)."""
+    referral = service_process("referral", DSR_SIMULATED_CLOCK="true", DSR_SWEEP_EVERY_SECONDS="1")
+    london = ZoneInfo("Europe/London")
+    today = datetime.now(london).date()
+    born = years_before(today + timedelta(days=20), 18)  # 17: turns 18 in 20 days
+    team = auth(Role.DSR_TEAM, subject="team@example.org")
+    full = referral_body(nhs_number="9434765846", date_of_birth=born.isoformat(), postcode="DE22 3LZ",
+                         given_name="Tamsin", family_name="Olorun", rating="red")
+    topic = f"{isolation}.dsr.referrals"
+    async with TopicReader(infra.kafka_bootstrap, topic) as topics, httpx.AsyncClient(base_url=referral.url) as http:
+        await publish(f"{isolation}.dsr.hospital.discharges", discharged("9434765846"), "9434765846")
+        [automatic] = await eventually(lambda: topics.events(topic, "ReferralAccepted"))
+        register_id = automatic["data"]["register_id"]
+        assert automatic["data"]["age_band"] == "unknown" and automatic["data"]["discharge"]["hospital_ods_code"] == "RXM01"
+        await eventually(lambda: db["people"].find_one({"_id": register_id, "age_band_checked_on": today.isoformat()}))
+
+        def post(body: dict, headers: dict):
+            return http.post("/referrals", json={**body, "submission_id": str(uuid.uuid4())}, headers=headers)
+
+        # A referrer's full referral does not complete the record: it goes to the DSR team.
+        by_referrer = await post(full, auth(Role.REFERRER, subject="late@example.org"))
+        assert (by_referrer.json()["outcome"], by_referrer.json()["register_id"]) == ("sent_to_dsr_team", None)
+        # The team's referral is a referral: every reason, and nothing completed.
+        refused = await post({**full, "consent": None}, team)
+        assert refused.status_code == 422 and [r["code"] for r in refused.json()["reasons"]] == ["R-ELIG-2.no_consent"]
+
+        completed = await post(full, team)
+        assert completed.status_code == 202, completed.text
+        assert (completed.json()["outcome"], completed.json()["register_id"]) == ("record_completed", register_id)
+        [band] = await eventually(lambda: topics.events(topic, "AgeBandChanged"))
+        assert band["data"] == {"register_id": register_id, "age_band": "cyp", "effective_on": today.isoformat()}
+        person = await db["people"].find_one({"_id": register_id})
+        assert person["address"]["postcode"] == "DE22 3LZ" and person["announced_age_band"] == "cyp"
+        assert person["record_completed"]["referral_id"] == completed.json()["referral_id"]
+        assert person["record_completed"]["by"] == "team@example.org"
+        kept = (await http.get(f"/referrals/{completed.json()['referral_id']}", headers=team)).json()
+        assert kept["submission"]["person"]["date_of_birth"] == born.isoformat() and kept["register_id"] == register_id
+
+        # Completed once: the team's next full referral is a further referral, and no band is announced again.
+        again = await post(full, team)
+        assert (again.json()["outcome"], again.json()["register_id"]) == ("sent_to_dsr_team", register_id)
+        await eventually(lambda: db["people"].find_one({"_id": register_id, "age_band_checked_on": today.isoformat()}))
+        assert len(topics.events(topic, "AgeBandChanged")) == 1
+
+        # The 18th birthday is followed like anyone else's.
+        moved = await http.post("/clock/advance", json={"by": "P30D"}, headers=auth(Role.OPS))
+        later = datetime.fromisoformat(moved.json()["now"]).astimezone(london).date()
+        changed = await eventually(lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged"))
+        assert changed[1]["data"] == {"register_id": register_id, "age_band": "young_adult", "effective_on": later.isoformat()}
+        further = topics.events(topic, "FurtherReferralReceived")
+        assert [(e["data"]["submitted_by"], e["data"]["proposed_rating"]) for e in further] == [
+            ("late@example.org", "red"), ("team@example.org", "red")
+        ]
+    for personal in (b"Tamsin", b"Olorun", b"9434765846", born.isoformat().encode(), b"DE22 3LZ"):
+        assert not [r for r in topics.on(topic) if personal in r.value]
 
 
 async def _at_least(value, n: float) -> bool:

@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope, derived_event_id
 from dsr_shared.events import (
+    FurtherReferralReceived,
     ObligationCancelled,
     ObligationCompleted,
     ObligationDue,
@@ -176,4 +177,15 @@ def referral_handlers(notifier: Notifier) -> dict[str, Handler]:
 
         await notifier.handle(envelope, decide)
 
-    return {ReferralAccepted.EVENT_TYPE: on_accepted, ReferralRejected.EVENT_TYPE: on_rejected}
+    async def on_further_referral(envelope: Envelope, event: FurtherReferralReceived) -> None:
+        async def decide(session: AsyncClientSession) -> list[Notification]:
+            current = await projection.rating_of(event.register_id, session)
+            return messages.for_further_referral(event, current, area)
+
+        await notifier.handle(envelope, decide)
+
+    return {
+        ReferralAccepted.EVENT_TYPE: on_accepted,
+        ReferralRejected.EVENT_TYPE: on_rejected,
+        FurtherReferralReceived.EVENT_TYPE: on_further_referral,
+    }

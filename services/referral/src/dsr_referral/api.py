@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.events import ReferralSubmitted
-from dsr_shared.events.referrals import Address
+from dsr_shared.events.referrals import Address, RejectionReason
+from dsr_referral.access import Submitter
 from dsr_referral.intake import Intake
 from dsr_referral.people import People
+
+
+class ReferralAnswer(BaseModel):
+    referral_id: str
+    outcome: Literal["accepted", "sent_to_dsr_team", "record_completed", "already_on_register"] = Field(
+        description="accepted: on the register; sent_to_dsr_team: the person was on the register already, the "
+        "referral is kept with their record and the DSR team alerted; record_completed: the DSR team's referral "
+        "completed a record made automatically on discharge; already_on_register: a resubmission answered as "
+        "before further referrals were kept"
+    )
+    register_id: str | None = Field(
+        description="Only to the DSR team and to a referrer whose referral put the person on the register"
+    )
+    reasons: list[RejectionReason] = Field(description="Empty")
+
+
+class ReferralRefused(BaseModel):
+    referral_id: str | None = Field(
+        default=None, description="The rejected referral's record; absent when the body did not match the schema (nothing kept)"
+    )
+    outcome: Literal["rejected"]
+    reasons: list[RejectionReason]
 
 
 def referral_router(intake: Intake) -> APIRouter:
@@ -22,7 +45,8 @@ def referral_router(intake: Intake) -> APIRouter:
     @router.post(
         "/referrals",
         status_code=status.HTTP_202_ACCEPTED,
-        responses={422: {"description": "Not accepted: every reason, each with a code"}},
+        response_model=ReferralAnswer,
+        responses={422: {"model": ReferralRefused, "description": "Not accepted: every reason, each with a code"}},
     )
     async def submit(
         referral: ReferralSubmitted,
@@ -30,31 +54,32 @@ def referral_router(intake: Intake) -> APIRouter:
         principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
+        """Idempotent per submitter: `submission_id` (or the Idempotency-Key header) is the key."""
         submission_id = referral.submission_id or idempotency_key or str(uuid.uuid4())
         referral = referral.model_copy(update={"submission_id": submission_id})
-        answer = await intake.submit(referral, principal.subject, request.state.correlation_id)
-        body = {
-            "referral_id": answer.referral_id,
-            "outcome": answer.outcome,
-            "register_id": answer.register_id,
-            "reasons": [r.model_dump() for r in answer.reasons],
-        }
+        answer = await intake.submit(referral, Submitter.of(principal), request.state.correlation_id)
         await intake.runtime.audit.record(principal, f"referral.submit.{answer.outcome}", answer.register_id or answer.referral_id)
-        code = status.HTTP_422_UNPROCESSABLE_ENTITY if answer.outcome == "rejected" else status.HTTP_202_ACCEPTED
-        return JSONResponse(body, status_code=code)
+        if answer.outcome == "rejected":
+            refused = ReferralRefused(referral_id=answer.referral_id, outcome="rejected", reasons=answer.reasons)
+            return JSONResponse(refused.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        body = ReferralAnswer(
+            referral_id=answer.referral_id, outcome=answer.outcome, register_id=answer.shown_register_id, reasons=answer.reasons
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
-    @router.get("/referrals/{referral_id}")
+    @router.get("/referrals/{referral_id}", responses={404: {"description": "No such referral, or not yours"}})
     async def read(
         referral_id: str,
         principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
     ) -> dict:
-        doc = await intake.store.by_id(referral_id)
-        # A referrer sees only their own referrals; not found and not theirs look alike.
-        if doc is None or not (principal.has(Role.DSR_TEAM) or doc["submitted_by"] == principal.subject):
+        """The DSR team reads every referral, a referrer their own; the register id
+        only where they may see the person's record."""
+        found = await intake.read(referral_id, Submitter.of(principal))
+        if found is None:
             await intake.runtime.audit.record(principal, "referral.read", referral_id, outcome="denied_or_missing")
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral")
-        await intake.runtime.audit.record(principal, "referral.read", doc.get("register_id") or referral_id)
-        doc["referral_id"] = doc.pop("_id")
+        doc, register_id = found
+        await intake.runtime.audit.record(principal, "referral.read", register_id or referral_id)
         return doc
 
     return router
@@ -79,7 +104,7 @@ def people_router(people: People) -> APIRouter:
         """The person's current address. Kept only in this service: no event carries it."""
         audit = people.runtime.audit
         # A referrer changes only the people they referred; not found and not theirs look alike.
-        allowed = await people.may_change(register_id, principal.subject, dsr_team=principal.has(Role.DSR_TEAM))
+        allowed = await people.may_change(register_id, Submitter.of(principal))
         changed = await people.change_address(register_id, address, principal.subject) if allowed else None
         if changed is None:
             await audit.record(principal, "person.address.change", register_id, outcome="denied_or_missing")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
 from dsr_shared.messaging import Handler
+from dsr_referral.access import Submitter
 from dsr_referral.intake import Intake
 from dsr_referral.people import People
 
@@ -13,7 +14,8 @@ from dsr_referral.people import People
 def referral_handlers(intake: Intake) -> dict[str, Handler]:
     async def on_submitted(envelope: Envelope, event: ReferralSubmitted) -> None:
         referral = event if event.submission_id else event.model_copy(update={"submission_id": str(envelope.event_id)})
-        await intake.submit(referral, f"system:{envelope.area}", envelope.correlation_id)
+        # The topic door names no sender: its idempotency keys are the area's systems'.
+        await intake.submit(referral, Submitter(f"system:{envelope.area}"), envelope.correlation_id)
 
     return {ReferralSubmitted.EVENT_TYPE: on_submitted}
 

@@ -14,6 +14,7 @@ from dsr_shared.envelope import Envelope
 from dsr_shared.events import PersonRemoved
 from dsr_shared.events.referrals import Address
 from dsr_shared.runtime import Runtime
+from dsr_referral.access import Submitter, may_see
 from dsr_referral.adapters.referrals import ReferralStore
 from dsr_referral.domain.eligibility import lives_in_area
 
@@ -49,11 +50,9 @@ class People:
 
         await self.runtime.uow.run_once(envelope.event_id, effect)
 
-    async def may_change(self, register_id: str, subject: str, *, dsr_team: bool) -> bool:
-        """The DSR team, or a referrer whose referral put this person on the register."""
-        if await self.store.person(register_id) is None:
-            return False
-        return dsr_team or await self.store.accepted_referral_by(register_id, subject) is not None
+    async def may_change(self, register_id: str, who: Submitter) -> bool:
+        """Whoever may see the record (access.py)."""
+        return await self.store.person(register_id) is not None and await may_see(self.store, register_id, who)
 
     async def change_address(self, register_id: str, address: Address, by: str) -> AddressChange | None:
         """None when there is no such person. `in_area`: whether the new address

@@ -5,7 +5,7 @@ compares each person's band today with the band last announced for them, and
 announces a change with AgeBandChanged (no date of birth).
 
 Each person is compared once per area day (`age_band_checked_on`), and again
-when a referral (re)enters them. The change and its event are written in one
+when a referral (re)enters them or completes their record. The change and its event are written in one
 transaction, guarded by the person's document as it was read, so two processes
 or a retry announce it once; the event id is derived from the change itself.
 Logs carry counts, never a register id next to a band change: the day of the

@@ -21,7 +21,14 @@ from dsr_shared.events.ratings import (
     Transition,
     UpdateAdded,
 )
-from dsr_shared.events.referrals import AgeBandChanged, ReferralAccepted, ReferralRejected, ReferralSubmitted
+from dsr_shared.events.referrals import (
+    AgeBandChanged,
+    DischargeSeen,
+    FurtherReferralReceived,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralSubmitted,
+)
 from dsr_shared.events.registry import (
     EVENT_TYPES,
     UnknownEventType,
@@ -36,8 +43,10 @@ __all__ = [
     "Admitted",
     "Cohort",
     "ConsentRenewed",
+    "DischargeSeen",
     "Discharged",
     "Event",
+    "FurtherReferralReceived",
     "HospitalStay",
     "NotificationFailed",
     "NotificationSent",

@@ -110,9 +110,10 @@ class ReferralSubmitted(Event):
 
 
 class DischargeSeen(_Part):
-    """The discharge that made an automatic referral (R-ELIG-4): no NHS number."""
+    """The discharge that referred a person automatically (R-ELIG-4): the
+    post-discharge DSP meeting (R-OB-5) counts from it. No NHS number."""
 
-    hospital_ods_code: str
+    hospital_ods_code: str = Field(min_length=3, max_length=10)
     discharged_at: AwareDatetime
     destination: str | None = None
 
@@ -137,8 +138,7 @@ class ReferralAccepted(Event):
     professionals: list[Professional] = Field(default_factory=list)
     # The date of the consent or best-interest decision: renewal falls due a year on (R-OB-13).
     consent_date: date | None = None
-    # Set on an automatic referral on discharge: the register dates the entry
-    # and the post-discharge DSP meeting (R-OB-5) from the discharge.
+    # Only on an automatic referral made because of a discharge (R-ELIG-4).
     discharge: DischargeSeen | None = None
 
 
@@ -157,6 +157,23 @@ class AgeBandChanged(Event):
     age_band: AgeBand
     # The area's calendar day on which the change was noticed and takes effect.
     effective_on: date
+
+
+class FurtherReferralReceived(Event):
+    """A referral for someone already on the register: kept with their record
+    in the referral service (it holds personal data) and sent to the DSR team,
+    which decides what it changes. No personal data: the register id says who."""
+
+    EVENT_TYPE: ClassVar[str] = "FurtherReferralReceived"
+    TOPIC: ClassVar[Topic] = Topic.REFERRALS
+
+    register_id: str
+    referral_id: uuid.UUID
+    proposed_rating: Literal[Rating.RED, Rating.AMBER, Rating.GREEN]
+    referrer_email: EmailStr
+    # The token subject that submitted it, or `system:<area>` on the topic door.
+    submitted_by: str
+    received_at: AwareDatetime
 
 
 class RejectionReason(_Part):

@@ -48,6 +48,11 @@ class Projection:
             fields["rating"] = rating
         await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
 
+    async def rating_of(self, register_id: str, session: AsyncClientSession | None = None) -> str | None:
+        """The person's current rating as last heard (None: not heard yet, or removed)."""
+        doc = await self.people.find_one({"_id": register_id}, session=session)
+        return doc.get("rating") if doc and doc.get("on_register") else None
+
     async def on_register_by_rating(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         async for doc in self.people.find({"on_register": True}).sort("_id", 1):

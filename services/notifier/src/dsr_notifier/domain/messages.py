@@ -11,6 +11,7 @@ from typing import Any
 
 from dsr_shared.area import AreaProfile
 from dsr_shared.events import (
+    FurtherReferralReceived,
     ObligationDue,
     ObligationOverdue,
     PersonRemoved,
@@ -149,3 +150,27 @@ def for_referral_rejected(event: ReferralRejected, at: datetime, area: AreaProfi
     context = {"referral_id": str(event.referral_id), "rejected_at": at, "reasons": unique}
     recipient = as_email(event.referrer_email) or _team(area)
     return _each([recipient], "referral_rejected", None, context)
+
+
+# Red > amber > green: what "a higher rating" means for a referral (blue is
+# an admission, not a rating a referral can propose).
+_RAG_RANK = {Rating.GREEN: 0, Rating.AMBER: 1, Rating.RED: 2}
+
+
+def for_further_referral(event: FurtherReferralReceived, current_rating: str | None, area: AreaProfile) -> list[Notification]:
+    """To the DSR team: a referral for someone already on the register, kept
+    with their record in the referral service. Says plainly when it proposes a
+    higher rating than the current one (`current_rating`: the notifier's view,
+    None when it has not heard one yet)."""
+    current = Rating(current_rating) if current_rating in Rating._value2member_map_ else None
+    higher = current in _RAG_RANK and _RAG_RANK[event.proposed_rating] > _RAG_RANK[current]
+    context = {
+        "referral_id": str(event.referral_id),
+        "received_at": event.received_at,
+        "referrer_email": as_email(event.referrer_email),
+        "proposed_rating": event.proposed_rating.value,
+        "current_rating": current.value if current else None,
+        "higher": higher,
+        "next_meeting": area.next_tracking_meeting(event.received_at),
+    }
+    return _each([_team(area)], "further_referral", event.register_id, context)

@@ -6,7 +6,18 @@ service: removal from the register marks it (`removed_at`, `removal`), and a
 new referral returns the person under the same register id. It also keeps the
 age band last announced for the person (`announced_age_band`, on
 ReferralAccepted or AgeBandChanged) and the area day on which the age sweeper
-last compared it with their age (`age_band_checked_on`, YYYY-MM-DD)."""
+last compared it with their age (`age_band_checked_on`, YYYY-MM-DD).
+
+A referral's outcome is `accepted` (it put the person on the register),
+`rejected` (no person details kept), `sent_to_dsr_team` (the person was on the
+register already: kept with their record, listed on the person's document in
+`further_referrals`) or `record_completed` (the DSR team's full referral that
+gave an automatically referred person's record its details, noted on the
+person's document in `record_completed`). Records made before further
+referrals were kept say `already_on_register`.
+
+Idempotency keys (`submission_id`) belong to whoever submitted them
+(`submitted_by`): another submitter's same key is another referral."""
 
 from __future__ import annotations
 
@@ -15,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.errors import OperationFailure
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -25,13 +37,23 @@ class ReferralStore:
         self.people = db["people"]
 
     async def ensure_indexes(self) -> None:
-        await self.referrals.create_index("submission_id", unique=True)
+        await self._drop_global_submission_index()
+        await self.referrals.create_index([("submitted_by", 1), ("submission_id", 1)], unique=True)
         await self.referrals.create_index([("register_id", 1), ("submitted_by", 1)])
         await self.people.create_index("nhs_number", unique=True)
         await self.people.create_index([("removed_at", 1), ("age_band_checked_on", 1)])
 
-    async def by_submission(self, submission_id: str) -> dict[str, Any] | None:
-        return await self.referrals.find_one({"submission_id": submission_id})
+    async def _drop_global_submission_index(self) -> None:
+        """Keys were once unique across submitters (a referrer reusing another's
+        key got the other's referral); that index goes."""
+        try:
+            if "submission_id_1" in await self.referrals.index_information():
+                await self.referrals.drop_index("submission_id_1")
+        except OperationFailure:
+            pass  # another process dropped it first
+
+    async def by_submission(self, submission_id: str, submitted_by: str) -> dict[str, Any] | None:
+        return await self.referrals.find_one({"submitted_by": submitted_by, "submission_id": submission_id})
 
     async def by_id(self, referral_id: str) -> dict[str, Any] | None:
         return await self.referrals.find_one({"_id": referral_id})
@@ -41,6 +63,13 @@ class ReferralStore:
         return await self.referrals.find_one(
             {"register_id": register_id, "submitted_by": submitted_by, "outcome": "accepted"}, projection={"_id": 1}
         )
+
+    async def has_details(self, register_id: str) -> bool:
+        """Whether a referral form with the person's details (date of birth and
+        the rest) is kept for them: not so for a person referred only
+        automatically on discharge (R-ELIG-4) until the DSR team completes them."""
+        query = {**_WITH_DETAILS, "register_id": register_id}
+        return await self.referrals.find_one(query, projection={"_id": 1}) is not None
 
     async def add_referral(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
         await self.referrals.insert_one(doc, session=session)
@@ -99,6 +128,40 @@ class ReferralStore:
         )
         return result.matched_count == 1
 
+    async def complete_person(
+        self, person: dict[str, Any], referral_id: str, at: datetime, session: AsyncClientSession, *,
+        address: dict[str, Any], by: str, age_band: str,
+    ) -> bool:
+        """The DSR team's full referral completes an automatically referred
+        person's record: its address becomes the current one and its age band
+        the one announced. False when the person is no longer as read (removed,
+        returned, or completed by another referral meanwhile)."""
+        result = await self.people.update_one(
+            {"_id": person["_id"], "referral_id": person["referral_id"], "removed_at": None, "record_completed": None},
+            {
+                "$set": {
+                    **_address_fields(address, at, by),
+                    "announced_age_band": age_band,
+                    "record_completed": {"referral_id": referral_id, "at": at, "by": by},
+                },
+                "$unset": {"age_band_checked_on": ""},
+            },
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def note_further_referral(
+        self, register_id: str, referral_id: str, at: datetime, session: AsyncClientSession
+    ) -> bool:
+        """A further referral is kept with the person's record. False when the
+        person is no longer on the register (removed meanwhile)."""
+        result = await self.people.update_one(
+            {"_id": register_id, "removed_at": None},
+            {"$push": {"further_referrals": {"referral_id": referral_id, "at": at}}},
+            session=session,
+        )
+        return result.matched_count == 1
+
     async def mark_removed(
         self, register_id: str, at: datetime, removal: dict[str, Any], session: AsyncClientSession
     ) -> bool:
@@ -121,14 +184,10 @@ class ReferralStore:
         return [doc async for doc in self.people.find(query, projection=projection)]
 
     async def births(self, register_ids: list[str]) -> dict[str, tuple[str, str]]:
-        """Date of birth and referral date (ISO text) from the latest accepted
-        referral of each person that has them; none for a person referred only
-        automatically on discharge (R-ELIG-4)."""
-        query = {
-            "register_id": {"$in": register_ids},
-            "outcome": "accepted",
-            "submission.person.date_of_birth": {"$exists": True},
-        }
+        """Date of birth and referral date (ISO text) from the latest referral
+        that put the person on the register or completed their record; none for
+        a person referred only automatically on discharge (R-ELIG-4)."""
+        query = {**_WITH_DETAILS, "register_id": {"$in": register_ids}}
         projection = {"register_id": 1, "submission.person.date_of_birth": 1, "submission.referral_date": 1}
         found: dict[str, tuple[str, str]] = {}
         async for doc in self.referrals.find(query, projection=projection).sort([("submitted_at", 1), ("_id", 1)]):
@@ -158,6 +217,13 @@ class ReferralStore:
     async def change_address(self, register_id: str, address: dict[str, Any], at: datetime, by: str) -> bool:
         result = await self.people.update_one({"_id": register_id}, {"$set": _address_fields(address, at, by)})
         return result.matched_count == 1
+
+
+# Referrals whose form is the person's record (the date of birth and the rest).
+_WITH_DETAILS: dict[str, Any] = {
+    "outcome": {"$in": ["accepted", "record_completed"]},
+    "submission.person.date_of_birth": {"$exists": True},
+}
 
 
 def _as_read(person: dict[str, Any]) -> dict[str, Any]:
