@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 from zoneinfo import ZoneInfo
 

@@ -50,7 +50,8 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
 
     # R-ELIG-1: a confirmed diagnosis with evidence.
     if not referral.diagnosis.confirmed:
-        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.", "diagnosis.confirmed"))
+        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.",
+                               "diagnosis.confirmed"))
     if not (referral.diagnosis.evidence_reference or "").strip():
         reasons.append(_reason("R-ELIG-1.no_evidence", "Evidence of the diagnosis must be attached.", "diagnosis.evidence_reference"))
 
