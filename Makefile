@@ -14,7 +14,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 # each new package is added here.
 FORMATTED := tests/import_contracts.py
 
-.PHONY: install sync run stop status check test format asyncapi openapi check-tools python-tools
+.PHONY: install sync run stop status check lint test-fast test format asyncapi openapi check-tools python-tools
 
 python-tools:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
@@ -38,11 +38,18 @@ stop:
 status:
 	$(UV) run --frozen python -m dsr_devstack status
 
+# The static checks and the fast tests side by side, one core each.
 check: sync
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint test-fast
+
+lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check $(FORMATTED)
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
+
+# Every test that needs neither Kafka nor the database (conftest.py marks the others `infra`).
+test-fast:
 	$(UV) run --frozen pytest -m "not infra"
 
 # The checks and the fast tests first, then the rest of the suite: together, every test once.
