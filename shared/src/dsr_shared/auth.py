@@ -1,4 +1,4 @@
-"""Bearer tokens and roles (CONTRACT.md "HTTP"). Tokens are JWTs signed by the
+"""Bearer tokens and roles (docs/CONTRACT.md "HTTP"). Tokens are JWTs signed by the
 area's identity provider; here HS256 with a shared secret from settings, which
 a deployment replaces with the provider's key. Roles: referrer, dsr_team, ops,
 system."""

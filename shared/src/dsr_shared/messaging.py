@@ -1,6 +1,6 @@
 """The broker, how events are published, and how they are consumed.
 
-Delivery contract (DEVELOPERS.md "Delivery"):
+Delivery contract (docs/CONTRACT.md "Delivery", "Dead letters"):
 - producer: acks=all, idempotence on; one person's events share a key.
 - consumer: one per service, reading all of its input topics, so a start joins
   the consumer group once instead of once per topic;

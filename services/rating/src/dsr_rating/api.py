@@ -1,4 +1,4 @@
-"""HTTP: the register (CONTRACT.md). The DSR team sees everyone; a referrer
+"""HTTP: the register (docs/CONTRACT.md). The DSR team sees everyone; a referrer
 sees and keeps up to date the people they referred or work with (else 404,
 so the register does not say who is on it). Every read and change of a
 person's record is audited, refusals included."""

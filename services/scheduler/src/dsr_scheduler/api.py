@@ -1,4 +1,4 @@
-"""HTTP: obligations and the tracking meeting (CONTRACT.md)."""
+"""HTTP: obligations and the tracking meeting (docs/CONTRACT.md)."""
 
 from __future__ import annotations
 

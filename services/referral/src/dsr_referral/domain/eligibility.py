@@ -1,4 +1,4 @@
-"""Who may be on the register (DOMAIN.md R-ELIG-1..3, R-ID-2). Pure: the
+"""Who may be on the register (docs/RULES.md R-ELIG-1..3, R-ID-2). Pure: the
 referral and the area profile in, every reason it cannot be accepted out."""
 
 from __future__ import annotations
