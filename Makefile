@@ -12,7 +12,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 # Files kept in `ruff format` style. The rest of the code base joins in one
 # `make format` run once no branch is open (it rewraps most files); until then
 # each new package is added here.
-FORMATTED := tests/import_contracts.py
+FORMATTED := tests/import_contracts.py tests/test_repository_explains_itself.py
 
 .PHONY: install sync run stop status check lint test-fast test format asyncapi openapi check-tools python-tools
 
