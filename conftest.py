@@ -15,9 +15,24 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from infra import Infra, infrastructure  # noqa: E402
 from support import service_environment  # noqa: E402
 
+# Fixtures that start or reach Kafka or the database. A test that uses one,
+# directly or through other fixtures, is marked `infra`, so that `make check`
+# (`pytest -m "not infra"`) runs everything else in seconds.
+INFRA_FIXTURES = frozenset({"infra", "jar_cache"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # `fixturenames` is the whole closure: fixtures of fixtures count too.
+        if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.infra)
+
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    if "not infra" in request.config.getoption("markexpr"):
+        # Reached through request.getfixturevalue, which the marker cannot see.
+        pytest.fail("this test needs Kafka and the database: give it the infra marker")
     with infrastructure(tmp_path_factory.mktemp("infra")) as running:
         yield running
 

@@ -102,7 +102,7 @@ def valid_nhs_number(seed: int) -> str:
     """A valid NHS number from a seed (modulus 11), for many distinct people."""
     while True:
         base = f"{(900000000 + seed * 7919) % 1000000000:09d}"
-        total = sum(int(d) * w for d, w in zip(base, range(10, 1, -1)))
+        total = sum(int(d) * w for d, w in zip(base, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         if check == 11:
             check = 0

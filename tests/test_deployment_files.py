@@ -30,9 +30,9 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
-from dsr_notifier.settings import NotifierSettings
 from dsr_shared.area import load_profile
 from dsr_shared.settings import ServiceSettings
+from dsr_notifier.settings import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"

@@ -228,7 +228,8 @@ def discharged(nhs_number: str) -> bytes:
 async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatically_as_amber(service_process, infra, isolation, area):
     process = service_process("referral", DSR_AREA_PROFILE=area)
     async with httpx.AsyncClient(base_url=process.url) as http:
-        known = await http.post("/referrals", json=referral_body(nhs_number="9434765919", postcode={"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}[area]), headers=auth(Role.REFERRER))
+        postcode = {"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}[area]
+        known = await http.post("/referrals", json=referral_body(nhs_number="9434765919", postcode=postcode), headers=auth(Role.REFERRER))
         assert known.status_code == 202, known.text
     async with TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals", f"{isolation}.dsr.hospital.discharges.dlq") as reader:
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 EXAMPLES = 1000
 REQUIRED = ["referral_date", "person", "diagnosis", "referrer", "rating_rationale"]
 PERSON_REQUIRED = ["given_name", "family_name", "date_of_birth", "nhs_number", "address"]
-junk = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20), st.lists(st.integers(), max_size=3))
+junk = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+                 st.lists(st.integers(), max_size=3))
 
 
 def _drop(body, key):

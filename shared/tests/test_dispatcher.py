@@ -27,7 +27,7 @@ def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) 
     return enveloped("RatingChanged", data, schema_version)
 
 
-@pytest.fixture(params=["in_memory", "real"])
+@pytest.fixture(params=["in_memory", pytest.param("real", marks=pytest.mark.infra)])
 async def harness(request, isolation):
     settings_kwargs = {"service_name": "probe", "topic_prefix": f"{isolation}."}
     if request.param == "real":

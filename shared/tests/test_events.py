@@ -7,7 +7,6 @@ import pytest
 
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import RatingChanged, UnsupportedSchemaVersion, decode_event
-from dsr_shared.events import registry
 
 DATA = {
     "register_id": "QJ2-AAAA-BBBB-C", "from_rating": None, "to_rating": "amber", "rationale": "r",
@@ -31,5 +30,5 @@ def test_a_newer_version_is_refused():
 
 def test_an_old_version_is_upcast(monkeypatch):
     monkeypatch.setattr(RatingChanged, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(registry.UPCASTERS, ("RatingChanged", 1), lambda d: {**d, "rationale": d["rationale"] + " (v1)"})
+    monkeypatch.setattr(RatingChanged, "UPCASTERS", {1: lambda d: {**d, "rationale": d["rationale"] + " (v1)"}})
     assert decode_event(envelope(1, DATA)).rationale == "r (v1)"

@@ -1,4 +1,4 @@
-"""Working-time deadlines (DOMAIN.md "Obligations"; R-OB-1, R-OB-5), by
+"""Working-time deadlines (docs/RULES.md "Obligations"; R-OB-1, R-OB-5), by
 example; test_working_time_properties.py checks them against a
 minute-by-minute reference."""
 

@@ -1,4 +1,4 @@
-"""Property tests of the working-time calendar (DOMAIN.md "Obligations") against
+"""Property tests of the working-time calendar (docs/RULES.md "Obligations") against
 a brute-force reference that walks minute by minute: Monday-Friday 09:00-17:00
 Europe/London, bank holidays of England from the `holidays` library. The
 examples always include Easter, Christmas substitute days and both clock changes."""

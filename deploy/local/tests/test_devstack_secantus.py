@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import pytest
+from pymongo import AsyncMongoClient
+
 from dsr_devstack import SecantusDB, free_port
 from dsr_devstack._proc import pid_alive, port_free
-from pymongo import AsyncMongoClient
+
+# Starts its own SecantusDB: no fixture says so.
+pytestmark = pytest.mark.infra
 
 
 async def test_transaction_commit_and_restart_keeps_data(tmp_path, cleanup):

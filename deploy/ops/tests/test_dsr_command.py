@@ -17,13 +17,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
+from dsr_shared.auth import Role
+from dsr_shared.envelope import Envelope
+from dsr_shared.pseudonym import nhs_number_hash
 from dsr_devstack import free_port
 from dsr_ops import dlq
 from dsr_ops.cli import app
 from dsr_ops.settings import SERVICES
-from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope
-from dsr_shared.pseudonym import nhs_number_hash
 from support import AUTH_SECRET, NHS_NUMBERS, TopicReader, auth, enveloped, eventually
 
 HASH_KEY = "ops-tests-hash-key"

@@ -1,5 +1,5 @@
-"""Hospital events arrive twice, late and out of order (DOMAIN.md "Events from
-other NHS systems"): the register ends the same whatever the order. And the
+"""Hospital events arrive twice, late and out of order (docs/RULES.md "Events
+from other NHS systems"): the register ends the same whatever the order. And the
 register can be rebuilt from the topics alone, field for field."""
 
 from __future__ import annotations

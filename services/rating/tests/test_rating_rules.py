@@ -9,6 +9,7 @@ import pytest
 
 from dsr_shared.auth import Role
 from support import auth, eventually
+
 REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture accepts people from
 
 PROFILES = ["derbyshire", "staffordshire"]

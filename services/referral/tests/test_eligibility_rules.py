@@ -1,4 +1,4 @@
-"""DOMAIN.md R-ELIG-1..3 and R-ID-2, each for both outcomes, on both shipped
+"""docs/RULES.md R-ELIG-1..3 and R-ID-2, each for both outcomes, on both shipped
 area profiles. Pure: the domain function, no I/O."""
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ async def test_an_age_band_change_is_announced_once_without_the_date_of_birth(se
     topic = f"{isolation}.dsr.referrals"
     async with TopicReader(infra.kafka_bootstrap, topic) as topics, httpx.AsyncClient(base_url=referral.url) as http:
         ids = {}
-        for (who, born), nhs_number in zip(people.items(), ("9434765919", "9434765870", "9434765862")):
+        for (who, born), nhs_number in zip(people.items(), ("9434765919", "9434765870", "9434765862"), strict=True):
             answer = await http.post(
                 "/referrals", json=referral_body(nhs_number=nhs_number, date_of_birth=born.isoformat()), headers=auth(Role.REFERRER)
             )

@@ -1,6 +1,6 @@
-"""An area's (ICB's) profile: every value DOMAIN.md calls an "area setting".
+"""An area's (ICB's) profile: every value docs/RULES.md calls an "area setting".
 
-Profiles are TOML files. `defaults.toml` holds the DOMAIN.md defaults; an area
+Profiles are TOML files. `defaults.toml` holds the defaults of docs/RULES.md; an area
 file names what differs, and its obligation rules replace defaults by id."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every read or change of a person's record is audited (DOMAIN.md "Data protection")."""
+"""Every read or change of a person's record is audited (docs/RULES.md "Data protection")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer tokens and roles (CONTRACT.md "HTTP"). Tokens are JWTs signed by the
+"""Bearer tokens and roles (docs/CONTRACT.md "HTTP"). Tokens are JWTs signed by the
 area's identity provider; here HS256 with a shared secret from settings, which
 a deployment replaces with the provider's key. Roles: referrer, dsr_team, ops,
 system."""
@@ -32,7 +32,8 @@ class Principal:
         return bool(self.roles & set(roles))
 
 
-def issue_token(secret: str, subject: str, roles: list[Role], *, issuer: str = "dsr", email: str | None = None, ttl: timedelta = timedelta(hours=8)) -> str:
+def issue_token(secret: str, subject: str, roles: list[Role], *, issuer: str = "dsr", email: str | None = None,
+                ttl: timedelta = timedelta(hours=8)) -> str:
     now = datetime.now(timezone.utc)
     claims = {"sub": subject, "roles": [r.value for r in roles], "iss": issuer, "iat": now, "exp": now + ttl}
     if email:

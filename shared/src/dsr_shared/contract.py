@@ -13,13 +13,13 @@ from faststream.specification import AsyncAPI
 from pydantic import create_model
 
 from dsr_shared.envelope import Envelope
-from dsr_shared.events import EVENT_TYPES
+from dsr_shared.events import EVENT_TYPES, Event
 from dsr_shared.topics import dlq_name
 
 VERSION = "1.0.0"
 
 
-def _enveloped(event_cls: type) -> type:
+def _enveloped(event_cls: type[Event]) -> type:
     """The envelope with this event's `data`, for the document."""
     return create_model(
         f"{event_cls.EVENT_TYPE}Message",

@@ -1,4 +1,4 @@
-"""The envelope every message on the bus carries (CONTRACT.md, "Messages on Kafka")."""
+"""The envelope every message on the bus carries (docs/CONTRACT.md, "The envelope")."""
 
 from __future__ import annotations
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError
-from aiokafka.errors import RequestTimedOutError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
 from tenacity import retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import structlog
 import uvicorn
@@ -29,7 +30,8 @@ from dsr_shared.topics import Topic
 log = structlog.get_logger()
 
 StartupHook = Callable[[Runtime], Awaitable[None]]
-BackgroundTask = Callable[[Runtime], Awaitable[None]]
+# A coroutine, not any awaitable: each runs as its own task.
+BackgroundTask = Callable[[Runtime], Coroutine[Any, Any, None]]
 
 
 def health_router(runtime: Runtime) -> APIRouter:
@@ -130,7 +132,7 @@ def create_app(
                     register_id=request.path_params.get("register_id"),
                     outcome="ok" if response.status_code < 400 else "refused",
                     method=request.method,
-                    route=request.scope.get("route").path if request.scope.get("route") else request.url.path,
+                    route=route.path if (route := request.scope.get("route")) else request.url.path,
                     status=response.status_code,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 )

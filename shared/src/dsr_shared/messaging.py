@@ -1,6 +1,6 @@
 """The broker, how events are published, and how they are consumed.
 
-Delivery contract (DEVELOPERS.md "Delivery"):
+Delivery contract (docs/CONTRACT.md "Delivery", "Dead letters"):
 - producer: acks=all, idempotence on; one person's events share a key.
 - consumer: one per service, reading all of its input topics, so a start joins
   the consumer group once instead of once per topic;
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -35,6 +36,11 @@ from dsr_shared.topics import Topic, dlq_name
 log = structlog.get_logger()
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
+
+
+def _record(message: KafkaMessage) -> ConsumerRecord:
+    """The Kafka record of a message: these subscribers never read batches."""
+    return cast(ConsumerRecord, message.raw_message)
 
 
 def build_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -127,7 +133,7 @@ class Dispatcher:
         return list(self.routes)
 
     async def __call__(self, body: bytes, message: KafkaMessage) -> None:
-        topic = message.raw_message.topic
+        topic = _record(message).topic
         try:
             envelope = Envelope.model_validate_json(body)
         except ValidationError as exc:
@@ -177,7 +183,7 @@ class Dispatcher:
     async def dead_letter(
         self, body: bytes, message: KafkaMessage, reason: str, error: str, attempts: int = 1
     ) -> None:
-        record = message.raw_message
+        record = _record(message)
         headers = {
             "dlq-reason": reason,
             "dlq-error": error[:2000],

@@ -1,4 +1,4 @@
-"""Topic names of the public contract (CONTRACT.md). A prefix, from settings,
+"""Topic names of the public contract (docs/CONTRACT.md). A prefix, from settings,
 lets one Kafka cluster carry several instances or test runs side by side."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Deadlines in the area's working time (DOMAIN.md "Obligations"): Monday to
+"""Deadlines in the area's working time (docs/RULES.md "Obligations"): Monday to
 Friday, day_start to day_end, in the area's time zone, skipping its bank
 holidays (from the `holidays` library). Arithmetic is done on local wall-clock
 time, which is safe across clock changes because no working day contains the

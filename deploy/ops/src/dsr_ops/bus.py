@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import RecordMetadata
 
-from dsr_ops.settings import OpsSettings
 from dsr_shared.envelope import Envelope
 from dsr_shared.topics import DLQ_SUFFIX, Topic
+from dsr_ops.settings import OpsSettings
 
 # The topics each service's consumer group reads (each service's app.py
 # subscribes them); a rewind also takes any other topic the group has offsets on.

@@ -17,10 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dsr_ops import bus, dlq
-from dsr_ops.settings import SERVICES, OpsSettings
 from dsr_shared.auth import Role
 from dsr_shared.events import Admitted, Cohort, Discharged, Event, Rating
+from dsr_ops import bus, dlq
+from dsr_ops.settings import SERVICES, OpsSettings
 
 T = TypeVar("T")
 
@@ -200,7 +200,7 @@ async def _status(settings: OpsSettings, services: list[str]) -> tuple[Table, Ta
                   escape(settings.kafka_bootstrap + (f" ({kafka.error})" if kafka.error else "")), "", "")
     table.add_row("mongodb", "[green]reachable[/green]" if mongo_ok else "[red]unreachable[/red]",
                   escape(_mongo_hosts(settings.mongo_uri) + (f" ({mongo_error})" if mongo_error else "")), "", "")
-    for service, state in zip(services, states):
+    for service, state in zip(services, states, strict=True):
         table.add_row(service, state["state"], state["details"], state["version"], _group_cell(kafka.groups.get(service)))
     dlqs = None
     if kafka.reachable:
@@ -442,7 +442,8 @@ def dlq_list(topic: DlqTopicArg) -> None:
 @dlq_app.command("replay")
 def dlq_replay(
     topic: DlqTopicArg,
-    reason: Annotated[str | None, typer.Option("--reason", help="Only messages with this dlq-reason (invalid_envelope, invalid_event, handler_failed).")] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Only messages with this dlq-reason (invalid_envelope, invalid_event, handler_failed).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be republished; publish nothing.")] = False,
 ) -> None:
     """Republish TOPIC.dlq's messages to their source topics.
@@ -482,7 +483,7 @@ async def _read_clocks(client: httpx.AsyncClient, settings: OpsSettings, service
             return _refusal(service, answer)
         return answer.json()
 
-    return dict(zip(services, await asyncio.gather(*(one(s) for s in services))))
+    return dict(zip(services, await asyncio.gather(*(one(s) for s in services)), strict=True))
 
 
 def _clock_table(title: str, readings: dict[str, dict | str], before: dict[str, dict | str] | None = None) -> Table:
@@ -572,7 +573,7 @@ def clock_advance(
                     return str(exc)
                 return answer.json() if answer.status_code == 200 else _refusal(s, answer)
 
-            after = dict(zip(ready, await asyncio.gather(*(one(s) for s in ready))))
+            after = dict(zip(ready, await asyncio.gather(*(one(s) for s in ready)), strict=True))
             return before, {s: after.get(s, before[s]) for s in services}
 
     before, after = _run(advance())

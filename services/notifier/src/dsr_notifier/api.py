@@ -1,4 +1,4 @@
-"""HTTP: what was sent, to whom, when, for which event (CONTRACT.md), and a
+"""HTTP: what was sent, to whom, when, for which event (docs/CONTRACT.md), and a
 way to send again an email the relay refused for good."""
 
 from __future__ import annotations

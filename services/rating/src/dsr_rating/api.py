@@ -1,4 +1,4 @@
-"""HTTP: the register (CONTRACT.md). The DSR team sees everyone; a referrer
+"""HTTP: the register (docs/CONTRACT.md). The DSR team sees everyone; a referrer
 sees and keeps up to date the people they referred or work with (else 404,
 so the register does not say who is on it). Every read and change of a
 person's record is audited, refusals included."""
@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.db import VersionConflict
 from dsr_shared.events import Cohort, ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
+from dsr_shared.runtime import Context
 from dsr_rating.api_models import ProfessionalsBody, RatingChangeBody, RemovalBody, UpdateBody
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.rules import Refusal, not_on_register, rating_change_refusals, removal_refusals
 from dsr_rating.domain.standing import Status
-from dsr_shared.runtime import Context
 from dsr_rating.register import Register
 from dsr_rating.views import person_view, summary_view
 

@@ -33,10 +33,11 @@ from dsr_shared.events import (
 from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.messaging import Handler
 from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.runtime import Context
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord
-from dsr_shared.runtime import Context
 from dsr_rating.register import Register, retrying_conflicts
+
 
 def _context(envelope: Envelope) -> Context:
     return Context(envelope.correlation_id, envelope.event_id)

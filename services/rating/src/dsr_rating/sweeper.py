@@ -10,8 +10,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from dsr_shared.db import Outgoing, VersionConflict
 from dsr_shared.events import Rating
-from dsr_rating.domain.facts import Fact, fact_id
 from dsr_shared.runtime import Context
+from dsr_rating.domain.facts import Fact, fact_id
 from dsr_rating.register import Register
 
 log = structlog.get_logger()

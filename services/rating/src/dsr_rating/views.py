@@ -9,7 +9,7 @@ from dsr_rating.domain.standing import Standing
 
 
 def person_view(record: PersonRecord, standing: Standing) -> dict[str, Any]:
-    """GET /register/{id}: current rating, history, updates, professionals (CONTRACT.md)."""
+    """GET /register/{id}: current rating, history, updates, professionals (docs/CONTRACT.md)."""
     pending = record.pending_removal_request(standing)
     return {
         "register_id": record.register_id,

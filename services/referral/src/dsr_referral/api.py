@@ -1,4 +1,4 @@
-"""HTTP: POST /referrals, GET /referrals/{id} (CONTRACT.md), PUT /people/{id}/address."""
+"""HTTP: POST /referrals, GET /referrals/{id} (docs/CONTRACT.md), PUT /people/{id}/address."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""HTTP: obligations and the tracking meeting (CONTRACT.md)."""
+"""HTTP: obligations and the tracking meeting (docs/CONTRACT.md)."""
 
 from __future__ import annotations
-
 
 from datetime import date, datetime, timedelta
 from typing import Annotated
@@ -13,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import Rating
-from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
 from dsr_shared.runtime import Context
+from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
 from dsr_scheduler.scheduling import Scheduler
 from dsr_scheduler.tracking import agenda
 

@@ -17,8 +17,8 @@ from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import ConsentRenewed, PersonRemoved, RatingChanged, ReferralAccepted, UpdateAdded
 from dsr_shared.messaging import Handler
-from dsr_scheduler.domain.obligations import Completion, Trigger
 from dsr_shared.runtime import Context
+from dsr_scheduler.domain.obligations import Completion, Trigger
 from dsr_scheduler.scheduling import Scheduler
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from dsr_shared.area import AreaProfile
 from dsr_scheduler.domain.obligations import Obligation
 
+
 def agenda(
     area: AreaProfile, meeting_at: datetime | None, horizon: datetime, people: list[dict[str, Any]],
     pending: list[Obligation],

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from dsr_shared.topics import Topic
+
+# Turns one schema version's `data` into the next version's.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Event(BaseModel):
@@ -19,6 +24,9 @@ class Event(BaseModel):
     SCHEMA_VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[Topic]
     KEY_FIELD: ClassVar[str] = "register_id"
+    # The class's own upcasters, by the version each reads: a class that bumps
+    # SCHEMA_VERSION to n adds {n - 1: upcaster} to those it had.
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({})
 
     def message_key(self) -> str:
         return str(getattr(self, self.KEY_FIELD))

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Rating(StrEnum):
-    """The cohorts of DOMAIN.md "Ratings"."""
+    """The ratings (cohorts) of docs/RULES.md "Ratings"."""
 
     RED = "red"
     AMBER = "amber"

@@ -1,9 +1,7 @@
-"""From envelope to event: find the class by type, upcast old versions."""
+"""From envelope to event: find the class by type, upcast old versions with
+the class's own upcasters (`Event.UPCASTERS`)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import hospital, notifications, obligations, ratings, referrals
@@ -21,10 +19,6 @@ def _event_classes() -> list[type[Event]]:
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.EVENT_TYPE: cls for cls in _event_classes()}
-
-# (event_type, version) -> function turning that version's data into the next's.
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
 class UnknownEventType(ValueError):
@@ -45,7 +39,7 @@ def decode_event(envelope: Envelope) -> Event:
             f"{envelope.event_type} schema_version {version} is newer than {cls.SCHEMA_VERSION}"
         )
     while version < cls.SCHEMA_VERSION:
-        upcast = UPCASTERS.get((envelope.event_type, version))
+        upcast = cls.UPCASTERS.get(version)
         if upcast is None:
             raise UnsupportedSchemaVersion(f"no upcaster for {envelope.event_type} v{version}")
         data, version = upcast(data), version + 1

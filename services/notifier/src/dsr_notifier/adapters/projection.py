@@ -11,7 +11,13 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.events import ObligationCancelled, ObligationCompleted, ObligationDue, ObligationOverdue, ObligationScheduled
+from dsr_shared.events import (
+    ObligationCancelled,
+    ObligationCompleted,
+    ObligationDue,
+    ObligationOverdue,
+    ObligationScheduled,
+)
 from dsr_notifier.domain.recipients import Contacts
 
 STATES = {

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from dsr_shared.area import AreaProfile
 from dsr_shared.working_time import WorkingCalendar
 
+
 def digest_at(area: AreaProfile, meeting_at: datetime) -> datetime:
     """`tracking_digest_before` before the meeting, in the area's working time."""
     return WorkingCalendar(area.working_time).before(meeting_at, area.tracking_digest_before)

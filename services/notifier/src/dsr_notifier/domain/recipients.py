@@ -45,7 +45,7 @@ def professionals_doc(professionals: list[Any]) -> dict[str, Any]:
     emails = [as_email(p.email) for p in professionals]
     return {
         "professionals": sorted({e for e in emails if e}),
-        "case_holders": sorted({e for e, p in zip(emails, professionals) if e and p.case_holder}),
+        "case_holders": sorted({e for e, p in zip(emails, professionals, strict=True) if e and p.case_holder}),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from dsr_shared.events import Rating
 from dsr_rating.domain.standing import Standing
@@ -54,7 +55,7 @@ def rating_change_refusals(
         refusals.append(
             Refusal(
                 "R-RAG-4.hold",
-                f"After discharge the area keeps the person {post_discharge} until {standing.hold_until.isoformat()}.",
+                f"After discharge the area keeps the person {post_discharge} until {cast(datetime, standing.hold_until).isoformat()}.",
                 "rating",
             )
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -168,7 +168,7 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
         rating=rating,
         rating_since=since,
         green_since=green_since if green else None,
-        green_until=calendar.deadline(green_since, area.green_month) if green else None,
+        green_until=calendar.deadline(cast(datetime, green_since), area.green_month) if green else None,  # green: set
         hold_until=hold_until if status == ON else None,
         in_hospital=in_hospital,
         hospital=stay if in_hospital else None,

@@ -1,4 +1,4 @@
-"""Who may be on the register (DOMAIN.md R-ELIG-1..3, R-ID-2). Pure: the
+"""Who may be on the register (docs/RULES.md R-ELIG-1..3, R-ID-2). Pure: the
 referral and the area profile in, every reason it cannot be accepted out."""
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
 
     # R-ELIG-1: a confirmed diagnosis with evidence.
     if not referral.diagnosis.confirmed:
-        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.", "diagnosis.confirmed"))
+        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.",
+                               "diagnosis.confirmed"))
     if not (referral.diagnosis.evidence_reference or "").strip():
         reasons.append(_reason("R-ELIG-1.no_evidence", "Evidence of the diagnosis must be attached.", "diagnosis.evidence_reference"))
 

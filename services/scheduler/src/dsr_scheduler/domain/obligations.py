@@ -1,4 +1,4 @@
-"""What a rating demands (DOMAIN.md R-OB-*), from the rules in the area
+"""What a rating demands (docs/RULES.md R-OB-*), from the rules in the area
 profile: which rules an event triggers, the obligations they create, and how
 an obligation moves: open → due → overdue → done or cancelled. Pure: no I/O."""
 
@@ -117,5 +117,5 @@ def new_obligation(
 
 
 def rating_no_longer_applies(obligation: Obligation, rating: Rating | None) -> bool:
-    """An obligation ends when the rating that caused it no longer applies (DOMAIN.md)."""
+    """An obligation ends when the rating that caused it no longer applies (docs/RULES.md "Obligations")."""
     return obligation.active and obligation.while_rating is not None and rating not in obligation.while_rating
