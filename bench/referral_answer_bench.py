@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 import nhs_number
 
-from dsr_devstack import ServiceProcess, free_port
 from dsr_shared.auth import Role, issue_token
+from dsr_devstack import ServiceProcess, free_port
 
 SECRET = "bench-secret-0123456789-0123456789-0123"
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from dsr_shared.working_time import WorkingCalendar
 from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.working_time import WorkingCalendar
+from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from support import EventFeed, TopicReader, auth, eventually, referral_body, service_environment, valid_nhs_number
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from register_world import World, running_world
+
 from support import eventually
 
 pytestmark = pytest.mark.stack
@@ -114,7 +114,7 @@ async def test_fifty_people_end_the_same_whatever_order_their_facts_arrive_in(wo
             await _deliver(world, owners[i], item)
 
     async def settled():
-        for (a, _, _), (b, _, _) in zip(in_time, shuffled):
+        for (a, _, _), (b, _, _) in zip(in_time, shuffled, strict=True):
             if await _outcome(world, ids[a]) != await _outcome(world, ids[b]):
                 return None
         return True
@@ -122,7 +122,7 @@ async def test_fifty_people_end_the_same_whatever_order_their_facts_arrive_in(wo
     try:
         await eventually(settled, timeout=240, interval=2)
     except AssertionError:
-        for (a, _, plan), (b, _, _) in zip(in_time, shuffled):
+        for (a, _, plan), (b, _, _) in zip(in_time, shuffled, strict=True):
             expected, got = await _outcome(world, ids[a]), await _outcome(world, ids[b])
             assert got == expected, f"{ids[b]} vs {ids[a]} ({plan})"
         raise

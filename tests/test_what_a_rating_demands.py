@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from register_world import TEAM, World, running_world
+
 from support import eventually
 
 pytestmark = pytest.mark.stack

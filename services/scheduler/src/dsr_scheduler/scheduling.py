@@ -23,7 +23,6 @@ from dsr_shared.events import (
 from dsr_shared.runtime import Context, Runtime
 from dsr_shared.working_time import WorkingCalendar
 from dsr_scheduler.adapters.obligations import ObligationStore
-from dsr_scheduler.domain.reconcile import reconcile
 from dsr_scheduler.domain.obligations import (
     Completion,
     Obligation,
@@ -32,6 +31,7 @@ from dsr_scheduler.domain.obligations import (
     rating_no_longer_applies,
     triggered_rules,
 )
+from dsr_scheduler.domain.reconcile import reconcile
 
 
 class Scheduler:

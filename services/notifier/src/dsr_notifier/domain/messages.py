@@ -162,8 +162,8 @@ def for_further_referral(event: FurtherReferralReceived, current_rating: str | N
     with their record in the referral service. Says plainly when it proposes a
     higher rating than the current one (`current_rating`: the notifier's view,
     None when it has not heard one yet)."""
-    current = Rating(current_rating) if current_rating in Rating._value2member_map_ else None
-    higher = current in _RAG_RANK and _RAG_RANK[event.proposed_rating] > _RAG_RANK[current]
+    current = Rating(current_rating) if current_rating and current_rating in Rating._value2member_map_ else None
+    higher = current is not None and current in _RAG_RANK and _RAG_RANK[event.proposed_rating] > _RAG_RANK[current]
     context = {
         "referral_id": str(event.referral_id),
         "received_at": event.received_at,

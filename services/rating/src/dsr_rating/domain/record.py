@@ -3,11 +3,10 @@ and professionals. Pure: the store saves it whole, guarded by `version`."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field, TypeAdapter
-
-import uuid
 
 from dsr_shared.area import AreaProfile
 from dsr_shared.events import AgeBand, Cohort, Transition

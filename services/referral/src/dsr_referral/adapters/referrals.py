@@ -26,9 +26,9 @@ from datetime import date, datetime
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.errors import OperationFailure
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 
 class ReferralStore:
