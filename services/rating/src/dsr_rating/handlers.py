@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from nhs_number import is_valid as nhs_number_is_valid
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -73,16 +74,22 @@ def _entry_facts(envelope: Envelope, event: ReferralAccepted) -> list[Fact]:
     )
     if seen is None:
         return [entry]
-    discharge = Fact(
-        id=str(derived_event_id(envelope.event_id, "discharge")),
+    discharge_id = str(derived_event_id(envelope.event_id, "discharge"))
+    return [_discharge_fact(discharge_id, seen.hospital_ods_code, seen.discharged_at, seen.destination), entry]
+
+
+def _discharge_fact(fact_id: str, hospital_ods_code: str, at: datetime, destination: str | None) -> Fact:
+    """A discharge (R-RAG-4), built one way whether the hospital or an automatic
+    referral brought it, so the two are twins of one fact."""
+    return Fact(
+        id=fact_id,
         kind="discharge",
-        at=seen.discharged_at,
-        by=f"hospital:{seen.hospital_ods_code}",
-        rationale=f"Discharged from {seen.hospital_ods_code}; R-RAG-4.",
-        hospital_ods_code=seen.hospital_ods_code,
-        destination=seen.destination,
+        at=at,
+        by=f"hospital:{hospital_ods_code}",
+        rationale=f"Discharged from {hospital_ods_code}; R-RAG-4.",
+        hospital_ods_code=hospital_ods_code,
+        destination=destination,
     )
-    return [discharge, entry]
 
 
 def referral_handlers(register: Register) -> dict[str, Handler]:
@@ -155,15 +162,7 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
         await record_hospital_fact(envelope, event.nhs_number, fact)
 
     async def on_discharged(envelope: Envelope, event: Discharged) -> None:
-        fact = Fact(
-            id=str(envelope.event_id),
-            kind="discharge",
-            at=event.discharged_at,
-            by=f"hospital:{event.hospital_ods_code}",
-            rationale=f"Discharged from {event.hospital_ods_code}; R-RAG-4.",
-            hospital_ods_code=event.hospital_ods_code,
-            destination=event.destination,
-        )
+        fact = _discharge_fact(str(envelope.event_id), event.hospital_ods_code, event.discharged_at, event.destination)
         await record_hospital_fact(envelope, event.nhs_number, fact)
 
     return {Admitted.EVENT_TYPE: on_admitted, Discharged.EVENT_TYPE: on_discharged}
