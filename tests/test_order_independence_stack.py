@@ -1,6 +1,6 @@
 """The register ends the same, including what it demands, whatever order the
 facts arrive in: on the whole stack (four services, real Kafka and database,
-the SMTP sink). Each example follows 50 people twice: once with every fact
+the SMTP sink). Each example follows 12 people twice: once with every fact
 delivered in time order, once with each person's hospital events (and their
 redeliveries and twins) shuffled and everyone's deliveries interleaved across
 the topics. Pairs end with the same rating, history, obligations (rule,
@@ -28,7 +28,7 @@ from register_world import World, running_world
 from support import eventually
 
 pytestmark = pytest.mark.stack
-PEOPLE = 50
+PEOPLE = 12  # the pure property (test_order_independence.py) covers breadth; this covers the wiring
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +84,10 @@ async def _outcome(world: World, register_id: str) -> tuple | None:
     return record["rating"], history, obligations, emails
 
 
-@pytest.mark.timeout(1500)  # two examples of 100 people each through the whole stack
-@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+@pytest.mark.timeout(900)  # one example of 24 people through the whole stack
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 @given(plans=plans, seed=st.integers(0, 2**32 - 1))
-async def test_fifty_people_end_the_same_whatever_order_their_facts_arrive_in(world, plans, seed):
+async def test_people_end_the_same_whatever_order_their_facts_arrive_in(world, plans, seed):
     shuffle = random.Random(seed)
     base = await world.now() + timedelta(hours=1)
     in_time, shuffled = [], []
