@@ -54,7 +54,7 @@ def read_practices(path: Path) -> list[Practice]:
                 continue
             if len(row) != FIELDS:
                 raise NotAPracticeFile(f"line {number} has {len(row)} fields; epraccur.csv has {FIELDS} and no header row")
-            practices.append(Practice(*(row[i].strip() for i in (CODE, NAME, ICB, STATUS, SUB_ICB, SETTING))))
+            practices.append(Practice(*(row[i].strip() for i in (CODE, NAME, ICB, SUB_ICB, STATUS, SETTING))))
     return practices
 
 
