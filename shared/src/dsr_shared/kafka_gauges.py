@@ -45,7 +45,8 @@ class ConsumerProgress:
         now = self._clock()
         for tp, offset in committed.items():
             previous = self._since.get(tp)
-            if previous is None or previous[0] != offset or end.get(tp, offset) <= offset:
+            # The clock starts when the partition is first seen waiting at this offset.
+            if previous is None or previous[0] != offset or end.get(tp, offset) <= offset or self._end.get(tp, offset) <= offset:
                 self._since[tp] = (offset, now)
         self._end = dict(end)
 
