@@ -189,7 +189,7 @@ def test_a_partition_is_stalled_when_it_has_lag_and_its_offset_stays(monkeypatch
     now[0] = 181  # the idle partition waits from when its message was first seen, at 120
     assert {s.partition: s.seconds for s in progress.stalled()}[2] == 61
     now[0] = 182  # both moved on
-    progress.observe({stuck: 6, moving: 18, idle: 8}, {stuck: 9, moving: 20, idle: 8})
+    progress.observe({stuck: 6, moving: 20, idle: 8}, {stuck: 9, moving: 20, idle: 8})
     assert progress.stalled() == []
 
 
