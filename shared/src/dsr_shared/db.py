@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying
 
 from dsr_shared.clock import Clock
 from dsr_shared.envelope import Envelope
-from dsr_shared.faults import TRANSIENT_FAULTS, transient_retry_policy
+from dsr_shared.faults import is_transient, transient_retry_policy
 from dsr_shared.logging import throttled
 from dsr_shared.messaging import EventPublisher, encode, headers_of, message_bytes
 from dsr_shared.metrics import OUTBOX_PARKED, OUTBOX_PARKINGS, PUBLISH_DEFERRED
@@ -124,10 +124,10 @@ class Outbox:
         """Publish one entry; a refusal for good parks it, a passing fault defers it."""
         try:
             await self._publisher.publish(m.envelope, m.topic, m.key)
-        except TRANSIENT_FAULTS as exc:
-            throttled(log).warning("publishing deferred: the broker is not answering", error=repr(exc)[:300])
-            return "deferred"
-        except Exception as exc:  # noqa: BLE001 - refused for good: park it, go on with the others
+        except Exception as exc:  # noqa: BLE001 - passing: try later; refused for good: park it, go on
+            if is_transient(exc):
+                throttled(log).warning("publishing deferred: the broker is not answering", error=repr(exc)[:300])
+                return "deferred"
             await self._park(str(m.envelope.event_id), m.topic, raw.get("event_type"), repr(exc))
             return "parked"
         await self._entries.update_one({"_id": str(m.envelope.event_id)}, {"$set": {"published_at": self._clock.now()}})

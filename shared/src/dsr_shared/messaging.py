@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying
 
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import EVENT_TYPES, Event, UnknownEventType, UnsupportedSchemaVersion, decode_event
-from dsr_shared.faults import TRANSIENT_FAULTS, transient_retry_policy
+from dsr_shared.faults import is_transient, transient_retry_policy
 from dsr_shared.logging import throttled
 from dsr_shared.metrics import (
     DEAD_LETTERED,
@@ -190,7 +190,7 @@ class Dispatcher:
         try:
             await self._dispatch(body, message)
         except Exception as exc:
-            if not _is_transient(exc):
+            if not is_transient(exc):
                 record = message.raw_message
                 throttled(log).error("message neither handled nor dead-lettered: it will be read again", error=repr(exc)[:300],
                           topic=record.topic, partition=record.partition, offset=record.offset)
@@ -255,7 +255,7 @@ class Dispatcher:
                     attempts += 1
                     await handler(envelope, event)
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 EVENTS_CONSUMED.labels(topic, envelope.event_type, "retried").inc()
                 throttled(log).warning("transient fault, message will be read again", error=repr(exc)[:300])
                 raise  # not acknowledged: read again
@@ -340,10 +340,6 @@ def subscribe(
     )(dispatcher.__call__)
     _DISPATCHERS[broker] = dispatcher
     return dispatcher
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_FAULTS)
 
 
 def _short(exc: Exception) -> str:
