@@ -192,8 +192,9 @@ class Dispatcher:
         except Exception as exc:
             if not is_transient(exc):
                 record = message.raw_message
-                throttled(log).error("message neither handled nor dead-lettered: it will be read again", error=repr(exc)[:300],
-                          topic=record.topic, partition=record.partition, offset=record.offset)
+                throttled(log).error("message neither handled nor dead-lettered: it will be read again",
+                                     error=repr(exc)[:300], topic=record.topic, partition=record.partition,
+                                     offset=record.offset)
             raise  # not acknowledged: read again
 
     async def _dispatch(self, body: bytes, message: KafkaMessage) -> None:
