@@ -118,8 +118,13 @@ class TopicReader:
         return self
 
     async def _read(self) -> None:
+        # Nothing is committed: after a rebalance (a blocked event loop misses
+        # heartbeats) the reader starts over; what it has already read is dropped.
+        seen: set[tuple[str, int, int]] = set()
         async for record in self.consumer:
-            self.records.append(record)
+            if (record.topic, record.partition, record.offset) not in seen:
+                seen.add((record.topic, record.partition, record.offset))
+                self.records.append(record)
 
     async def __aexit__(self, *exc) -> None:
         if self._task:
