@@ -42,8 +42,8 @@ async def test_a_discharge_read_before_its_admission_still_gives_the_admission_a
     nhs = world.new_nhs_number()
     register_id = (await world.refer(nhs, "amber"))["register_id"]
     await world.wait_for_rules(register_id, "R-OB-3")
-    now = await world.now()
-    discharged_at, admitted_at = now - timedelta(seconds=1), now - timedelta(seconds=3)
+    entered = _at((await world.record(register_id))["history"][0]["at"])
+    admitted_at, discharged_at = entered + timedelta(seconds=1), entered + timedelta(seconds=3)
     await world.discharge(nhs, discharged_at)
     await _hospital_events(world, register_id, 1)
     await world.admit(nhs, admitted_at)
