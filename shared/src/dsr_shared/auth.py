@@ -13,6 +13,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 
 class Role(StrEnum):
@@ -41,10 +42,28 @@ def issue_token(secret: str, subject: str, roles: list[Role], *, issuer: str = "
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+class Claims(BaseModel):
+    """What a token must say, with its types: a subject, and roles as a list of
+    role names. Anything else (`roles: null`, `5`, a nested list, a mapping, an
+    email that is not text) is not a token this service accepts: 401."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    sub: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    roles: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+    email: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
 def decode_token(token: str, secret: str, issuer: str) -> Principal:
-    claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["sub", "exp", "iss"]})
-    roles = frozenset(Role(r) for r in claims.get("roles", []) if r in Role._value2member_map_)
-    return Principal(subject=claims["sub"], roles=roles, email=claims.get("email"))
+    """The principal a token names; InvalidTokenError for a bad signature,
+    expiry, issuer or claims."""
+    raw = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["sub", "exp", "iss"]})
+    try:
+        claims = Claims.model_validate(raw)
+    except ValidationError as exc:
+        raise jwt.InvalidTokenError(f"malformed claims: {exc.error_count()} problem(s)") from exc
+    roles = frozenset(Role(r) for r in claims.roles if r in Role._value2member_map_)
+    return Principal(subject=claims.sub, roles=roles, email=claims.email)
 
 
 _bearer = HTTPBearer(auto_error=False)
