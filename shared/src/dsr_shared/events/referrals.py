@@ -117,7 +117,7 @@ class DischargeSeen(_Part):
 
     hospital_ods_code: str = Field(min_length=3, max_length=10)
     discharged_at: AwareDatetime
-    destination: str | None = None
+    destination: Name | None = None
 
 
 class ReferralAccepted(Event):
@@ -169,12 +169,12 @@ class FurtherReferralReceived(Event):
     EVENT_TYPE: ClassVar[str] = "FurtherReferralReceived"
     TOPIC: ClassVar[Topic] = Topic.REFERRALS
 
-    register_id: str
+    register_id: Code
     referral_id: uuid.UUID
     proposed_rating: Literal[Rating.RED, Rating.AMBER, Rating.GREEN]
     referrer_email: EmailStr
     # The token subject that submitted it, or `system:<area>` on the topic door.
-    submitted_by: str
+    submitted_by: Subject
     received_at: AwareDatetime
 
 

@@ -131,7 +131,10 @@ def for_person_removed(event: PersonRemoved, at: datetime, area: AreaProfile) ->
 def for_referral_accepted(event: ReferralAccepted, at: datetime, area: AreaProfile) -> list[Notification]:
     """To the referrer: on the register under this identifier, and what the
     initial rating demands."""
-    change = Change(at=at, to_rating=event.initial_rating, cohort=event.cohort, age_band=event.age_band)
+    change = Change(
+        at=at, to_rating=event.initial_rating, cohort=event.cohort, age_band=event.age_band,
+        cause="discharge" if event.discharge else "referral",
+    )
     context = {
         "referral_id": str(event.referral_id),
         "initial_rating": event.initial_rating.value,
