@@ -82,6 +82,7 @@ async def _outcome(world: World, register_id: str) -> tuple:
     return record["rating"], history, obligations, emails
 
 
+@pytest.mark.timeout(1500)  # two examples of 100 people each through the whole stack
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 @given(plans=plans, seed=st.integers(0, 2**32 - 1))
 async def test_fifty_people_end_the_same_whatever_order_their_facts_arrive_in(world, plans, seed):
