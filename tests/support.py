@@ -31,14 +31,15 @@ async def eventually(probe: Callable[[], Awaitable[T] | T], timeout: float = 60.
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
-def enveloped(event_type: str, data: Any, schema_version: int = 1) -> bytes:
-    """An event as another system would publish it: JSON in the contract's envelope."""
+def enveloped(event_type: str, data: Any, schema_version: int = 1, *, area: str = "QJ2") -> bytes:
+    """An event as another system would publish it: JSON in the contract's
+    envelope, for an area (`area`: its code; Derbyshire's by default)."""
     from datetime import datetime, timezone
 
     from dsr_shared.envelope import new_envelope
 
     envelope = new_envelope(
-        event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area="QJ2", data=data
+        event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area=area, data=data
     )
     return envelope.model_dump_json().encode()
 
@@ -130,8 +131,13 @@ class TopicReader:
         return self
 
     async def _read(self) -> None:
+        # Nothing is committed: after a rebalance (a blocked event loop misses
+        # heartbeats) the reader starts over; what it has already read is dropped.
+        seen: set[tuple[str, int, int]] = set()
         async for record in self.consumer:
-            self.records.append(record)
+            if (record.topic, record.partition, record.offset) not in seen:
+                seen.add((record.topic, record.partition, record.offset))
+                self.records.append(record)
 
     async def __aexit__(self, *exc) -> None:
         if self._task:

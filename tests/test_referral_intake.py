@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from support import TopicReader, auth, enveloped, eventually, referral_body
 
@@ -219,9 +220,9 @@ async def test_reading_a_referral_needs_a_token_the_right_role_and_ownership(ref
 DISCHARGED_AT = "2026-03-02T10:15:00+00:00"
 
 
-def discharged(nhs_number: str) -> bytes:
+def discharged(nhs_number: str, area: str = "derbyshire") -> bytes:
     data = {"nhs_number": nhs_number, "discharged_at": DISCHARGED_AT, "hospital_ods_code": "RXM01", "destination": "home"}
-    return enveloped("Discharged", data)
+    return enveloped("Discharged", data, area=load_profile(area).code)
 
 
 @pytest.mark.parametrize("area", ["derbyshire", "staffordshire"])
@@ -236,7 +237,7 @@ async def test_r_elig_4_a_discharged_person_not_yet_known_is_referred_automatica
         await producer.start()
         topic = f"{isolation}.dsr.hospital.discharges"
         for nhs_number in ("9434765870", "9434765870", "9434765919", "9434765871"):  # unknown twice, known, invalid
-            await producer.send_and_wait(topic, discharged(nhs_number), key=nhs_number.encode())
+            await producer.send_and_wait(topic, discharged(nhs_number, area), key=nhs_number.encode())
         await producer.stop()
         await eventually(lambda: reader.on(f"{topic}.dlq"))
         accepted = await eventually(lambda: len(reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) >= 2)

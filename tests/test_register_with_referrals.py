@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from support import auth, enveloped, eventually, referral_body
 
@@ -63,7 +64,8 @@ async def test_removed_people_return_through_a_new_referral_and_discharges_refer
         await producer.start()
         try:
             data = {"nhs_number": "9434765870", "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RRE"}
-            await producer.send_and_wait(f"{isolation}.dsr.hospital.discharges", enveloped("Discharged", data), key=b"9434765870")
+            message = enveloped("Discharged", data, area=load_profile("staffordshire").code)
+            await producer.send_and_wait(f"{isolation}.dsr.hospital.discharges", message, key=b"9434765870")
         finally:
             await producer.stop()
 

@@ -7,16 +7,19 @@ in-memory broker and on the real Kafka."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
+from dsr_shared.envelope import new_envelope
 from dsr_shared.events import RatingChanged
+from dsr_shared.kafka_gauges import ConsumerProgress, measure
 from dsr_shared.messaging import ensure_topics, subscribe
 from dsr_shared.metrics import REGISTRY
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
-from support import enveloped, eventually
+from support import NHS_NUMBERS, enveloped, eventually
 
 
 def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) -> bytes:
@@ -33,7 +36,7 @@ async def harness(request, isolation):
     if request.param == "real":
         infra = request.getfixturevalue("infra")
         settings = ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, **settings_kwargs)
-        await ensure_topics(settings, [Topic.REFERRALS, Topic.RATINGS])
+        await ensure_topics(settings, [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS])
     else:
         settings = ServiceSettings(**settings_kwargs)
     broker = KafkaBroker(settings.kafka_bootstrap, acks="all", enable_idempotence=True)
@@ -48,16 +51,24 @@ async def harness(request, isolation):
     async def on_referral_accepted(envelope, event) -> None:
         handled.append(f"referral {event.register_id}")
 
+    async def on_admitted(envelope, event) -> None:
+        handled.append(f"admitted {event.nhs_number}")
+
     # dsr.ratings second: a message is dead-lettered to its own topic's DLQ, not the first one's.
     subscribe(
         broker,
         settings,
-        {Topic.REFERRALS: {"ReferralAccepted": on_referral_accepted}, Topic.RATINGS: {"RatingChanged": on_rating_changed}},
+        {
+            Topic.REFERRALS: {"ReferralAccepted": on_referral_accepted},
+            Topic.RATINGS: {"RatingChanged": on_rating_changed},
+            Topic.ADMISSIONS: {"Admitted": on_admitted},
+        },
     )
 
     @broker.subscriber(
         f"{settings.topic(Topic.REFERRALS)}.dlq",
         f"{settings.topic(Topic.RATINGS)}.dlq",
+        f"{settings.topic(Topic.ADMISSIONS)}.dlq",
         group_id=f"{isolation}-dlq-reader",
         auto_offset_reset="earliest",
         decoder=raw_body,
@@ -113,3 +124,98 @@ async def test_unprocessable_messages_go_to_the_dlq_and_the_consumer_goes_on(har
         assert headers["dlq-source-topic"] == source
         assert headers["dlq-error"]
         assert {"dlq-source-partition", "dlq-source-offset", "dlq-attempts"} <= set(headers)
+
+
+def admitted(nhs_number: str, *, area: str = "QJ2", event_type: str = "Admitted") -> bytes:
+    data = {"nhs_number": nhs_number, "admitted_at": "2027-01-04T10:00:00+00:00", "hospital_ods_code": "RXM",
+            "bed_type": "mental_health", "legal_basis": "section_2"}
+    envelope = new_envelope(event_type=event_type, schema_version=1, occurred_at=datetime.now(timezone.utc), area=area,
+                            data=data)
+    return envelope.model_dump_json().encode()
+
+
+def consumed(topic: str, event_type: str, outcome: str) -> float:
+    labels = {"topic": topic, "event_type": event_type, "outcome": outcome}
+    return REGISTRY.get_sample_value("dsr_events_consumed_total", labels) or 0
+
+
+async def test_hospital_topics_take_only_this_areas_events_of_their_types_keyed_by_nhs_number(harness):
+    """Item 8: what another system publishes is checked strictly; an internal
+    topic's unknown type is counted and logged, and skipped."""
+    broker, settings, handled, dead = harness
+    topic, internal = settings.topic(Topic.ADMISSIONS), settings.topic(Topic.RATINGS)
+    nhs_number, other = NHS_NUMBERS[0], NHS_NUMBERS[1]
+    bad = {
+        admitted(nhs_number, event_type="Admited"): (nhs_number, "unknown_event_type"),
+        admitted(nhs_number, event_type="RatingChanged"): (nhs_number, "unknown_event_type"),  # another topic's type
+        admitted(nhs_number, area="ZZZ"): (nhs_number, "wrong_area"),
+        admitted(nhs_number): (other, "wrong_key"),
+        admitted(other): (None, "wrong_key"),
+    }
+    unknown_before = consumed(internal, "unknown", "unknown")
+    for body, (key, _) in bad.items():
+        await broker.publish(body, topic, key=key.encode() if key else None)
+    await broker.publish(rating_changed("QJ2-NEW", schema_version=1).replace(b'"RatingChanged"', b'"RatingChangd"'),
+                         internal, key=b"QJ2-NEW")
+    await broker.publish(admitted(nhs_number), topic, key=nhs_number.encode())
+
+    async def settled():
+        return handled == [f"admitted {nhs_number}"] and len(dead) == len(bad) and \
+            consumed(internal, "unknown", "unknown") == unknown_before + 1
+
+    await eventually(settled, timeout=60)
+    by_body = {body: headers for body, headers, _ in dead}
+    for body, (_, reason) in bad.items():
+        assert by_body[body]["dlq-reason"] == reason
+        assert nhs_number not in by_body[body]["dlq-error"] and other not in by_body[body]["dlq-error"]
+    assert all(dlq == f"{topic}.dlq" for _, _, dlq in dead)
+
+
+def test_a_partition_is_stalled_when_it_has_lag_and_its_offset_stays(monkeypatch):
+    from aiokafka import TopicPartition
+
+    now = [0.0]
+    progress = ConsumerProgress(stall_after=60, clock=lambda: now[0])
+    stuck, moving, idle = TopicPartition("t", 0), TopicPartition("t", 1), TopicPartition("t", 2)
+    progress.observe({stuck: 5, moving: 10, idle: 7}, {stuck: 9, moving: 20, idle: 7})
+    now[0] = 59
+    progress.observe({stuck: 5, moving: 15, idle: 7}, {stuck: 9, moving: 20, idle: 7})
+    assert progress.stalled() == []
+    now[0] = 120
+    progress.observe({stuck: 5, moving: 18, idle: 7}, {stuck: 9, moving: 20, idle: 8})
+    (stall,) = progress.stalled()
+    assert (stall.topic, stall.partition, stall.committed, stall.end, stall.seconds) == ("t", 0, 5, 9, 120)
+    now[0] = 181  # the idle partition waits from when its message was first seen, at 120
+    assert {s.partition: s.seconds for s in progress.stalled()}[2] == 61
+    now[0] = 182  # both moved on
+    progress.observe({stuck: 6, moving: 20, idle: 8}, {stuck: 9, moving: 20, idle: 8})
+    assert progress.stalled() == []
+
+
+async def test_a_consumer_that_does_not_move_on_is_reported_by_the_gauges(infra, isolation):
+    """On the real broker: a handler whose fault lasts keeps its message unacknowledged."""
+    settings = ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, service_name="stuck", topic_prefix=f"{isolation}.")
+    await ensure_topics(settings, [Topic.RATINGS])
+    broker = KafkaBroker(settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+    tries: list[int] = []
+
+    async def database_away(envelope, event) -> None:
+        tries.append(1)
+        raise ConnectionError("the database is away")
+
+    dispatcher = subscribe(broker, settings, {Topic.RATINGS: {"RatingChanged": database_away}})
+    now = [0.0]
+    progress = ConsumerProgress(stall_after=60, clock=lambda: now[0])
+    topic = settings.topic(Topic.RATINGS)
+    async with broker:
+        await broker.start()
+        await broker.publish(rating_changed("QJ2-STUCK"), topic, key=b"QJ2-STUCK")
+        await eventually(lambda: tries, timeout=60)
+        await measure(settings, dispatcher.topics, progress)
+        assert progress.stalled() == []
+        now[0] = 61
+        await measure(settings, dispatcher.topics, progress)
+        (stall,) = progress.stalled()
+        assert (stall.topic, stall.committed, stall.end) == (topic, 0, 1)
+        assert REGISTRY.get_sample_value("dsr_consumer_stalled_partitions", {"topic": topic}) == 1
+        assert REGISTRY.get_sample_value("dsr_consumer_lag", {"topic": topic}) == 1

@@ -3,8 +3,13 @@
 A handler's effect, the record that its event was processed (the inbox) and the
 events it causes (the outbox) are written in one transaction. A redelivered
 event finds its inbox record and changes nothing; events in the outbox are
-published right after the commit, and by the relay if the process died first.
-Consumers drop the duplicates a relay may publish, by event_id."""
+published right after the commit, and by the relay if the process died first
+or the broker did not take them within DSR_PUBLISH_WAIT_SECONDS. Consumers
+drop the duplicates a relay may publish, by event_id.
+
+An entry the broker refuses for good (not a passing fault) is parked with its
+error: it is counted (dsr_outbox_parked), listed for operators (GET
+/ops/outbox, `dsr outbox`), and the entries after it go on."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Literal
 
 import structlog
 from pymongo import AsyncMongoClient
@@ -23,8 +29,10 @@ from tenacity import AsyncRetrying
 
 from dsr_shared.clock import Clock
 from dsr_shared.envelope import Envelope
-from dsr_shared.faults import transient_retry_policy
-from dsr_shared.messaging import EventPublisher
+from dsr_shared.faults import is_transient, transient_retry_policy
+from dsr_shared.logging import throttled
+from dsr_shared.messaging import EventPublisher, encode, headers_of, message_bytes
+from dsr_shared.metrics import OUTBOX_PARKED, OUTBOX_PARKINGS, PUBLISH_DEFERRED
 
 log = structlog.get_logger()
 
@@ -47,21 +55,37 @@ class Outgoing:
     key: str
 
 
+class EventTooLarge(ValueError):
+    """An event over the broker's limit: refused before its change commits.
+    The bounds on every field (dsr_shared.events.bounds) keep this from happening."""
+
+
+Sent = Literal["published", "parked", "deferred"]
+
+
 class Outbox:
-    def __init__(self, db: AsyncDatabase, publisher: EventPublisher, clock: Clock, *, silent: bool = False) -> None:
+    def __init__(self, db: AsyncDatabase, publisher: EventPublisher, clock: Clock, *, silent: bool = False,
+                 max_message_bytes: int = 1_048_576, publish_wait_seconds: float = 3.0) -> None:
         self._entries = db["outbox"]
         self._publisher = publisher
         self._clock = clock
         # While rebuilding from the topics, what a handler would publish was
         # published the first time round: nothing is staged or sent.
         self._silent = silent
+        self._max_message_bytes = max_message_bytes
+        self._publish_wait = publish_wait_seconds
 
     async def ensure_indexes(self) -> None:
         await self._entries.create_index([("published_at", 1), ("created_at", 1)])
+        await self._entries.create_index([("parked_at", 1)], sparse=True)
 
     async def stage(self, messages: list[Outgoing], session: AsyncClientSession) -> None:
         if not messages or self._silent:
             return
+        for m in messages:
+            size = message_bytes(m.key.encode(), encode(m.envelope), headers_of(m.envelope))
+            if size > self._max_message_bytes:
+                raise EventTooLarge(f"{m.envelope.event_type} is {size} bytes, over the limit of {self._max_message_bytes}")
         now = self._clock.now()
         await self._entries.insert_many(
             [
@@ -79,24 +103,65 @@ class Outbox:
         )
 
     async def publish(self, messages: list[Outgoing]) -> None:
-        if self._silent:
+        """Publish right after the commit, waiting at most DSR_PUBLISH_WAIT_SECONDS:
+        the change is committed, so what the broker has not taken by then (it
+        is away) is left to the relay. Never raises for the broker's faults."""
+        if self._silent or not messages:
             return
+        try:
+            await asyncio.wait_for(self._publish_in_order(messages), self._publish_wait)
+        except TimeoutError:
+            PUBLISH_DEFERRED.inc()
+            throttled(log).warning("events not published within the wait: the outbox relay will",
+                                   count=len(messages), wait_seconds=self._publish_wait)
+
+    async def _publish_in_order(self, messages: list[Outgoing]) -> None:
         for m in messages:
+            if await self._send(m, m.envelope.model_dump(mode="json")) == "deferred":
+                return  # the broker is away: the rest wait too, in order, for the relay
+
+    async def _send(self, m: Outgoing, raw: dict[str, Any]) -> Sent:
+        """Publish one entry; a refusal for good parks it, a passing fault defers it."""
+        try:
             await self._publisher.publish(m.envelope, m.topic, m.key)
-            await self._entries.update_one(
-                {"_id": str(m.envelope.event_id)}, {"$set": {"published_at": self._clock.now()}}
-            )
+        except Exception as exc:  # noqa: BLE001 - passing: try later; refused for good: park it, go on
+            if is_transient(exc):
+                throttled(log).warning("publishing deferred: the broker is not answering", error=repr(exc)[:300])
+                return "deferred"
+            await self._park(str(m.envelope.event_id), m.topic, raw.get("event_type"), repr(exc))
+            return "parked"
+        await self._entries.update_one({"_id": str(m.envelope.event_id)}, {"$set": {"published_at": self._clock.now()}})
+        return "published"
+
+    async def _park(self, entry_id: str, topic: str, event_type: Any, error: str) -> None:
+        await self._entries.update_one(
+            {"_id": entry_id}, {"$set": {"parked_at": self._clock.now(), "error": error[:2000]}}
+        )
+        OUTBOX_PARKINGS.labels(topic).inc()
+        log.error("outbox entry parked: the broker refused it", entry_id=entry_id, topic=topic,
+                  event_type=str(event_type)[:100], error=error[:300])
 
     async def relay_once(self, older_than: timedelta) -> int:
-        """Publish what a crashed process staged but never published."""
+        """Publish what was staged but not published (a crash, the broker away),
+        oldest first; returns how many were published. An entry refused for
+        good is parked and the others go on."""
         cutoff = self._clock.now() - older_than
-        pending = self._entries.find({"published_at": None, "created_at": {"$lte": cutoff}}).sort("created_at", 1)
-        messages = [
-            Outgoing(Envelope.model_validate(doc["envelope"]), doc["topic"], doc["key"])
-            async for doc in pending.limit(500)
-        ]
-        await self.publish(messages)
-        return len(messages)
+        pending = self._entries.find(
+            {"published_at": None, "parked_at": None, "created_at": {"$lte": cutoff}}
+        ).sort("created_at", 1)
+        published = 0
+        async for doc in pending.limit(500):
+            try:
+                m = Outgoing(Envelope.model_validate(doc["envelope"]), doc["topic"], doc["key"])
+            except Exception as exc:  # noqa: BLE001 - an unreadable entry cannot be published, ever
+                await self._park(doc["_id"], doc.get("topic", "?"), None, f"unreadable entry: {exc!r}")
+                continue
+            sent = await self._send(m, doc["envelope"])
+            if sent == "deferred":
+                break
+            published += sent == "published"
+        OUTBOX_PARKED.set(await self._entries.count_documents({"published_at": None, "parked_at": {"$ne": None}}))
+        return published
 
     async def relay_forever(self, older_than: timedelta, every: float = 2.0) -> None:
         while True:
@@ -107,8 +172,32 @@ class Outbox:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep relaying; the next round retries
-                log.warning("outbox relay failed", error=repr(exc))
+                throttled(log).warning("outbox relay failed", error=repr(exc)[:300])
             await asyncio.sleep(every)
+
+    async def parked(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Entries waiting for an operator: what, where, when, why; never the
+        event's data or key (a key on the hospital topics is an NHS number)."""
+        found = self._entries.find({"published_at": None, "parked_at": {"$ne": None}}).sort("parked_at", 1)
+        return [
+            {
+                "event_id": doc["_id"],
+                "topic": doc.get("topic"),
+                "event_type": (doc.get("envelope") or {}).get("event_type"),
+                "created_at": doc.get("created_at"),
+                "parked_at": doc["parked_at"],
+                "error": doc.get("error", ""),
+            }
+            async for doc in found.limit(limit)
+        ]
+
+    async def unpark(self, event_id: str) -> bool:
+        """Let the relay try a parked entry again (once its cause is fixed)."""
+        answer = await self._entries.update_one(
+            {"_id": event_id, "published_at": None, "parked_at": {"$ne": None}},
+            {"$set": {"parked_at": None, "error": None}},
+        )
+        return answer.modified_count == 1
 
 
 Effect = Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]

@@ -1,4 +1,5 @@
-"""The HTTP side every service shares: lifespan, health, metrics, request logs."""
+"""The HTTP side every service shares: lifespan, health, metrics, request
+logs, the request body limit, and the operators' outbox endpoints."""
 
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from dsr_shared.clock import SimulatedClock, SystemClock, every
+from dsr_shared.db import EventTooLarge
+from dsr_shared.kafka_gauges import ConsumerProgress
 from dsr_shared.kafka_gauges import measure as measure_kafka
 from dsr_shared.logging import configure_logging
-from dsr_shared.messaging import ensure_topics
+from dsr_shared.messaging import consumed_topics, ensure_topics
 from dsr_shared.metrics import REGISTRY
+from dsr_shared.outbox_api import outbox_router
 from dsr_shared.runtime import Runtime
 from dsr_shared.simulated_time import clock_router, load_offset
 from dsr_shared.topics import Topic
@@ -34,7 +39,11 @@ StartupHook = Callable[[Runtime], Awaitable[None]]
 BackgroundTask = Callable[[Runtime], Coroutine[Any, Any, None]]
 
 
-def health_router(runtime: Runtime) -> APIRouter:
+# A caller's correlation id is kept when it looks like one; anything else gets a new one.
+_CORRELATION_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def health_router(runtime: Runtime, progress: ConsumerProgress) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -54,7 +63,21 @@ def health_router(runtime: Runtime) -> APIRouter:
         except Exception:  # noqa: BLE001
             pass
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+        # A stalled partition is reported, not made a reason to refuse HTTP
+        # traffic: taking the pods out of service would not move it on.
+        stalled = [stall.as_dict() for stall in progress.stalled()]
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks, "consumer": {"stalled": stalled}},
+            200 if ok else 503,
+        )
+
+    @router.get("/health/consumer", responses={503: {"description": "A partition with lag has not moved on"}})
+    async def consumer() -> Response:
+        """Whether the consumer group moves on: 503 with the partitions whose
+        committed offset has not moved for DSR_CONSUMER_STALL_AFTER_SECONDS
+        while messages wait (docs/RUNBOOK.md, "A stalled partition")."""
+        stalled = [stall.as_dict() for stall in progress.stalled()]
+        return JSONResponse({"status": "stalled" if stalled else "moving", "stalled": stalled}, 503 if stalled else 200)
 
     @router.get("/metrics")
     async def metrics() -> Response:
@@ -74,6 +97,7 @@ def create_app(
 ) -> FastAPI:
     """A service's HTTP app; its lifespan starts and stops the broker too."""
     settings = runtime.settings
+    progress = ConsumerProgress(settings.consumer_stall_after_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -91,8 +115,11 @@ def create_app(
         await runtime.broker.start()
         relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
         tasks = [asyncio.create_task(runtime.outbox.relay_forever(relay_after))]
-        # Consumer lag and dead-letter sizes for /metrics; real time, not the simulated clock.
-        tasks.append(asyncio.create_task(every(SystemClock(), 30, lambda: measure_kafka(settings, list(topics)), "kafka gauges")))
+        # Consumer lag, stalled partitions and dead-letter sizes; real time, not the simulated clock.
+        inputs = consumed_topics(runtime.broker)
+        tasks.append(asyncio.create_task(every(
+            SystemClock(), settings.kafka_gauges_every_seconds, lambda: measure_kafka(settings, inputs, progress), "kafka gauges"
+        )))
         tasks += [asyncio.create_task(task(runtime)) for task in background]
         log.info("service started", http_port=settings.http_port, area=settings.area.code)
         try:
@@ -108,7 +135,8 @@ def create_app(
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.include_router(health_router(runtime))
+    app.include_router(health_router(runtime, progress))
+    app.include_router(outbox_router(runtime))
     if isinstance(runtime.clock, SimulatedClock):
         app.include_router(clock_router(runtime.clock, runtime.db))
     for router in routers:
@@ -119,9 +147,16 @@ def create_app(
         """422 with every reason, each with a machine-readable code and a sentence."""
         return JSONResponse({"outcome": "rejected", "reasons": validation_reasons(exc.errors())}, status_code=422)
 
+    @app.exception_handler(EventTooLarge)
+    async def too_large_to_publish(request: Request, exc: EventTooLarge) -> JSONResponse:
+        """Nothing was committed: the change would make an event over the broker's limit."""
+        reason = {"code": "event.too_large", "message": str(exc), "field": "(body)"}
+        return JSONResponse({"outcome": "rejected", "reasons": [reason]}, status_code=422)
+
     @app.middleware("http")
     async def log_request(request: Request, call_next):
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        given = request.headers.get("x-correlation-id", "")
+        correlation_id = given if 0 < len(given) <= 128 and set(given) <= _CORRELATION_ID_CHARS else str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
@@ -139,7 +174,41 @@ def create_app(
         response.headers["x-correlation-id"] = correlation_id
         return response
 
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
+
+
+class BodyLimit:
+    """Refuses a request body over `limit` bytes with 413: at once when its
+    Content-Length says so, else as soon as that many bytes have arrived."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await JSONResponse(self._refusal(), status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                # Raised while the app reads the body: FastAPI answers it, as any HTTPException.
+                raise HTTPException(413, self._refusal()["reasons"][0]["message"])
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _refusal(self) -> dict:
+        message = f"the request body is over {self.limit} bytes"
+        return {"outcome": "rejected", "reasons": [{"code": "request.too_large", "message": message, "field": "(body)"}]}
 
 
 def validation_reasons(errors) -> list[dict[str, str]]:

@@ -6,41 +6,59 @@ Delivery contract (docs/CONTRACT.md "Delivery", "Dead letters"):
   the consumer group once instead of once per topic;
   offsets committed only after the handler finished (NACK_ON_ERROR);
   a message that cannot be processed goes to `<topic>.dlq` with the reason in
-  headers and is acknowledged, so the partition moves on; a transient fault is
-  retried with backoff and, if it lasts, the message is not acknowledged and is
-  read again.
+  headers and is acknowledged, so the partition moves on (one too large to copy
+  whole goes as its first bytes, with its size); a transient fault is retried
+  with backoff and, if it lasts, the message is not acknowledged and is read
+  again.
+- on the topics other systems publish to (topics.FROM_OTHER_SYSTEMS), a message
+  from another area, of a type that topic does not carry, or keyed otherwise
+  than the contract says is dead-lettered; elsewhere an unknown event type is
+  counted and logged, and skipped.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from tenacity import AsyncRetrying
 
 from dsr_shared.envelope import Envelope
-from dsr_shared.events import Event, UnknownEventType, UnsupportedSchemaVersion, decode_event
-from dsr_shared.faults import TRANSIENT_FAULTS, transient_retry_policy
-from dsr_shared.metrics import DEAD_LETTERED, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
+from dsr_shared.events import EVENT_TYPES, Event, UnknownEventType, UnsupportedSchemaVersion, decode_event
+from dsr_shared.faults import is_transient, transient_retry_policy
+from dsr_shared.logging import throttled
+from dsr_shared.metrics import (
+    DEAD_LETTERED,
+    DEAD_LETTERED_EXCERPTS,
+    EVENTS_CONSUMED,
+    EVENTS_PUBLISHED,
+    HANDLER_SECONDS,
+)
 from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic, dlq_name
+from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
 
 log = structlog.get_logger()
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
 
 
-def _record(message: KafkaMessage) -> ConsumerRecord:
-    """The Kafka record of a message: these subscribers never read batches."""
-    return cast(ConsumerRecord, message.raw_message)
+# Room for what FastStream adds to each message (its own headers) and for
+# Kafka's framing beyond the record estimate.
+MESSAGE_HEADROOM = 1024
+# What a dead letter keeps of a message too large to copy whole.
+DLQ_EXCERPT_BYTES = 64 * 1024
+DLQ_KEY_BYTES = 256
 
 
 def build_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -49,8 +67,50 @@ def build_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         client_id=f"dsr-{settings.service_name}",
+        max_request_size=settings.kafka_max_message_bytes,
         logger=None,
     )
+
+
+def message_bytes(key: bytes | None, value: bytes, headers: Mapping[str, str]) -> int:
+    """The size Kafka counts for one message, with room for the framework's headers."""
+    encoded = [(name, text.encode()) for name, text in headers.items()]
+    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, encoded) + MESSAGE_HEADROOM
+
+
+
+def _record(message: KafkaMessage) -> ConsumerRecord:
+    """The Kafka record of a message: these subscribers never read batches."""
+    return cast(ConsumerRecord, message.raw_message)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """What goes to a `.dlq`: the message whole, or, when that would be over
+    the producer's limit, its first bytes with its size (`dlq-truncated`)."""
+
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def excerpt(self) -> bool:
+        return self.headers.get("dlq-truncated") == "true"
+
+
+def dead_letter_of(key: bytes | None, value: bytes, headers: Mapping[str, str], limit: int, *,
+                   excerpt: bool = False) -> DeadLetter:
+    """The dead letter of a message: whole when it fits within `limit`, else
+    (or when `excerpt`) its first DLQ_EXCERPT_BYTES bytes and key bytes."""
+    if not excerpt and message_bytes(key, value, headers) <= limit:
+        return DeadLetter(key, value, dict(headers))
+    marked = {
+        **headers,
+        "dlq-truncated": "true",
+        "dlq-original-bytes": str(len(value)),
+        "dlq-original-key-bytes": str(len(key or b"")),
+    }
+    return DeadLetter(key[:DLQ_KEY_BYTES] if key is not None else None, value[:DLQ_EXCERPT_BYTES], marked)
 
 
 async def ensure_topics(settings: ServiceSettings, topics: list[Topic]) -> None:
@@ -127,26 +187,47 @@ class Dispatcher:
         self.settings = settings
         # Full (prefixed) topic name -> that topic's handlers by event type.
         self.routes: dict[str, Mapping[str, Handler]] = {settings.topic(t): h for t, h in routes.items()}
+        self._topics: dict[str, Topic] = {settings.topic(t): t for t in routes}
 
     @property
     def topics(self) -> list[str]:
         return list(self.routes)
 
     async def __call__(self, body: bytes, message: KafkaMessage) -> None:
+        try:
+            await self._dispatch(body, message)
+        except Exception as exc:
+            if not is_transient(exc):
+                record = _record(message)
+                throttled(log).error("message neither handled nor dead-lettered: it will be read again",
+                                     error=repr(exc)[:300], topic=record.topic, partition=record.partition,
+                                     offset=record.offset)
+            raise  # not acknowledged: read again
+
+    async def _dispatch(self, body: bytes, message: KafkaMessage) -> None:
         topic = _record(message).topic
+        strict = self._topics.get(topic) in FROM_OTHER_SYSTEMS
         try:
             envelope = Envelope.model_validate_json(body)
         except ValidationError as exc:
             await self.dead_letter(body, message, "invalid_envelope", _short(exc))
             return
+        if strict and envelope.area != self.settings.area.code:
+            await self.dead_letter(body, message, "wrong_area",
+                                   f"envelope area {envelope.area[:20]!r} is not this area's ({self.settings.area.code})")
+            return
         handler = self.routes.get(topic, {}).get(envelope.event_type)
         if handler is None:
-            EVENTS_CONSUMED.labels(topic, envelope.event_type, "skipped").inc()
-            return  # another consumer's event on a shared topic
+            await self._unhandled(body, message, topic, envelope, strict)
+            return
         try:
             event = decode_event(envelope)
         except (ValidationError, UnknownEventType, UnsupportedSchemaVersion) as exc:
             await self.dead_letter(body, message, "invalid_event", _short(exc))
+            return
+        if strict and _record(message).key != event.message_key().encode():
+            # The key orders one person's events; another key breaks that order. Never repeat the key: an NHS number.
+            await self.dead_letter(body, message, "wrong_key", f"the message key is not the event's {event.KEY_FIELD}")
             return
         with structlog.contextvars.bound_contextvars(
             event_id=str(envelope.event_id),
@@ -156,6 +237,20 @@ class Dispatcher:
             register_id=getattr(event, "register_id", None),
         ):
             await self._handle(handler, topic, envelope, event, body, message)
+
+    async def _unhandled(self, body: bytes, message: KafkaMessage, topic: str, envelope: Envelope, strict: bool) -> None:
+        """An event type this service has no handler for on this topic."""
+        known = EVENT_TYPES.get(envelope.event_type)
+        if strict and (known is None or known.TOPIC != self._topics[topic]):
+            await self.dead_letter(body, message, "unknown_event_type",
+                                   f"{envelope.event_type[:100]!r} is not an event type of {self._topics[topic].value}")
+        elif known is None:
+            # A newer producer's type, or a mistake: counted and logged, not fatal on an internal topic.
+            EVENTS_CONSUMED.labels(topic, "unknown", "unknown").inc()
+            log.warning("unknown event type skipped", topic=topic, unknown_event_type=envelope.event_type[:100],
+                        event_id=str(envelope.event_id), offset=_record(message).offset)
+        else:
+            EVENTS_CONSUMED.labels(topic, envelope.event_type, "skipped").inc()  # another consumer's event
 
     async def _handle(
         self, handler: Handler, topic: str, envelope: Envelope, event: Event, body: bytes, message: KafkaMessage
@@ -168,9 +263,9 @@ class Dispatcher:
                     attempts += 1
                     await handler(envelope, event)
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 EVENTS_CONSUMED.labels(topic, envelope.event_type, "retried").inc()
-                log.warning("transient fault, message will be read again", error=repr(exc))
+                throttled(log).warning("transient fault, message will be read again", error=repr(exc)[:300])
                 raise  # not acknowledged: read again
             log.error("handler failed", error=repr(exc), attempts=attempts)
             await self.dead_letter(body, message, "handler_failed", repr(exc), attempts)
@@ -184,21 +279,52 @@ class Dispatcher:
         self, body: bytes, message: KafkaMessage, reason: str, error: str, attempts: int = 1
     ) -> None:
         record = _record(message)
-        headers = {
-            "dlq-reason": reason,
-            "dlq-error": error[:2000],
-            "dlq-source-topic": record.topic,
-            "dlq-source-partition": str(record.partition),
-            "dlq-source-offset": str(record.offset),
-            "dlq-attempts": str(attempts),
-            "dlq-consumer-group": self.settings.consumer_group,
-        }
-        async for attempt in AsyncRetrying(**transient_retry_policy()):
-            with attempt:
-                await self.broker.publish(body, dlq_name(record.topic), key=record.key, headers=headers)
+        headers = dlq_headers(record.topic, record.partition, record.offset, reason, error, attempts,
+                              self.settings.consumer_group)
+        limit = self.settings.kafka_max_message_bytes
+        letter = dead_letter_of(record.key, body, headers, limit)
+        try:
+            await self._send(letter, record.topic)
+        except MessageSizeTooLargeError:  # larger than estimated: the excerpt always fits
+            letter = dead_letter_of(record.key, body, headers, limit, excerpt=True)
+            await self._send(letter, record.topic)
         DEAD_LETTERED.labels(record.topic).inc()
         EVENTS_CONSUMED.labels(record.topic, "?", "dead_lettered").inc()
-        log.warning("message dead-lettered", reason=reason, error=error[:300], offset=record.offset)
+        where = {"reason": reason, "error": error[:300], "partition": record.partition, "offset": record.offset}
+        if letter.excerpt:
+            DEAD_LETTERED_EXCERPTS.labels(record.topic).inc()
+            log.error("message dead-lettered as an excerpt: too large to copy whole", original_bytes=len(body), **where)
+        else:
+            log.warning("message dead-lettered", **where)
+
+    async def _send(self, letter: DeadLetter, source_topic: str) -> None:
+        async for attempt in AsyncRetrying(**transient_retry_policy()):
+            with attempt:
+                await self.broker.publish(letter.value, dlq_name(source_topic), key=letter.key, headers=letter.headers)
+
+
+def dlq_headers(topic: str, partition: int, offset: int, reason: str, error: str, attempts: int,
+                consumer_group: str) -> dict[str, str]:
+    """Why and from where a message was dead-lettered (docs/RUNBOOK.md)."""
+    return {
+        "dlq-reason": reason,
+        "dlq-error": error[:2000],
+        "dlq-source-topic": topic,
+        "dlq-source-partition": str(partition),
+        "dlq-source-offset": str(offset),
+        "dlq-attempts": str(attempts),
+        "dlq-consumer-group": consumer_group,
+    }
+
+
+# The dispatcher each service's broker feeds, for what watches its progress (health, gauges).
+_DISPATCHERS: weakref.WeakKeyDictionary[KafkaBroker, Dispatcher] = weakref.WeakKeyDictionary()
+
+
+def consumed_topics(broker: KafkaBroker) -> list[str]:
+    """The (prefixed) topics the service's consumer reads; none before `subscribe`."""
+    dispatcher = _DISPATCHERS.get(broker)
+    return dispatcher.topics if dispatcher else []
 
 
 def subscribe(
@@ -220,11 +346,8 @@ def subscribe(
             f"Handles {', '.join(sorted(handlers)) or 'nothing'} from {topic}" for topic, handlers in dispatcher.routes.items()
         ),
     )(dispatcher.__call__)
+    _DISPATCHERS[broker] = dispatcher
     return dispatcher
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_FAULTS)
 
 
 def _short(exc: Exception) -> str:

@@ -47,7 +47,8 @@ class Runtime:
         publisher = EventPublisher(broker, settings)
         mongo = build_mongo_client(settings.mongo_uri)
         db = mongo[settings.database_name]
-        outbox = Outbox(db, publisher, clock, silent=settings.rebuild)
+        outbox = Outbox(db, publisher, clock, silent=settings.rebuild, max_message_bytes=settings.kafka_max_message_bytes,
+                        publish_wait_seconds=settings.publish_wait_seconds)
         uow = UnitOfWork(mongo, db, outbox, settings.service_name, clock)
         return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock))
 

@@ -32,6 +32,19 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # How long an outbox entry may wait before the relay publishes it.
     outbox_relay_after_seconds: float = 5.0
+    # How long a request or handler waits for its events to be published after
+    # its commit; then it answers, and the outbox relay publishes them later.
+    publish_wait_seconds: float = 3.0
+    # The producer's limit on one message (Kafka's default); the broker's and
+    # the topics' max.message.bytes must be at least this.
+    kafka_max_message_bytes: int = 1_048_576
+    # The largest HTTP request body taken (413 beyond).
+    max_request_bytes: int = 2_097_152
+    # How often consumer lag, stalled partitions and dead-letter sizes are measured.
+    kafka_gauges_every_seconds: float = 30.0
+    # A partition with lag whose committed offset has not moved for this long
+    # is reported stalled (/health/consumer, dsr_consumer_stalled_partitions).
+    consumer_stall_after_seconds: float = 300.0
     # How often sweepers look for what time has made due.
     sweep_every_seconds: float = 30.0
     # Demos and tests only: an operator moves time forward (POST /clock/advance).

@@ -16,6 +16,11 @@ class Topic(StrEnum):
     NOTIFICATIONS = "dsr.notifications"
 
 
+# Topics other NHS systems publish to. What arrives there is checked strictly:
+# this area's envelope, an event type of that topic, keyed as the contract
+# says (by NHS number); anything else goes to the topic's DLQ with the reason.
+FROM_OTHER_SYSTEMS = frozenset({Topic.ADMISSIONS, Topic.DISCHARGES})
+
 DLQ_SUFFIX = ".dlq"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,11 +21,35 @@ class DevstackError(RuntimeError):
     """A part failed to start or stop; the message carries its log tail."""
 
 
+# Where free ports are looked for: above the well-known and common server
+# ports, outside the kernel's ephemeral range (see ephemeral_ports()).
+FREE_PORTS = range(20000, 65536)
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> range:
+    """The kernel's range for the local ports of outgoing connections. A
+    server port in it can be taken by a client meanwhile: a client reconnecting
+    to a stopped server on such a port may even connect to itself, and the
+    server then cannot start again ("address in use")."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A TCP port on loopback that nothing listens on right now, outside the
+    ephemeral range, and not handed out before by this process."""
+    ephemeral = ephemeral_ports()
+    candidates = [p for p in FREE_PORTS if p not in ephemeral]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        if port not in _handed_out and port_free(port) and not port_answers(port):
+            _handed_out.add(port)
+            return port
+    raise DevstackError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1} outside the ephemeral range "
+                        f"{ephemeral.start}-{ephemeral.stop - 1}")
 
 
 def port_answers(port: int, host: str = HOST) -> bool:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._proc import DevstackError, ManagedProcess, port_answers
+from ._proc import DevstackError, ManagedProcess, ephemeral_ports, port_answers
 from .kafka import Kafka
 from .secantus import SecantusDB
 from .smtp_sink import SmtpSink
@@ -17,7 +17,13 @@ from .stack import Stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Start and stop the local DSR stack (no Docker needed).")
-console = Console()
+
+
+def _console() -> Console:
+    """Rich wraps at 80 columns when the output is not a terminal (a pipe, a
+    CI log); there nothing is wrapped, so every URL and path stays whole."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100_000)
 
 
 def _rel(path: Path) -> str:
@@ -49,7 +55,13 @@ def up(
     ),
 ) -> None:
     """Start the stack (reusing parts already up) and wait until it is ready."""
+    console = _console()
     stack = Stack()
+    ephemeral = ephemeral_ports()
+    for name, port in stack.ports():
+        if port in ephemeral:
+            console.print(f"[yellow]{name}: port {port} is in the ephemeral range {ephemeral.start}-{ephemeral.stop - 1}, "
+                          "where a client may take it while the part is down; choose another (see `make run`)[/yellow]")
     with console.status("starting") as spinner:
         try:
             timings = stack.up(
@@ -74,6 +86,7 @@ def up(
 @app.command()
 def down() -> None:
     """Stop everything in reverse order and check that the ports are free."""
+    console = _console()
     stack = Stack()
     errors, busy = stack.down()
     for e in errors:
@@ -88,6 +101,7 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Show each part as up or down."""
+    console = _console()
     stack = Stack()
     table = Table(title=f"DSR devstack ({_rel(stack.root)})")
     for col in ("part", "state", "pid", "listens on", "logs"):

@@ -1,6 +1,7 @@
 """What the `dsr` command asks of Kafka: is it there, how far behind each
 service's consumer group is, how full the dead-letter topics are; publishing
-a test event; rewinding a stopped group."""
+a test event; rewinding a stopped group; moving a stopped group past one
+message."""
 
 from __future__ import annotations
 
@@ -160,3 +161,78 @@ async def rewind_plan(settings: OpsSettings, service: str, timeout: float = 10.0
         committed = {tp.topic for tp in await admin.list_consumer_group_offsets(group)}
     topics = {settings.topic(t) for t in CONSUMES[service]} | committed
     return RewindPlan(group, state, members, sorted(topics & existing))
+
+
+class NotStopped(RuntimeError):
+    pass
+
+
+class NotThere(RuntimeError):
+    pass
+
+
+@dataclass
+class Skipped:
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    dlq_offset: int
+    excerpt: bool
+    original_bytes: int
+
+
+async def skip_message(settings: OpsSettings, service: str, topic: str, partition: int, offset: int,
+                       timeout: float = 30.0) -> Skipped:
+    """Move a stopped service's group past the message at topic[partition]@offset,
+    the one it is stuck on: copy it to the topic's DLQ (reason
+    `skipped_by_operator`; its first bytes if it is too large to copy whole),
+    then commit offset + 1. Nothing changes unless the group is stopped and
+    stands at exactly that offset."""
+    from dsr_shared.messaging import dead_letter_of, dlq_headers
+    from dsr_shared.topics import dlq_name
+
+    group = settings.group(service)
+    tp = TopicPartition(topic, partition)
+    async with admin_client(settings, timeout) as admin:
+        if topic not in await admin.list_topics():
+            raise TopicMissing(topic)
+        state, members = (await _group_states(admin, [group])).get(group, ("?", 0))
+        committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+    if members or state not in STOPPED_STATES:
+        raise NotStopped(f"the consumer group {group} has {members} consumer(s) (state {state}): stop every {service} "
+                         "process first; nothing was changed")
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                group_id=group, request_timeout_ms=int(timeout * 1000))
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        start, end = (await consumer.beginning_offsets([tp]))[tp], (await consumer.end_offsets([tp]))[tp]
+        meta = committed.get(tp)
+        at = meta.offset if meta is not None and meta.offset >= 0 else start
+        if at != offset:
+            raise NotThere(f"{group} stands at offset {at} of {topic}[{partition}], not {offset}; nothing was changed")
+        if not start <= offset < end:
+            raise NotThere(f"{topic}[{partition}] has no message at offset {offset} (it holds {start} to {end - 1})")
+        consumer.seek(tp, offset)
+        record = None
+        while record is None:
+            batch = await consumer.getmany(tp, timeout_ms=int(timeout * 1000), max_records=1)
+            if not batch:
+                raise NotThere(f"could not read {topic}[{partition}]@{offset} within {timeout:.0f}s; nothing was changed")
+            record = batch[tp][0]
+        headers = dlq_headers(topic, partition, offset, "skipped_by_operator",
+                              f"the consumer group {group} was moved past it with `dsr skip`", 0, group)
+        letter = dead_letter_of(record.key, record.value or b"", headers, settings.kafka_max_message_bytes)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                    max_request_size=settings.kafka_max_message_bytes)
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(dlq_name(topic), letter.value, key=letter.key,
+                                                headers=[(k, v.encode()) for k, v in letter.headers.items()])
+        finally:
+            await producer.stop()
+        await consumer.commit({tp: offset + 1})
+    finally:
+        await consumer.stop()
+    return Skipped(group, topic, partition, offset, sent.offset, letter.excerpt, len(record.value or b""))

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_args
 
 import httpx
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from dsr_shared.auth import Role
 from dsr_shared.events import Admitted, Cohort, Discharged, Event, Rating
-from dsr_ops import bus, dlq
+from dsr_ops import bus, dlq, gp_practices
 from dsr_ops.settings import SERVICES, OpsSettings
 
 T = TypeVar("T")
@@ -40,8 +41,10 @@ a token from the area's identity provider.
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=HELP)
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter topics (TOPIC.dlq): list, replay.")
 clock_app = typer.Typer(no_args_is_help=True, help="Simulated clocks (demos and tests only): show, advance.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Outbox entries the broker refused for good (parked): list, retry.")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(clock_app, name="clock")
+app.add_typer(outbox_app, name="outbox")
 
 Service = StrEnum("Service", {name: name for name in SERVICES})
 Target = StrEnum("Target", {"all": "all", **{name: name for name in SERVICES}})
@@ -140,6 +143,9 @@ async def _service_state(client: httpx.AsyncClient, settings: OpsSettings, servi
         body = {}
     checks = body.get("checks") or {}
     details = "  ".join(f"{escape(name)} {'[green]ok[/green]' if ok else '[red]failing[/red]'}" for name, ok in checks.items())
+    for stall in (body.get("consumer") or {}).get("stalled") or []:
+        details += (f"\n[red]stalled: {escape(str(stall.get('topic')))}[{stall.get('partition')}]@"
+                    f"{stall.get('committed_offset')} for {stall.get('stalled_for_seconds')}s[/red]")
     version = ""
     try:
         spec = await _request(client, settings, service, "GET", "/openapi.json")
@@ -457,7 +463,9 @@ def dlq_replay(
     verb = "would republish" if dry_run else "republished"
     try:
         letters = _run(dlq.replay(settings.kafka_bootstrap, name, reason, dry_run=dry_run,
-                                  on_message=lambda letter: _say(console, f"{verb} {letter.describe()}")))
+                                  on_message=lambda letter: _say(console, f"{verb} {letter.describe()}"),
+                                  on_excerpt=lambda letter: _say(console, f"kept {letter.describe()}: only its first "
+                                                                          "bytes were kept, it cannot be replayed")))
     except Exception as exc:  # noqa: BLE001
         raise _kafka_failure(settings, name, exc) from None
     _say(console, f"{verb} {len(letters)} message(s) from {name}{f' (dlq-reason {reason})' if reason else ''}")
@@ -629,6 +637,151 @@ def rewind(
                       "and restart it without DSR_REBUILD once its lag is zero (docs/REGISTER.md).")
     else:
         _say(console, f"On its next start {service.value} reads everything again; its inbox drops what it already applied.")
+
+
+# --- moving a group past one message -------------------------------------------
+
+
+@app.command()
+def skip(
+    service: Annotated[Service, typer.Argument(help="The service whose consumer group is stuck.")],
+    topic: Annotated[str, typer.Argument(help="The topic, e.g. dsr.hospital.admissions (DSR_TOPIC_PREFIX is added if missing).")],
+    partition: Annotated[int, typer.Option("--partition", min=0, help="The partition it is stuck on.")],
+    offset: Annotated[int, typer.Option("--offset", min=0, help="The offset of the message to move past.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Move a stopped service's consumer group past one message.
+
+    For a partition that does not move on (GET /health/consumer, `dsr status`):
+    the message at TOPIC[--partition]@--offset is copied to TOPIC.dlq with
+    dlq-reason skipped_by_operator (its first bytes only if it is too large to
+    copy whole), then the group's offset becomes --offset + 1. Kafka takes
+    offsets only from a group with no consumer: stop every process of the
+    service first. Nothing changes unless the group stands at --offset."""
+    settings = _settings()
+    name = topic if topic.startswith(settings.topic_prefix) else f"{settings.topic_prefix}{topic}"
+    if not yes:
+        typer.confirm(f"Copy {name}[{partition}]@{offset} to {name}.dlq and move {settings.group(service.value)} "
+                      "past it?", abort=True)
+    try:
+        done = _run(bus.skip_message(settings, service.value, name, partition, offset))
+    except (bus.NotStopped, bus.NotThere) as exc:
+        raise _fail(str(exc)) from None
+    except bus.TopicMissing:
+        raise _fail(f"there is no topic {name}; nothing was changed") from None
+    except Exception as exc:  # noqa: BLE001 - the broker's failure, in words
+        raise _fail(f"Kafka at {settings.kafka_bootstrap}: {exc or type(exc).__name__}") from None
+    console = _out()
+    kept = f"its first bytes (of {done.original_bytes})" if done.excerpt else f"whole ({done.original_bytes} bytes)"
+    _say(console, f"Copied {name}[{partition}]@{offset} to {name}.dlq (offset {done.dlq_offset}), {kept}.")
+    _say(console, f"{done.group} now starts at offset {offset + 1} of {name}[{partition}]; start {service.value} again.")
+
+
+# --- parked outbox entries -----------------------------------------------------
+
+
+@outbox_app.command("list")
+def outbox_list(
+    service: Annotated[Target, typer.Option("--service", help="Which service; all by default.")] = Target["all"],
+) -> None:
+    """Outbox entries each service could not publish (GET /ops/outbox/parked).
+
+    An entry is parked when the broker refuses it for good (too large, say);
+    the entries after it are published. Shown: event id, type, topic, when it
+    was staged and parked, and the error; never the event's data. Exit code 1
+    when any is parked or a service does not answer."""
+    settings = _settings()
+    services = _targets(service)
+
+    async def read() -> dict[str, list[dict] | str]:
+        async with _client(settings) as client:
+            async def one(s: str) -> list[dict] | str:
+                try:
+                    answer = await _request(client, settings, s, "GET", "/ops/outbox/parked", Role.OPS)
+                except Unreachable as exc:
+                    return str(exc)
+                return answer.json()["parked"] if answer.status_code == 200 else _refusal(s, answer)
+
+            return dict(zip(services, await asyncio.gather(*(one(s) for s in services)), strict=True))
+
+    found = _run(read())
+    console = _out()
+    table = Table(title="parked outbox entries")
+    for column in ("service", "event id", "event type", "topic", "staged", "parked", "error"):
+        table.add_column(column, overflow="fold")
+    for s, entries in found.items():
+        if isinstance(entries, str):
+            table.add_row(s, "", "", "", "", "", Text(entries, style="red"))
+            continue
+        for e in entries:
+            table.add_row(s, e["event_id"], str(e.get("event_type") or ""), str(e.get("topic") or ""),
+                          str(e.get("created_at") or "")[:19], str(e.get("parked_at") or "")[:19], str(e.get("error") or "")[:300])
+    if table.row_count:
+        console.print(table)
+    else:
+        _say(console, "No parked outbox entries.")
+    if table.row_count:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    service: Annotated[Service, typer.Argument(help="The service that parked it.")],
+    event_id: Annotated[str, typer.Argument(help="The parked entry's event id (`dsr outbox list`).")],
+) -> None:
+    """Give a parked entry back to the service's outbox relay, once its cause is
+    fixed (POST /ops/outbox/{id}/retry); a refusal parks it again."""
+    settings = _settings()
+
+    async def retry() -> httpx.Response:
+        async with _client(settings) as client:
+            return await _request(client, settings, service.value, "POST", f"/ops/outbox/{event_id}/retry", Role.OPS)
+
+    try:
+        answer = _run(retry())
+    except Unreachable as exc:
+        raise _fail(f"{service.value} service {exc}") from None
+    if answer.status_code != 200:
+        raise _fail(_refusal(service.value, answer))
+    _say(_out(), f"{event_id}: back to {service.value}'s outbox relay, which publishes it within seconds.")
+
+
+# --- an area's GP practices -----------------------------------------------------
+
+
+@app.command("gp-practices")
+def load_gp_practices(
+    practice_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                  help="ODS's epraccur.csv (unzipped from epraccur.zip).")],
+    into: Annotated[list[Path], typer.Option("--into", exists=True, dir_okay=False, writable=True,
+                                              help="An area profile (.toml), or a ConfigMap manifest holding one "
+                                                   "under area.toml (.yaml); repeatable.")],
+    icb: Annotated[str | None, typer.Option("--icb", help="The ICB's ODS code (or a sub-ICB location's); "
+                                                          "default: the code of DSR_AREA_PROFILE's area.")] = None,
+) -> None:
+    """Load the area's GP practices from NHS ODS's practice file.
+
+    Writes the ICB's active GP practices (status A, prescribing setting 4) of
+    PRACTICE_FILE into geography.gp_practice_codes of each --into file (R-ELIG-3:
+    a referral is in the area through its GP practice); the rest of each file is
+    kept as written. Restart the services after deploying the profile."""
+    code = icb or _settings().area.code
+    try:
+        practices = gp_practices.read_practices(practice_file)
+    except gp_practices.NotAPracticeFile as exc:
+        raise _fail(f"{practice_file}: {exc}") from None
+    codes = gp_practices.gp_practice_codes(practices, code)
+    if not codes:
+        raise _fail(f"{practice_file}: no active GP practice of {code} among {len(practices)} rows; nothing was written")
+    note = [f"GP practices in the ICB (R-ELIG-3): the {len(codes)} active GP practices of {code}",
+            f"in ODS's {practice_file.name} of {datetime.now(timezone.utc):%Y-%m-%d}, loaded with `dsr gp-practices`."]
+    console = _out()
+    for path in into:
+        try:
+            gp_practices.write_gp_practices(path, codes, note)
+        except ValueError as exc:
+            raise _fail(f"{path}: {exc}") from None
+        _say(console, f"{path}: {len(codes)} GP practices of {code}")
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ package:
 Each message goes back with its original bytes and key to the topic in its
 `dlq-source-topic` header; with REASON, only messages whose `dlq-reason` is
 REASON. Only what is in the DLQ when it starts is replayed, and the DLQ keeps
-its messages. Consumers drop an event they have already applied (by
+its messages. A message too large to copy whole was kept as its first bytes
+(header `dlq-truncated`): it cannot be replayed, and is left out. Consumers drop an event they have already applied (by
 event_id), so replaying a message twice does no harm; one that still fails
 goes to the DLQ again.
 
@@ -56,6 +57,11 @@ class DeadLetter:
     @property
     def error(self) -> str:
         return self.headers.get("dlq-error", "")
+
+    @property
+    def excerpt(self) -> bool:
+        """Only the message's first bytes were kept: it was too large to copy whole."""
+        return self.headers.get("dlq-truncated") == "true"
 
     @property
     def source_topic(self) -> str:
@@ -144,11 +150,19 @@ async def replay(
     *,
     dry_run: bool = False,
     on_message: Callable[[DeadLetter], None] = lambda letter: None,
+    on_excerpt: Callable[[DeadLetter], None] = lambda letter: None,
 ) -> list[DeadLetter]:
     """Republish the messages of `dlq` (only those with `reason`, if given) to
     their source topics, original bytes and key; returns them. `dry_run`
-    republishes nothing."""
-    chosen = [d for d in await read(bootstrap, dlq) if not reason or d.reason == reason]
+    republishes nothing. Excerpts are left out (`on_excerpt` hears of each)."""
+    chosen = []
+    for letter in await read(bootstrap, dlq):
+        if reason and letter.reason != reason:
+            continue
+        if letter.excerpt:
+            on_excerpt(letter)
+        else:
+            chosen.append(letter)
     if dry_run or not chosen:
         for letter in chosen:
             on_message(letter)
@@ -165,7 +179,8 @@ async def replay(
 
 
 async def _script(bootstrap: str, dlq: str, reason: str | None = None) -> None:
-    sent = await replay(bootstrap, dlq, reason, on_message=lambda letter: print(f"republished {letter.describe()}"))
+    sent = await replay(bootstrap, dlq, reason, on_message=lambda letter: print(f"republished {letter.describe()}"),
+                        on_excerpt=lambda letter: print(f"kept {letter.describe()}: an excerpt, not replayable"))
     print(f"republished {len(sent)} message(s) from {dlq}")
 
 

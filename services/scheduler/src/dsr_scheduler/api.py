@@ -18,13 +18,14 @@ from dsr_scheduler.scheduling import Scheduler
 from dsr_scheduler.tracking import agenda
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: Text
-    owner: Text
+    owner: Owner
     due_on: date
 
 

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.bounds import Name
 from dsr_shared.topics import Topic
 
 
@@ -16,7 +17,7 @@ class Admitted(Event):
     TOPIC: ClassVar[Topic] = Topic.ADMISSIONS
     KEY_FIELD: ClassVar[str] = "nhs_number"
 
-    nhs_number: str = Field(pattern=r"^\d{10}$")
+    nhs_number: str = Field(pattern=r"^\d{10}$", max_length=10)
     admitted_at: AwareDatetime
     hospital_ods_code: str = Field(min_length=3, max_length=10)
     bed_type: Literal["mental_health", "learning_disability"]
@@ -29,7 +30,7 @@ class Discharged(Event):
     TOPIC: ClassVar[Topic] = Topic.DISCHARGES
     KEY_FIELD: ClassVar[str] = "nhs_number"
 
-    nhs_number: str = Field(pattern=r"^\d{10}$")
+    nhs_number: str = Field(pattern=r"^\d{10}$", max_length=10)
     discharged_at: AwareDatetime
     hospital_ods_code: str = Field(min_length=3, max_length=10)
-    destination: str | None = None
+    destination: Name | None = None

@@ -6,6 +6,7 @@ import uuid
 from typing import ClassVar
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.bounds import Code, ErrorText, Subject
 from dsr_shared.topics import Topic
 
 
@@ -20,10 +21,10 @@ class _NotificationEvent(Event):
 
     notification_id: uuid.UUID
     source_event_id: uuid.UUID
-    source_event_type: str
-    register_id: str | None
-    recipient: str
-    template: str
+    source_event_type: Code
+    register_id: Code | None
+    recipient: Subject
+    template: Code
 
     def message_key(self) -> str:
         return self.register_id or str(self.notification_id)
@@ -43,6 +44,6 @@ class NotificationFailed(_NotificationEvent):
     retrying: a `NotificationSent` follows when it gets through."""
 
     EVENT_TYPE: ClassVar[str] = "NotificationFailed"
-    error: str
+    error: ErrorText
     attempts: int
     permanent: bool = True

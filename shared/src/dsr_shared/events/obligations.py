@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.bounds import Code, Name, Subject, Text
 from dsr_shared.events.common import Rating
 from dsr_shared.topics import Topic
 
@@ -17,11 +18,12 @@ class _ObligationEvent(Event):
     TOPIC: ClassVar[Topic] = Topic.OBLIGATIONS
 
     obligation_id: uuid.UUID
-    register_id: str
-    kind: str
-    title: str
-    rule: str
-    responsible: str
+    register_id: Code
+    kind: Code
+    title: Name
+    rule: Code
+    # A role, or the owner named on a C(E)TR action (R-OB-15).
+    responsible: Name
     due_at: AwareDatetime
     # R-OB-10: the keyworking offer needs the young person's own consent.
     needs_own_consent: bool = False
@@ -47,8 +49,8 @@ class ObligationOverdue(_ObligationEvent):
 class ObligationCompleted(_ObligationEvent):
     EVENT_TYPE: ClassVar[str] = "ObligationCompleted"
     completed_at: datetime
-    outcome: str
-    completed_by: str
+    outcome: Text
+    completed_by: Subject
     # R-OB-15: a C(E)TR's rating review, and how many actions it recorded.
     rating_review: Rating | None = None
     actions: int = 0
@@ -56,7 +58,7 @@ class ObligationCompleted(_ObligationEvent):
 
 class ObligationCancelled(_ObligationEvent):
     EVENT_TYPE: ClassVar[str] = "ObligationCancelled"
-    reason: str
+    reason: Text
     # True when it was never demanded after all: the transition that caused it
     # turned out not to have happened as first reported.
     withdrawn: bool = False

@@ -11,9 +11,13 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.bounds import MAX_ITEMS, Code, LongText, Subject, Text
 from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.events.referrals import Professional
 from dsr_shared.topics import Topic
+
+# A person's history of transitions, in one event: years of weekly changes fit.
+MAX_TRANSITIONS = 1000
 
 RatingCause = Literal["referral", "person", "admission", "discharge", "green_month_ended"]
 
@@ -23,7 +27,7 @@ class HospitalStay(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    hospital_ods_code: str
+    hospital_ods_code: Code
     admitted_at: datetime
     bed_type: Literal["mental_health", "learning_disability"]
     secure: bool = False
@@ -64,11 +68,11 @@ class RatingChanged(Event):
     EVENT_TYPE: ClassVar[str] = "RatingChanged"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
+    register_id: Code
     from_rating: Rating | None
     to_rating: Rating
-    rationale: str
-    changed_by: str
+    rationale: Text
+    changed_by: Subject
     agreed_with_person: bool | None = None
     cause: RatingCause
     cause_event_id: uuid.UUID | None = None
@@ -79,7 +83,7 @@ class RatingChanged(Event):
     age_band: AgeBand = AgeBand.UNKNOWN
     hospital: HospitalStay | None = None
     transition_id: uuid.UUID | None = None
-    timeline: list[Transition] | None = None
+    timeline: list[Transition] | None = Field(default=None, max_length=MAX_TRANSITIONS)
     timeline_version: int | None = None
 
 
@@ -89,13 +93,13 @@ class UpdateAdded(Event):
     EVENT_TYPE: ClassVar[str] = "UpdateAdded"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
+    register_id: Code
     update_id: uuid.UUID
-    added_by: str
+    added_by: Subject
     kind: Literal["update", "removal_request"] = "update"
     # The record's own words; no name, date of birth, address or NHS number
     # belongs here (the API says so), and no email or log repeats it.
-    text: str = ""
+    text: LongText = ""
     written_at: AwareDatetime | None = None
 
 
@@ -105,8 +109,8 @@ class RemovalRequested(Event):
     EVENT_TYPE: ClassVar[str] = "RemovalRequested"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
-    requested_by: str
+    register_id: Code
+    requested_by: Subject
     update_id: uuid.UUID | None = None
     best_interest_meeting: bool = False
 
@@ -117,14 +121,14 @@ class PersonRemoved(Event):
     EVENT_TYPE: ClassVar[str] = "PersonRemoved"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
-    removed_by: str
+    register_id: Code
+    removed_by: Subject
     cause: Literal["dsr_team", "green_month_ended"] = "dsr_team"
-    reason: str = ""
+    reason: Text = ""
     # The fact that removed them (the register's own id for it).
     cause_event_id: uuid.UUID | None = None
     transition_id: uuid.UUID | None = None
-    timeline: list[Transition] | None = None
+    timeline: list[Transition] | None = Field(default=None, max_length=MAX_TRANSITIONS)
     timeline_version: int | None = None
 
 
@@ -134,14 +138,14 @@ class ProfessionalsChanged(Event):
     EVENT_TYPE: ClassVar[str] = "ProfessionalsChanged"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
-    professionals: list[Professional] = Field(default_factory=list)
-    changed_by: str
+    register_id: Code
+    professionals: list[Professional] = Field(default_factory=list, max_length=MAX_ITEMS)
+    changed_by: Subject
 
 
 class ConsentRenewed(Event):
     EVENT_TYPE: ClassVar[str] = "ConsentRenewed"
     TOPIC: ClassVar[Topic] = Topic.RATINGS
 
-    register_id: str
-    renewed_by: str
+    register_id: Code
+    renewed_by: Subject

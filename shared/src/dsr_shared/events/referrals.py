@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from dsr_shared.events.base import Event
+from dsr_shared.events.bounds import MAX_ITEMS, MAX_REASONS, Code, LongText, Name, Phone, Sentence, Subject, Text
 from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.topics import Topic
 
@@ -31,20 +32,21 @@ class _Part(BaseModel):
 
 
 class Address(_Part):
-    line1: str = Field(min_length=1)
-    line2: str | None = None
-    town: str | None = None
+    line1: Name = Field(min_length=1)
+    line2: Name | None = None
+    town: Name | None = None
     postcode: str = Field(min_length=5, max_length=8)
 
 
 class PersonDetails(_Part):
-    given_name: str = Field(min_length=1)
-    family_name: str = Field(min_length=1)
+    given_name: Name = Field(min_length=1)
+    family_name: Name = Field(min_length=1)
     date_of_birth: IsoDate
-    nhs_number: str
+    # Spaces allowed ("943 476 5919"): checked by the intake, not here.
+    nhs_number: str = Field(max_length=20)
     address: Address
-    gp_practice_code: str | None = None
-    local_authority_code: str | None = None
+    gp_practice_code: Code | None = None
+    local_authority_code: Code | None = None
     looked_after_child_placed_out_of_area: bool = False
     placement_funded_by_area_icb: bool = False
     section_117: bool = False
@@ -53,33 +55,33 @@ class PersonDetails(_Part):
 class Diagnosis(_Part):
     condition: Literal["learning_disability", "autism", "both"]
     confirmed: bool
-    evidence_reference: str | None = None
+    evidence_reference: Name | None = None
 
 
 class Consent(_Part):
-    given_by: str = Field(min_length=1)
+    given_by: Name = Field(min_length=1)
     given_on: IsoDate
 
 
 class BestInterestDecision(_Part):
     decided_on: IsoDate
-    decision_maker: str = Field(min_length=1)
+    decision_maker: Name = Field(min_length=1)
 
 
 class Referrer(_Part):
-    name: str = Field(min_length=1)
-    role: str = Field(min_length=1)
-    organisation: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
+    role: Name = Field(min_length=1)
+    organisation: Name = Field(min_length=1)
     email: EmailStr
-    phone: str | None = None
+    phone: Phone | None = None
 
 
 class Professional(_Part):
-    name: str = Field(min_length=1)
-    role: str = Field(min_length=1)
-    organisation: str | None = None
+    name: Name = Field(min_length=1)
+    role: Name = Field(min_length=1)
+    organisation: Name | None = None
     email: EmailStr | None = None
-    phone: str | None = None
+    phone: Phone | None = None
     # The professional who keeps the record up to date (seed 000).
     case_holder: bool = False
 
@@ -101,11 +103,11 @@ class ReferralSubmitted(Event):
     consent: Consent | None = None
     best_interest_decision: BestInterestDecision | None = None
     referrer: Referrer
-    professionals: list[Professional] = Field(default_factory=list)
-    current_situation: str = ""
-    risks: str = ""
+    professionals: list[Professional] = Field(default_factory=list, max_length=MAX_ITEMS)
+    current_situation: LongText = ""
+    risks: LongText = ""
     proposed_rating: Literal[Rating.RED, Rating.AMBER, Rating.GREEN] = Rating.AMBER
-    rating_rationale: str = Field(min_length=1)
+    rating_rationale: Text = Field(min_length=1)
     inpatient_now: bool = False
 
 
@@ -115,7 +117,7 @@ class DischargeSeen(_Part):
 
     hospital_ods_code: str = Field(min_length=3, max_length=10)
     discharged_at: AwareDatetime
-    destination: str | None = None
+    destination: Name | None = None
 
 
 class ReferralAccepted(Event):
@@ -126,16 +128,16 @@ class ReferralAccepted(Event):
     TOPIC: ClassVar[Topic] = Topic.REFERRALS
 
     referral_id: uuid.UUID
-    register_id: str
+    register_id: Code
     initial_rating: Rating
-    rating_rationale: str
+    rating_rationale: Text
     cohort: Cohort
     age_band: AgeBand
-    nhs_number_hash: str
+    nhs_number_hash: Code
     referrer_email: EmailStr
-    accepted_by: str
+    accepted_by: Subject
     # Professionals' work contacts (not the person's data): who to tell about whom.
-    professionals: list[Professional] = Field(default_factory=list)
+    professionals: list[Professional] = Field(default_factory=list, max_length=MAX_ITEMS)
     # The date of the consent or best-interest decision: renewal falls due a year on (R-OB-13).
     consent_date: date | None = None
     # Only on an automatic referral made because of a discharge (R-ELIG-4).
@@ -153,7 +155,7 @@ class AgeBandChanged(Event):
     EVENT_TYPE: ClassVar[str] = "AgeBandChanged"
     TOPIC: ClassVar[Topic] = Topic.REFERRALS
 
-    register_id: str
+    register_id: Code
     age_band: AgeBand
     # The area's calendar day on which the change was noticed and takes effect.
     effective_on: date
@@ -167,19 +169,19 @@ class FurtherReferralReceived(Event):
     EVENT_TYPE: ClassVar[str] = "FurtherReferralReceived"
     TOPIC: ClassVar[Topic] = Topic.REFERRALS
 
-    register_id: str
+    register_id: Code
     referral_id: uuid.UUID
     proposed_rating: Literal[Rating.RED, Rating.AMBER, Rating.GREEN]
     referrer_email: EmailStr
     # The token subject that submitted it, or `system:<area>` on the topic door.
-    submitted_by: str
+    submitted_by: Subject
     received_at: AwareDatetime
 
 
 class RejectionReason(_Part):
-    code: str
-    message: str
-    field: str | None = None
+    code: Code
+    message: Sentence
+    field: Name | None = None
 
 
 class ReferralRejected(Event):
@@ -188,5 +190,5 @@ class ReferralRejected(Event):
     KEY_FIELD: ClassVar[str] = "referral_id"
 
     referral_id: uuid.UUID
-    reasons: list[RejectionReason]
+    reasons: list[RejectionReason] = Field(max_length=MAX_REASONS)
     referrer_email: EmailStr
