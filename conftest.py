@@ -32,16 +32,10 @@ def isolation() -> str:
 def service_env(infra: Infra, isolation: str):
     """The environment of one service process in this test."""
 
+    from stack import service_environment
+
     def env(service: str, **extra: str) -> dict[str, str]:
-        return {
-            "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-            "DSR_MONGO_URI": infra.mongo_uri,
-            "DSR_TOPIC_PREFIX": f"{isolation}.",
-            "DSR_MONGO_DB": f"{isolation}_{service}",
-            "DSR_AUTH_SECRET": AUTH_SECRET,
-            "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
-            **extra,
-        }
+        return service_environment(infra, isolation, service, AUTH_SECRET, **extra)
 
     return env
 
@@ -70,18 +64,9 @@ def service_process(tmp_path: Path, service_env):
 
 
 @pytest.fixture
-def stack(tmp_path: Path, service_process):
+def stack(tmp_path: Path, infra: Infra, isolation: str):
     """The whole system for this test: the SMTP sink and the four services."""
-    from dsr_devstack import SmtpSink, free_port
-    from stack import SERVICES, Stack
+    from stack import whole_stack
 
-    smtp = SmtpSink(tmp_path / "smtp", free_port())
-    smtp.start()
-    try:
-        services = {
-            name: service_process(name, DSR_AREA_PROFILE="derbyshire", DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
-            for name in SERVICES
-        }
-        yield Stack(smtp, services)
-    finally:
-        smtp.stop()
+    with whole_stack(infra, isolation, tmp_path, AUTH_SECRET) as running:
+        yield running

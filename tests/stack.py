@@ -1,11 +1,15 @@
 """The four services as separate processes on the real broker and database,
-with the project's own SMTP sink: what `make run` starts, per test."""
+with the project's own SMTP sink: what `make run` starts, per test or, for a
+module whose tests share one stack, per module."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from dsr_devstack import ServiceProcess, SmtpSink
+from dsr_devstack import ServiceProcess, SmtpSink, free_port
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")
 
@@ -17,3 +21,38 @@ class Stack:
 
     def url(self, service: str) -> str:
         return self.services[service].url
+
+
+def service_environment(infra, isolation: str, service: str, auth_secret: str, **extra: str) -> dict[str, str]:
+    """The environment of one service process of a test (or module) named `isolation`."""
+    return {
+        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_TOPIC_PREFIX": f"{isolation}.",
+        "DSR_MONGO_DB": f"{isolation}_{service}",
+        "DSR_AUTH_SECRET": auth_secret,
+        "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
+        **extra,
+    }
+
+
+@contextmanager
+def whole_stack(infra, isolation: str, state_dir: Path, auth_secret: str, **extra: str) -> Iterator[Stack]:
+    """The SMTP sink and the four services, on the derbyshire profile."""
+    smtp = SmtpSink(state_dir / "smtp", free_port())
+    smtp.start()
+    services: dict[str, ServiceProcess] = {}
+    try:
+        for name in SERVICES:
+            port = free_port()
+            env = service_environment(
+                infra, isolation, name, auth_secret, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE="derbyshire",
+                DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), **extra,
+            )
+            services[name] = ServiceProcess(name, f"dsr_{name}", port, env, state_dir / f"{name}.log")
+            services[name].start()
+        yield Stack(smtp, services)
+    finally:
+        for process in reversed(list(services.values())):
+            process.stop()
+        smtp.stop()

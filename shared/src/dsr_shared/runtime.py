@@ -49,7 +49,7 @@ class Runtime:
         db = mongo[settings.database_name]
         outbox = Outbox(db, publisher, clock, silent=settings.rebuild)
         uow = UnitOfWork(mongo, db, outbox, settings.service_name, clock)
-        return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock))
+        return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock, settings.service_name))
 
     def outgoing(
         self,
