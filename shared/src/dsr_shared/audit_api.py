@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from dsr_shared.audit import CURSOR_PATTERN, AuditLog
 from dsr_shared.auth import Principal, Role, require_roles
+from dsr_shared.fields import IsoInstant
 from dsr_shared.openapi import documented
 
 READERS = (Role.DSR_TEAM, Role.AUDITOR)
@@ -49,7 +50,7 @@ def audit_router(audit: AuditLog) -> APIRouter:
             Id | None, Query(description="Only entries about this person (or this referral, obligation or notification id).")
         ] = None,
         actor: Annotated[Id | None, Query(description="Only entries of this user (the token's subject).")] = None,
-        since: Annotated[AwareDatetime | None, Query(description="Only entries at or after this time.")] = None,
+        since: Annotated[IsoInstant | None, Query(description="Only entries at or after this time.")] = None,
         after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="The `next` of the page before.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditPage:

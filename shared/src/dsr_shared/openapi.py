@@ -2,8 +2,9 @@
 endpoint's own: the refusals (401, 403, 404, 409) with their one body, and
 422 with every reason as the services send it (http.py), not FastAPI's
 default shape. Endpoints name the statuses particular to them with
-`documented(...)`; `complete_document` adds 401 and 403 to every operation
-that needs a token, and 404 to every operation with a path parameter."""
+`documented(...)`; `complete_document` adds 400 to every operation with a
+body, 401 and 403 to every operation that needs a token, and 404 to every
+operation with a path parameter."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ def _complete(operation: dict[str, Any], *, secured: bool, has_path_params: bool
         responses["422"] = {**_answer(422), "description": responses["422"].get("description") or DESCRIPTIONS[422]}
         if responses["422"]["description"] == "Validation Error":
             responses["422"]["description"] = DESCRIPTIONS[422]
-    wanted = ([401, 403] if secured else []) + ([404] if has_path_params else [])
+    # 400: a body that cannot be read at all (not JSON, not UTF-8), before any check.
+    wanted = ([400] if "requestBody" in operation else []) + ([401, 403] if secured else []) + ([404] if has_path_params else [])
     for code in wanted:
         responses.setdefault(str(code), _answer(code))

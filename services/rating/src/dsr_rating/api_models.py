@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dsr_shared.events import Rating
 from dsr_shared.events.referrals import Professional
-from dsr_shared.text import text
+from dsr_shared.fields import text
 
 Text = text(4000)
 UpdateText = text(10000)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dsr_shared.access import NOBODY, PersonAccess
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.contacts import ContactsProjection, list_scope
 from dsr_shared.envelope import derived_event_id
+from dsr_shared.fields import IsoDate, IsoInstant, text
 from dsr_shared.events import Rating
 from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
 from dsr_shared.openapi import documented
 from dsr_shared.runtime import Context
-from dsr_shared.text import text
 from dsr_scheduler.scheduling import Scheduler
 from dsr_scheduler.tracking import agenda
 
@@ -29,7 +29,7 @@ class Action(BaseModel):
 
     description: Text
     owner: Text
-    due_on: date
+    due_on: IsoDate
 
 
 class CompletionBody(BaseModel):
@@ -40,7 +40,7 @@ class CompletionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    completed_at: AwareDatetime
+    completed_at: IsoInstant
     outcome: Text
     rating_review: Rating | None = None
     actions: list[Action] = Field(default_factory=list, max_length=50)
