@@ -13,11 +13,11 @@ from pydantic import BaseModel
 
 from dsr_shared.audit import CURSOR_PATTERN, AuditLog
 from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.fields import IsoInstant
+from dsr_shared.fields import IDENTIFIER_PATTERN, IsoInstant
 from dsr_shared.openapi import documented
 
 READERS = (Role.DSR_TEAM, Role.AUDITOR)
-Id = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^\S+$")]
+Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
 class AuditEntry(BaseModel):

@@ -21,10 +21,23 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, EmailStr, S
 _NUMBER = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
 
 
+# White space as every engine that reads a pattern counts it: Python's
+# str.isspace (what the trimming removes), Unicode's White_Space (the
+# services' regex engine) and ECMA-262's \s (JSON Schema validators). Their
+# \s differ (U+0085, U+001C..U+001F), so a pattern names them all.
+WHITE_SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
 def text(max_length: int) -> type[str]:
     return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=1, max_length=max_length, pattern=r"\S"), AfterValidator(str.strip)
+        str,
+        StringConstraints(min_length=1, max_length=max_length, pattern=f"[^{WHITE_SPACE}]"),
+        AfterValidator(str.strip),
     ]
+
+
+# An identifier in a query (a register id, a UUID, an email address): printable ASCII, no space.
+IDENTIFIER_PATTERN = r"^[\x21-\x7e]+$"
 
 
 def _not_a_number(value: Any) -> Any:

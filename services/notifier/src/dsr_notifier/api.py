@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from dsr_shared.access import PersonAccess, not_found
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.contacts import ContactsProjection, list_scope
+from dsr_shared.fields import IDENTIFIER_PATTERN
 from dsr_shared.openapi import documented
 from dsr_shared.runtime import Runtime
 from dsr_notifier.adapters.notifications import NotificationStore
@@ -27,7 +28,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
-Id = Annotated[str, Query(min_length=1, max_length=320, pattern=r"^\S+$")]
+Id = Annotated[str, Query(min_length=1, max_length=320, pattern=IDENTIFIER_PATTERN)]
 
 
 def notification_router(

@@ -13,7 +13,7 @@ from dsr_shared.access import NOBODY, PersonAccess
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.contacts import ContactsProjection, list_scope
 from dsr_shared.envelope import derived_event_id
-from dsr_shared.fields import IsoDate, IsoInstant, text
+from dsr_shared.fields import IDENTIFIER_PATTERN, IsoDate, IsoInstant, text
 from dsr_shared.events import Rating
 from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
 from dsr_shared.openapi import documented
@@ -49,7 +49,7 @@ class CompletionBody(BaseModel):
 
 LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
 LIST_READERS = (*LIST_WHOLE, Role.REFERRER)
-Id = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^\S+$")]
+Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
 def obligation_router(scheduler: Scheduler, contacts: ContactsProjection) -> APIRouter:
