@@ -22,7 +22,8 @@ class _ObligationEvent(Event):
     kind: Code
     title: Name
     rule: Code
-    responsible: Code
+    # A role ("dsr_team", "case_holder") or a C(E)TR action's owner, as written (scheduler api.py: up to 200).
+    responsible: Name
     due_at: AwareDatetime
     # R-OB-10: the keyworking offer needs the young person's own consent.
     needs_own_consent: bool = False
