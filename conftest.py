@@ -77,18 +77,9 @@ def service_process(tmp_path: Path, service_env):
 
 
 @pytest.fixture
-def stack(tmp_path: Path, service_process):
+def stack(tmp_path: Path, infra: Infra, isolation: str):
     """The whole system for this test: the SMTP sink and the four services."""
-    from dsr_devstack import SmtpSink, free_port
-    from stack import SERVICES, Stack
+    from stack import whole_stack
 
-    smtp = SmtpSink(tmp_path / "smtp", free_port())
-    smtp.start()
-    try:
-        services = {
-            name: service_process(name, DSR_AREA_PROFILE="derbyshire", DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
-            for name in SERVICES
-        }
-        yield Stack(smtp, services)
-    finally:
-        smtp.stop()
+    with whole_stack(infra, isolation, tmp_path) as running:
+        yield running

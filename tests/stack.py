@@ -1,11 +1,16 @@
 """The four services as separate processes on the real broker and database,
-with the project's own SMTP sink: what `make run` starts, per test."""
+with the project's own SMTP sink: what `make run` starts, per test or, for a
+module whose tests share one stack, per module."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from dsr_devstack import ServiceProcess, SmtpSink
+from dsr_devstack import ServiceProcess, SmtpSink, free_port
+from support import service_environment
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")
 
@@ -17,3 +22,25 @@ class Stack:
 
     def url(self, service: str) -> str:
         return self.services[service].url
+
+
+@contextmanager
+def whole_stack(infra, isolation: str, state_dir: Path, **extra: str) -> Iterator[Stack]:
+    """The SMTP sink and the four services, on the derbyshire profile."""
+    smtp = SmtpSink(state_dir / "smtp", free_port())
+    smtp.start()
+    services: dict[str, ServiceProcess] = {}
+    try:
+        for name in SERVICES:
+            port = free_port()
+            env = service_environment(
+                infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE="derbyshire",
+                DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), **extra,
+            )
+            services[name] = ServiceProcess(name, f"dsr_{name}", port, env, state_dir / f"{name}.log")
+            services[name].start()
+        yield Stack(smtp, services)
+    finally:
+        for process in reversed(list(services.values())):
+            process.stop()
+        smtp.stop()

@@ -1,4 +1,5 @@
-"""The scheduler's endpoints refuse a missing token and every wrong role."""
+"""The scheduler's endpoints refuse a missing token and every wrong role
+(whose obligations a referrer sees: tests/test_access_per_person.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dsr_shared.auth import Role
 from support import auth
 
 ENDPOINTS = [
-    ("GET", "/obligations", None, {Role.DSR_TEAM, Role.OPS}),
+    ("GET", "/obligations", None, {Role.DSR_TEAM, Role.OPS, Role.REFERRER}),
     ("POST", "/obligations/none/complete", {"completed_at": "2026-11-01T10:00:00Z", "outcome": "o"},
      {Role.DSR_TEAM, Role.REFERRER}),
     ("GET", "/tracking-meeting", None, {Role.DSR_TEAM, Role.OPS}),

@@ -21,6 +21,8 @@ class Role(StrEnum):
     DSR_TEAM = "dsr_team"
     OPS = "ops"
     SYSTEM = "system"
+    # Reads the audit of who read or changed whose record, and nothing else.
+    AUDITOR = "auditor"
 
 
 @dataclass(frozen=True)

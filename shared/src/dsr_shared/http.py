@@ -13,13 +13,15 @@ from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from dsr_shared.audit import VIA, Via
+from dsr_shared.audit_api import audit_router
 from dsr_shared.clock import SimulatedClock, SystemClock, every
 from dsr_shared.db import EventTooLarge
 from dsr_shared.kafka_gauges import ConsumerProgress
@@ -27,6 +29,7 @@ from dsr_shared.kafka_gauges import measure as measure_kafka
 from dsr_shared.logging import configure_logging
 from dsr_shared.messaging import consumed_topics, ensure_topics
 from dsr_shared.metrics import REGISTRY
+from dsr_shared.openapi import complete_document
 from dsr_shared.outbox_api import outbox_router
 from dsr_shared.runtime import Runtime
 from dsr_shared.simulated_time import clock_router, load_offset
@@ -50,7 +53,7 @@ def health_router(runtime: Runtime, progress: ConsumerProgress) -> APIRouter:
     async def live() -> dict:
         return {"status": "live"}
 
-    @router.get("/health/ready")
+    @router.get("/health/ready", responses={503: {"description": "The database or the broker does not answer"}})
     async def ready() -> Response:
         checks = {"database": False, "broker": False}
         try:
@@ -79,7 +82,7 @@ def health_router(runtime: Runtime, progress: ConsumerProgress) -> APIRouter:
         stalled = [stall.as_dict() for stall in progress.stalled()]
         return JSONResponse({"status": "stalled" if stalled else "moving", "stalled": stalled}, 503 if stalled else 200)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -132,7 +135,7 @@ def create_app(
             await runtime.mongo.close()
             log.info("service stopped")
 
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, dependencies=[Depends(_audit_via)])
     app.state.settings = settings
     app.state.runtime = runtime
     app.include_router(health_router(runtime, progress))
@@ -141,6 +144,8 @@ def create_app(
         app.include_router(clock_router(runtime.clock, runtime.db))
     for router in routers:
         app.include_router(router)
+    app.include_router(audit_router(runtime.audit))
+    complete_document(app)
 
     @app.exception_handler(RequestValidationError)
     async def every_reason(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -209,6 +214,14 @@ class BodyLimit:
     def _refusal(self) -> dict:
         message = f"the request body is over {self.limit} bytes"
         return {"outcome": "rejected", "reasons": [{"code": "request.too_large", "message": message, "field": "(body)"}]}
+
+
+async def _audit_via(request: Request) -> None:
+    """Which endpoint an audited action came through (an async dependency runs
+    in the request's own context, so the endpoint sees what it sets)."""
+    route = request.scope.get("route")
+    endpoint = f"{request.method} {route.path if route else request.url.path}"
+    VIA.set(Via(endpoint, getattr(request.state, "correlation_id", None)))
 
 
 def validation_reasons(errors) -> list[dict[str, str]]:

@@ -50,7 +50,8 @@ from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
 
 log = structlog.get_logger()
 
-Handler = Callable[[Envelope, Event], Awaitable[None]]
+# Each handler takes its own event type (the dispatch picks it by EVENT_TYPE).
+Handler = Callable[[Envelope, Any], Awaitable[None]]
 
 
 # Room for what FastStream adds to each message (its own headers) and for

@@ -50,7 +50,7 @@ class Runtime:
         outbox = Outbox(db, publisher, clock, silent=settings.rebuild, max_message_bytes=settings.kafka_max_message_bytes,
                         publish_wait_seconds=settings.publish_wait_seconds)
         uow = UnitOfWork(mongo, db, outbox, settings.service_name, clock)
-        return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock))
+        return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock, settings.service_name))
 
     def outgoing(
         self,

@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.clock import SimulatedClock
+from dsr_shared.openapi import documented
 
 _KEY = {"_id": "simulated-clock"}
 
@@ -46,11 +48,12 @@ def clock_router(clock: SimulatedClock, db: AsyncDatabase) -> APIRouter:
     async def read_clock(_: Annotated[Principal, Depends(require_roles(Role.OPS, Role.DSR_TEAM, Role.SYSTEM))]) -> dict:
         return reading()
 
-    @router.post("/clock/advance")
-    async def advance(body: Advance, _: Annotated[Principal, Depends(require_roles(Role.OPS))]) -> dict:
+    @router.post("/clock/advance", responses=documented(422))
+    async def advance(body: Advance, _: Annotated[Principal, Depends(require_roles(Role.OPS))]):
         by = body.by if body.by is not None else cast(datetime, body.to) - clock.now()  # _one_of: `to` is set
         if by < timedelta(0):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "time only moves forward")
+            reason = {"code": "clock.backwards", "message": "time only moves forward", "field": "by" if body.by else "to"}
+            return JSONResponse({"outcome": "rejected", "reasons": [reason]}, 422)
         await db["clock"].update_one(
             _KEY, {"$set": {"offset_seconds": (clock.offset + by).total_seconds()}}, upsert=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from dsr_shared.auth import Role
 from dsr_shared.events import Admitted, Cohort, Discharged, Event, Rating
-from dsr_ops import bus, dlq, gp_practices
+from dsr_ops import audit, bus, dlq, gp_practices
 from dsr_ops.settings import SERVICES, OpsSettings
 
 T = TypeVar("T")
@@ -33,7 +34,8 @@ services at DSR_REFERRAL_URL, DSR_RATING_URL, DSR_SCHEDULER_URL and
 DSR_NOTIFIER_URL (default: the local stack, http://127.0.0.1:8001 to 8004).
 
 Bearer token: DSR_TOKEN. Without it, a short-lived token with the role the
-command needs (ops; dsr_team for the register) is minted from DSR_AUTH_SECRET.
+command needs (ops; dsr_team for the register; auditor for the audit) is
+minted from DSR_AUTH_SECRET.
 Minting is for local and development stacks only: elsewhere, set DSR_TOKEN to
 a token from the area's identity provider.
 """
@@ -392,6 +394,57 @@ def discharge(
     moment = at or datetime.now(timezone.utc)
     _publish(Discharged, {"nhs_number": nhs_number, "discharged_at": moment, "hospital_ods_code": hospital,
                           "destination": destination}, moment)
+
+
+# --- the audit ---------------------------------------------------------------
+
+
+async def _audit_trail(settings: OpsSettings, register_id: str, since: datetime | None) -> audit.Trail:
+    async with _client(settings) as client:
+
+        async def fetch(service: str, params: dict[str, Any]) -> httpx.Response:
+            return await _request(client, settings, service, "GET", "/audit", Role.AUDITOR, params=params)
+
+        def describe(service: str, exc: Exception) -> str:
+            return _refusal(service, exc.answer) if isinstance(exc, audit.Refused) else f"{service}: {exc}"
+
+        return await audit.trail(fetch, list(SERVICES), register_id, since, describe)
+
+
+@app.command("audit")
+def audit_command(
+    register_id: Annotated[str, typer.Argument(help="The person's register identifier.")],
+    since: Annotated[
+        str | None, typer.Option("--since", callback=_moment, help="Only entries at or after this time: ISO 8601 with an offset.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, instead of a table.")] = False,
+) -> None:
+    """Who read or changed a person's record: when, through which endpoint,
+    with what outcome, across the four services, in time order.
+
+    From each service's GET /audit (role auditor or dsr_team); reading it is
+    audited too. Exit code 1 when a service could not be read: what the others
+    said is still shown."""
+    settings = _settings()
+    found = _run(_audit_trail(settings, register_id, since))
+    console = _out()
+    if as_json:
+        for entry in found.entries:
+            print(json.dumps(entry, sort_keys=True))
+    else:
+        table = Table(title=f"audit of {register_id}")
+        for column in ("at", "service", "actor", "roles", "action", "outcome", "endpoint"):
+            table.add_column(column, overflow="fold")
+        for e in found.entries:
+            cells = [e["at"], e["service"], e["actor"], ",".join(e.get("roles") or []), e["action"], e["outcome"],
+                     e.get("endpoint") or "(an event)"]
+            table.add_row(*(escape(str(cell)) for cell in cells))
+        console.print(table)
+        _say(console, f"{len(found.entries)} entr{'y' if len(found.entries) == 1 else 'ies'}.")
+    for failure in found.failures.values():
+        Console(stderr=True).print(Text(failure, style="red"), highlight=False)
+    if found.failures:
+        raise typer.Exit(1)
 
 
 # --- dead-letter topics ------------------------------------------------------

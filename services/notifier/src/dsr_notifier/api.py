@@ -7,7 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
+from dsr_shared.access import PersonAccess, not_found
 from dsr_shared.auth import Principal, Role, require_roles
+from dsr_shared.contacts import ContactsProjection, list_scope
+from dsr_shared.fields import IDENTIFIER_PATTERN
+from dsr_shared.openapi import documented
 from dsr_shared.runtime import Runtime
 from dsr_notifier.adapters.notifications import NotificationStore
 from dsr_notifier.delivery import Courier
@@ -23,15 +27,22 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def notification_router(runtime: Runtime, store: NotificationStore, courier: Courier) -> APIRouter:
-    router = APIRouter(tags=["notifications"])
+LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
+Id = Annotated[str, Query(min_length=1, max_length=320, pattern=IDENTIFIER_PATTERN)]
 
-    @router.get("/notifications")
+
+def notification_router(
+    runtime: Runtime, store: NotificationStore, courier: Courier, contacts: ContactsProjection
+) -> APIRouter:
+    router = APIRouter(tags=["notifications"])
+    access = PersonAccess(runtime.audit)
+
+    @router.get("/notifications", responses=documented(404))
     async def list_notifications(
-        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
-        register_id: str | None = None,
-        source_event_id: str | None = None,
-        recipient: str | None = None,
+        principal: Annotated[Principal, Depends(require_roles(*LIST_WHOLE, Role.REFERRER))],
+        register_id: Annotated[Id | None, Query(description="Only about this person (a referrer: 404 unless theirs).")] = None,
+        source_event_id: Id | None = None,
+        recipient: Id | None = None,
         state: State | None = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict:
@@ -39,11 +50,13 @@ def notification_router(runtime: Runtime, store: NotificationStore, courier: Cou
         source event, recipient, kind (`template`), subject, state (`pending`,
         `sending`, `sent`, `failed`), attempts, the relay's last error, and when
         it was queued (`created_at`), sent (`sent_at`) or will be tried again
-        (`next_attempt_at`)."""
+        (`next_attempt_at`). The DSR team and ops see every email; a referrer,
+        those about the people they referred or are named on as a professional."""
+        scope = await list_scope(access, contacts, principal, "notifications.list", register_id, LIST_WHOLE)
         filters = {
             k: v
             for k, v in (
-                ("register_id", register_id), ("source_event_id", source_event_id),
+                ("register_id", scope), ("source_event_id", source_event_id),
                 ("recipient", recipient.lower() if recipient else None), ("state", state),
             )
             if v
@@ -52,10 +65,10 @@ def notification_router(runtime: Runtime, store: NotificationStore, courier: Cou
         await runtime.audit.record(principal, "notifications.list", register_id or "*")
         return {"notifications": [_public(doc) for doc in found]}
 
-    @router.post("/notifications/{notification_id}/retry", responses={404: {}, 409: {}})
+    @router.post("/notifications/{notification_id}/retry", responses=documented(404, 409))
     async def retry(
         notification_id: str,
-        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
+        principal: Annotated[Principal, Depends(require_roles(*LIST_WHOLE))],
     ) -> dict:
         """Send again an email that failed for good (say, after the address was
         corrected at the relay). Only a failed email can be retried."""
@@ -64,9 +77,9 @@ def notification_router(runtime: Runtime, store: NotificationStore, courier: Cou
             exists = await store.get(notification_id)
             await runtime.audit.record(principal, "notifications.retry", notification_id, "refused")
             if exists is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such notification")
+                raise not_found()
             raise HTTPException(status.HTTP_409_CONFLICT, f"the notification is {exists['state']}, not failed")
-        await runtime.audit.record(principal, "notifications.retry", notification_id)
+        await runtime.audit.record(principal, "notifications.retry", found.get("register_id") or notification_id)
         courier.poke()
         return _public(found)
 

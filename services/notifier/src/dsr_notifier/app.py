@@ -53,7 +53,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         runtime,
         title="DSR notifier service",
         topics=TOPICS,
-        routers=[notification_router(runtime, store, courier)],
+        routers=[notification_router(runtime, store, courier, projection.contacts)],
         on_startup=[indexes],
         background=[courier.run, digest_sweeper],
     )

@@ -39,7 +39,6 @@ from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.delivery import Courier
 from dsr_notifier.domain import messages
 from dsr_notifier.domain.messages import Notification
-from dsr_notifier.domain.recipients import as_email, professionals_doc
 
 Decide = Callable[[AsyncClientSession], Awaitable[list[Notification]]]
 
@@ -146,7 +145,7 @@ def rating_handlers(notifier: Notifier) -> dict[str, Handler]:
 
     async def on_professionals_changed(envelope: Envelope, event: ProfessionalsChanged) -> None:
         async def decide(session: AsyncClientSession) -> list[Notification]:
-            await projection.set_contacts(event.register_id, professionals_doc(event.professionals), envelope.occurred_at, session)
+            await projection.contacts.professionals_changed(envelope, event, session)
             return []
 
         await notifier.handle(envelope, decide)
@@ -165,8 +164,7 @@ def referral_handlers(notifier: Notifier) -> dict[str, Handler]:
 
     async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
         async def decide(session: AsyncClientSession) -> list[Notification]:
-            contacts = {**professionals_doc(event.professionals), "referrer_email": as_email(event.referrer_email)}
-            await projection.set_contacts(event.register_id, contacts, envelope.occurred_at, session)
+            await projection.contacts.referral_accepted(envelope, event, session)
             return messages.for_referral_accepted(event, envelope.occurred_at, area)
 
         await notifier.handle(envelope, decide)

@@ -11,9 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from dsr_shared.access import Contacts, PersonAccess
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.db import VersionConflict
 from dsr_shared.events import Cohort, ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
+from dsr_shared.openapi import documented
 from dsr_shared.runtime import Context
 from dsr_rating.api_models import ProfessionalsBody, RatingChangeBody, RemovalBody, UpdateBody
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
@@ -30,20 +32,22 @@ def _actor(principal: Principal) -> str:
     return principal.email or principal.subject
 
 
+def record_contacts(record: PersonRecord) -> Contacts:
+    """Who referred the person, and the professionals on their current list."""
+    professionals = record.professionals.professionals if record.professionals else []
+    return Contacts.of(record.referrer_emails, (p.email for p in professionals))
+
+
 def register_router(register: Register) -> APIRouter:
     router = APIRouter(tags=["register"])
     people, audit, clock = register.people, register.runtime.audit, register.runtime.clock
+    access = PersonAccess(audit)
 
     async def open_record(register_id: str, principal: Principal, action: str) -> PersonRecord:
         """The record, if this principal may see it; 404 otherwise (audited either way)."""
         record = await people.get(register_id)
         known = record is not None and register.standing(record).status != "not_entered"
-        mine = known and (
-            principal.has(Role.DSR_TEAM) or {principal.subject.lower(), (principal.email or "").lower()} & record.contacts()
-        )
-        if not mine:
-            await audit.record(principal, action, register_id, "missing" if not known else "denied")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not on the register")
+        await access.require(principal, action, register_id, record_contacts(record) if known else None)
         return record
 
     async def refuse(principal: Principal, action: str, register_id: str, refusals: list[Refusal]) -> JSONResponse:
@@ -90,7 +94,7 @@ def register_router(register: Register) -> APIRouter:
             "people": [summary_view(doc) for doc in found],
         }
 
-    @router.get("/register/{register_id}")
+    @router.get("/register/{register_id}", responses=documented(404))
     async def read_person(
         register_id: str, response: Response, principal: Annotated[Principal, Depends(require_roles(*KEEPERS))]
     ) -> dict:
@@ -99,7 +103,7 @@ def register_router(register: Register) -> APIRouter:
         response.headers["ETag"] = f'"{record.version}"'
         return person_view(record, register.standing(record))
 
-    @router.post("/register/{register_id}/rating", responses={409: {}, 422: {}})
+    @router.post("/register/{register_id}/rating", responses=documented(404, 409, 422))
     async def change_rating(
         register_id: str,
         body: RatingChangeBody,
@@ -139,7 +143,7 @@ def register_router(register: Register) -> APIRouter:
         await commit(principal, action, record, messages, [uuid.UUID(fact.id)])
         return {"register_id": register_id, "rating": body.rating, "version": record.next_version()}
 
-    @router.post("/register/{register_id}/updates", status_code=201, responses={409: {}, 422: {}})
+    @router.post("/register/{register_id}/updates", status_code=201, responses=documented(404, 409, 422))
     async def add_update(
         register_id: str,
         body: UpdateBody,
@@ -162,7 +166,7 @@ def register_router(register: Register) -> APIRouter:
         await commit(principal, action, record, messages, [update.id])
         return {"register_id": register_id, "update_id": str(update.id), "version": record.next_version()}
 
-    @router.put("/register/{register_id}/professionals", responses={409: {}, 422: {}})
+    @router.put("/register/{register_id}/professionals", responses=documented(404, 409, 422))
     async def set_professionals(
         register_id: str,
         body: ProfessionalsBody,
@@ -186,7 +190,7 @@ def register_router(register: Register) -> APIRouter:
         await commit(principal, action, record, messages, [listing_id])
         return {"register_id": register_id, "version": record.next_version()}
 
-    @router.post("/register/{register_id}/removal", responses={202: {}, 409: {}, 422: {}})
+    @router.post("/register/{register_id}/removal", responses={202: {"description": "Asked: the DSR team decides"}, **documented(404, 409, 422)})
     async def removal(
         register_id: str,
         body: RemovalBody,

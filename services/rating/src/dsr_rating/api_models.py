@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dsr_shared.events import Rating
 from dsr_shared.events.referrals import Professional
+from dsr_shared.fields import text
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Text = text(4000)
+UpdateText = text(10000)
 
 
 class _Body(BaseModel):
@@ -28,7 +28,7 @@ class UpdateBody(_Body):
     """Record content: no name, date of birth, address or NHS number here;
     the register identifier says who."""
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
+    text: UpdateText
 
 
 class ProfessionalsBody(_Body):

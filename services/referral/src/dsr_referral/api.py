@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from dsr_shared.access import Contacts, PersonAccess
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.events import ReferralSubmitted
 from dsr_shared.events.referrals import Address, RejectionReason
+from dsr_shared.openapi import documented
 from dsr_referral.access import Submitter
 from dsr_referral.intake import Intake
 from dsr_referral.people import People
@@ -39,8 +41,13 @@ class ReferralRefused(BaseModel):
     reasons: list[RejectionReason]
 
 
+def referral_contacts(doc: dict) -> Contacts:
+    return Contacts.of([doc.get("submitted_by"), (doc.get("referrer") or {}).get("email")])
+
+
 def referral_router(intake: Intake) -> APIRouter:
     router = APIRouter(tags=["referrals"])
+    access = PersonAccess(intake.runtime.audit)
 
     @router.post(
         "/referrals",
@@ -67,20 +74,20 @@ def referral_router(intake: Intake) -> APIRouter:
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
-    @router.get("/referrals/{referral_id}", responses={404: {"description": "No such referral, or not yours"}})
+    @router.get("/referrals/{referral_id}", responses=documented(404))
     async def read(
         referral_id: str,
         principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
     ) -> dict:
-        """The DSR team reads every referral, a referrer their own; the register id
-        only where they may see the person's record."""
-        found = await intake.read(referral_id, Submitter.of(principal))
-        if found is None:
-            await intake.runtime.audit.record(principal, "referral.read", referral_id, outcome="denied_or_missing")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral")
-        doc, register_id = found
+        """The DSR team, or whoever referred: the submitting user or the referrer
+        named on it; anyone else gets the 404 of a missing id. The register id
+        only to whoever may see the person's record (dsr_referral.access)."""
+        doc = await intake.store.by_id(referral_id)
+        await access.require(principal, "referral.read", referral_id, referral_contacts(doc) if doc else None)
+        assert doc is not None  # access.require: a missing referral is 404
+        shown, register_id = await intake.referral_as_seen_by(doc, Submitter.of(principal))
         await intake.runtime.audit.record(principal, "referral.read", register_id or referral_id)
-        return doc
+        return shown
 
     return router
 
@@ -94,22 +101,23 @@ class AddressChanged(BaseModel):
 
 def people_router(people: People) -> APIRouter:
     router = APIRouter(tags=["people"])
+    access = PersonAccess(people.runtime.audit)
 
-    @router.put("/people/{register_id}/address", responses={404: {"description": "No such person, or not yours"}})
+    @router.put("/people/{register_id}/address", responses=documented(404))
     async def change_address(
         register_id: str,
         address: Address,
         principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
     ) -> AddressChanged:
-        """The person's current address. Kept only in this service: no event carries it."""
-        audit = people.runtime.audit
-        # A referrer changes only the people they referred; not found and not theirs look alike.
-        allowed = await people.may_change(register_id, Submitter.of(principal))
-        changed = await people.change_address(register_id, address, principal.subject) if allowed else None
-        if changed is None:
-            await audit.record(principal, "person.address.change", register_id, outcome="denied_or_missing")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such person")
-        await audit.record(principal, "person.address.change", register_id)
+        """The person's current address. Kept only in this service: no event
+        carries it. The DSR team, or a referrer who referred the person or is
+        named on them as a professional; anyone else gets the 404 of a missing id."""
+        action = "person.address.change"
+        await access.require(principal, action, register_id, await people.contacts(register_id))
+        changed = await people.change_address(register_id, address, principal.subject)
+        if changed is None:  # gone between the check and the change
+            await access.require(principal, action, register_id, None)
+        await people.runtime.audit.record(principal, action, register_id)
         return AddressChanged(register_id=changed.register_id, in_area=changed.in_area)
 
     return router

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dsr_shared.clock import Clock, every
+from dsr_shared.contacts import ContactsProjection, contacts_handlers
+from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
@@ -25,19 +27,27 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     store = ReferralStore(runtime.db)
     intake = Intake(runtime, store)
-    people = People(runtime, store)
+    contacts = ContactsProjection(runtime.db)
+    people = People(runtime, store, contacts)
+    # Who may see whom: its own ReferralAccepted, and the register's ProfessionalsChanged.
+    contact_events = contacts_handlers(contacts, runtime.uow.run_once)
     subscribe(
         runtime.broker,
         settings,
         {
             Topic.REFERRALS_SUBMITTED: referral_handlers(intake),
+            Topic.REFERRALS: {ReferralAccepted.EVENT_TYPE: contact_events[ReferralAccepted.EVENT_TYPE]},
             Topic.DISCHARGES: discharge_handlers(intake),
-            Topic.RATINGS: removal_handlers(people),  # PersonRemoved only
+            Topic.RATINGS: {
+                **removal_handlers(people),
+                ProfessionalsChanged.EVENT_TYPE: contact_events[ProfessionalsChanged.EVENT_TYPE],
+            },
         },
     )
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()
+        await contacts.ensure_indexes()
 
     async def age_band_sweeper(_: Runtime) -> None:
         await every(runtime.clock, settings.sweep_every_seconds, lambda: announce_age_bands(runtime, store), "age bands")

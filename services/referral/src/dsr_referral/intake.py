@@ -86,14 +86,10 @@ class Intake:
         answer = await self._submit_once(referral, who, correlation_id)
         return await self._as_seen_by(answer, who)
 
-    async def read(self, referral_id: str, who: Submitter) -> tuple[dict[str, Any], str | None] | None:
-        """A referral as `who` may see it, and the register id it is about (for
-        the audit): the DSR team reads every one, a referrer their own, without
-        the register id of a person whose record they may not see. None for not
-        found and not theirs alike."""
-        doc = await self.store.by_id(referral_id)
-        if doc is None or not (who.dsr_team or doc["submitted_by"] == who.subject):
-            return None
+    async def referral_as_seen_by(self, doc: dict[str, Any], who: Submitter) -> tuple[dict[str, Any], str | None]:
+        """A kept referral `who` may read (api.py checks that), without the
+        register id of a person whose record they may not see; and that
+        register id, for the audit."""
         register_id = doc.get("register_id")
         if register_id and not await may_see(self.store, register_id, who):
             del doc["register_id"]

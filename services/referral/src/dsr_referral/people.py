@@ -4,17 +4,19 @@ published: addresses do not leave this service)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from dsr_shared.access import NOBODY, Contacts
+from dsr_shared.contacts import ContactsProjection
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import PersonRemoved
 from dsr_shared.events.referrals import Address
 from dsr_shared.runtime import Runtime
-from dsr_referral.access import Submitter, may_see
 from dsr_referral.adapters.referrals import ReferralStore
 from dsr_referral.domain.eligibility import lives_in_area
 
@@ -28,9 +30,10 @@ class AddressChange:
 
 
 class People:
-    def __init__(self, runtime: Runtime, store: ReferralStore) -> None:
+    def __init__(self, runtime: Runtime, store: ReferralStore, contacts: ContactsProjection) -> None:
         self.runtime = runtime
         self.store = store
+        self.contacts_projection = contacts
 
     async def removed(self, envelope: Envelope, event: PersonRemoved) -> None:
         """R-RAG-6 / R-RAG-5: the person is off the register. Their record stays,
@@ -50,9 +53,15 @@ class People:
 
         await self.runtime.uow.run_once(envelope.event_id, effect)
 
-    async def may_change(self, register_id: str, who: Submitter) -> bool:
-        """Whoever may see the record (access.py)."""
-        return await self.store.person(register_id) is not None and await may_see(self.store, register_id, who)
+    async def contacts(self, register_id: str) -> Contacts | None:
+        """Who referred the person (the submitting users and the referrers named
+        on their accepted referrals, known here at once) and the professionals
+        on their current list (from the register's events); None when there is
+        no such person. The same lookups either way (access.py)."""
+        person, referrers, listed = await asyncio.gather(
+            self.store.person(register_id), self.store.referrers_of(register_id), self.contacts_projection.of(register_id)
+        )
+        return (Contacts.of(referrers) | (listed or NOBODY)) if person else None
 
     async def change_address(self, register_id: str, address: Address, by: str) -> AddressChange | None:
         """None when there is no such person. `in_area`: whether the new address

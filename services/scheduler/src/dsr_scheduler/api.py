@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from dsr_shared.access import NOBODY, PersonAccess
 from dsr_shared.auth import Principal, Role, require_roles
+from dsr_shared.contacts import ContactsProjection, list_scope
 from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import Rating
+from dsr_shared.fields import IDENTIFIER_PATTERN, IsoDate, IsoInstant, text
+from dsr_shared.openapi import documented
 from dsr_shared.runtime import Context
 from dsr_scheduler.domain.obligations import CETR_KINDS, Completion, State
 from dsr_scheduler.scheduling import Scheduler
 from dsr_scheduler.tracking import agenda
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = text(4000)
+Owner = text(200)
 
 
 class Action(BaseModel):
@@ -26,7 +30,7 @@ class Action(BaseModel):
 
     description: Text
     owner: Owner
-    due_on: date
+    due_on: IsoDate
 
 
 class CompletionBody(BaseModel):
@@ -37,44 +41,59 @@ class CompletionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    completed_at: AwareDatetime
+    completed_at: IsoInstant
     outcome: Text
     rating_review: Rating | None = None
     actions: list[Action] = Field(default_factory=list, max_length=50)
     laep: bool = False
 
 
-def obligation_router(scheduler: Scheduler) -> APIRouter:
+LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
+LIST_READERS = (*LIST_WHOLE, Role.REFERRER)
+Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
+
+
+def obligation_router(scheduler: Scheduler, contacts: ContactsProjection) -> APIRouter:
     router = APIRouter(tags=["obligations"])
     store, audit, clock = scheduler.store, scheduler.runtime.audit, scheduler.runtime.clock
+    access = PersonAccess(audit)
 
-    @router.get("/obligations")
+    @router.get("/obligations", responses=documented(404))
     async def list_obligations(
-        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
-        register_id: str | None = None,
-        kind: str | None = None,
+        principal: Annotated[Principal, Depends(require_roles(*LIST_READERS))],
+        register_id: Annotated[Id | None, Query(description="Only this person's (a referrer: 404 unless theirs).")] = None,
+        kind: Id | None = None,
         state: State | None = None,
-        rule: str | None = None,
+        rule: Id | None = None,
     ) -> dict:
-        filters = {k: v for k, v in (("register_id", register_id), ("kind", kind), ("state", state), ("rule", rule)) if v}
+        """The DSR team and ops see everyone's obligations; a referrer, those
+        of the people they referred or are named on as a professional."""
+        scope = await list_scope(access, contacts, principal, "obligations.list", register_id, LIST_WHOLE)
+        filters = {k: v for k, v in (("register_id", scope), ("kind", kind), ("state", state), ("rule", rule)) if v}
         # Withdrawn obligations were never demanded after all: shown only when asked for.
         filters.setdefault("state", {"$ne": "withdrawn"})
         found = await store.find(filters)
         await audit.record(principal, "obligations.list", register_id or "*")
         return {"obligations": [o.model_dump(mode="json") for o in found]}
 
-    @router.post("/obligations/{obligation_id}/complete", responses={202: {}, 404: {}, 409: {}, 422: {}})
+    @router.post(
+        "/obligations/{obligation_id}/complete",
+        responses={202: {"description": "A LAEP recorded as an exception"}, **documented(404, 409, 422)},
+    )
     async def complete(
         obligation_id: str,
         body: CompletionBody,
         request: Request,
         principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.REFERRER))],
     ):
-        obligation = await store.get(obligation_id)
-        if obligation is None:
-            await audit.record(principal, "obligation.complete", obligation_id, "missing")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such obligation")
+        """The DSR team, or a referrer of the person's (referred them, or named
+        on them as a professional); anyone else gets the 404 of a missing id."""
         action = "obligation.complete"
+        obligation = await store.get(obligation_id)
+        # One contacts lookup whether or not the obligation exists: the same work.
+        subject = obligation.register_id if obligation else obligation_id
+        known = await contacts.of(subject)
+        await access.require(principal, action, subject, (known or NOBODY) if obligation else None)
         reasons = _refusals(obligation.kind, body, clock.now())
         if reasons:
             await audit.record(principal, action, obligation.register_id, "refused")
@@ -120,7 +139,7 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
         scheduled = [str(m.envelope.data["obligation_id"]) for m in messages if m.envelope.event_type == "ObligationScheduled"]
         return {"obligation_id": obligation_id, "state": "done", "scheduled": scheduled}
 
-    @router.get("/tracking-meeting")
+    @router.get("/tracking-meeting", responses=documented())
     async def tracking_meeting(
         principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
     ) -> dict:
@@ -152,6 +171,3 @@ def _refusals(kind: str, body: CompletionBody, now: datetime) -> list[dict[str, 
     if body.actions and kind not in CETR_KINDS:
         reasons.append({"code": "R-OB-15.actions", "message": "actions are recorded from a C(E)TR", "field": "actions"})
     return reasons
-
-
-

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dsr_shared.clock import Clock, every
+from dsr_shared.contacts import ContactsProjection, contacts_handlers
+from dsr_shared.events import ProfessionalsChanged
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
@@ -24,14 +26,20 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     store = ObligationStore(runtime.db)
     scheduler = Scheduler(runtime, store)
+    contacts = ContactsProjection(runtime.db)
+    professionals = contacts_handlers(contacts, runtime.uow.run_once)[ProfessionalsChanged.EVENT_TYPE]
     subscribe(
         runtime.broker,
         settings,
-        {Topic.REFERRALS: referral_handlers(scheduler), Topic.RATINGS: register_handlers(scheduler)},
+        {
+            Topic.REFERRALS: referral_handlers(scheduler, contacts),
+            Topic.RATINGS: {**register_handlers(scheduler), ProfessionalsChanged.EVENT_TYPE: professionals},
+        },
     )
 
     async def indexes(_: Runtime) -> None:
         await store.ensure_indexes()
+        await contacts.ensure_indexes()
 
     async def sweeper(_: Runtime) -> None:
         await every(runtime.clock, settings.sweep_every_seconds, lambda: sweep(scheduler), "obligation sweep")
@@ -40,7 +48,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         runtime,
         title="DSR scheduler service",
         topics=TOPICS,
-        routers=[obligation_router(scheduler)],
+        routers=[obligation_router(scheduler, contacts)],
         on_startup=[indexes],
         background=[sweeper],
     )

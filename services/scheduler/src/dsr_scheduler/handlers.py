@@ -1,7 +1,8 @@
 """Subscribers: what happens on the register schedules, cancels and completes
 obligations.
 
-- ReferralAccepted: consent renewal a year from the consent date (R-OB-13).
+- ReferralAccepted: consent renewal a year from the consent date (R-OB-13);
+  the person's contacts (with ProfessionalsChanged, app.py), for who may see whom.
 - RatingChanged: cancel what the new rating no longer needs, schedule what it
   demands (R-OB-1, 3..12).
 - UpdateAdded: the case holder's update completes the update that was due and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from dsr_shared.contacts import ContactsProjection
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import ConsentRenewed, PersonRemoved, RatingChanged, ReferralAccepted, UpdateAdded
@@ -30,12 +32,13 @@ def _trigger(envelope: Envelope, event_type: str, register_id: str, **fields) ->
     return Trigger(event=event_type, at=envelope.occurred_at, event_id=envelope.event_id, register_id=register_id, **fields)
 
 
-def referral_handlers(scheduler: Scheduler) -> dict[str, Handler]:
+def referral_handlers(scheduler: Scheduler, contacts: ContactsProjection) -> dict[str, Handler]:
     async def on_accepted(envelope: Envelope, event: ReferralAccepted) -> None:
         trigger = _trigger(envelope, ReferralAccepted.EVENT_TYPE, event.register_id, cohort=event.cohort, age_band=event.age_band)
         start = scheduler.consent_start(event.consent_date, envelope.occurred_at)
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            await contacts.referral_accepted(envelope, event, session)  # who may see whom (api.py)
             return await scheduler.react(trigger, _context(envelope), session, start=start)
 
         await scheduler.runtime.uow.run_once(envelope.event_id, effect)

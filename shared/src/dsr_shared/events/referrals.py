@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from dsr_shared.events.base import Event
 from dsr_shared.events.bounds import MAX_ITEMS, MAX_REASONS, Code, LongText, Name, Phone, Sentence, Subject, Text
 from dsr_shared.events.common import AgeBand, Cohort, Rating
+from dsr_shared.fields import IsoDate, WorkEmail
 from dsr_shared.topics import Topic
-
-
-def _not_a_number(value: Any) -> Any:
-    """Dates come as ISO 8601 text: a bare number (which pydantic would read
-    as a Unix timestamp) is a mistake in a referral, not a date."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError("a date must be written as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 
 
 class _Part(BaseModel):
@@ -72,7 +62,7 @@ class Referrer(_Part):
     name: Name = Field(min_length=1)
     role: Name = Field(min_length=1)
     organisation: Name = Field(min_length=1)
-    email: EmailStr
+    email: WorkEmail
     phone: Phone | None = None
 
 
@@ -80,7 +70,7 @@ class Professional(_Part):
     name: Name = Field(min_length=1)
     role: Name = Field(min_length=1)
     organisation: Name | None = None
-    email: EmailStr | None = None
+    email: WorkEmail | None = None
     phone: Phone | None = None
     # The professional who keeps the record up to date (seed 000).
     case_holder: bool = False

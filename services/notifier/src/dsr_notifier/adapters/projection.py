@@ -1,5 +1,6 @@
 """The notifier's own view of the register, built from the events it reads
-(it calls no other service): each person's contacts, and, for the
+(it calls no other service): each person's contacts (dsr_shared.contacts),
+and, for the
 tracking-meeting digest, who is on the register with which rating and the
 open obligations."""
 
@@ -11,6 +12,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from dsr_shared.contacts import ContactsProjection
 from dsr_shared.events import (
     ObligationCancelled,
     ObligationCompleted,
@@ -36,11 +38,13 @@ RATING_ORDER = ["red", "amber", "blue", "green"]
 
 class Projection:
     def __init__(self, db: AsyncDatabase) -> None:
-        self.contacts = db["contacts"]
+        # Shared with the other services (dsr_shared.contacts): also who may see whom.
+        self.contacts = ContactsProjection(db)
         self.obligations = db["obligations"]
         self.people = db["people"]
 
     async def ensure_indexes(self) -> None:
+        await self.contacts.ensure_indexes()
         await self.obligations.create_index([("state", 1), ("due_at", 1)])
         await self.people.create_index([("on_register", 1), ("rating", 1)])
 
@@ -66,25 +70,11 @@ class Projection:
         order = {rating: i for i, rating in enumerate(RATING_ORDER)}
         return dict(sorted(found.items(), key=lambda item: order.get(item[0], len(order))))
 
-    async def set_contacts(
-        self, register_id: str, fields: dict[str, Any], at: datetime, session: AsyncClientSession
-    ) -> None:
-        """The newest list wins, whatever order the events arrive in."""
-        current = await self.contacts.find_one({"_id": register_id}, session=session)
-        if current and current.get("professionals_at") and current["professionals_at"] > at:
-            missing_referrer = "referrer_email" in fields and not current.get("referrer_email")
-            fields = {"referrer_email": fields["referrer_email"]} if missing_referrer else {}
-        else:
-            fields = {**fields, "professionals_at": at}
-        if fields:
-            await self.contacts.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
-
     async def contacts_of(self, register_id: str, session: AsyncClientSession | None = None) -> Contacts:
-        return Contacts.from_doc(await self.contacts.find_one({"_id": register_id}, session=session))
+        return Contacts.from_doc(await self.contacts.document(register_id, session))
 
     async def contacts_for(self, register_ids: set[str]) -> dict[str, Contacts]:
-        cursor = self.contacts.find({"_id": {"$in": sorted(register_ids)}})
-        return {doc["_id"]: Contacts.from_doc(doc) async for doc in cursor}
+        return {rid: Contacts.from_doc(doc) for rid, doc in (await self.contacts.documents(register_ids)).items()}
 
     async def obligation(self, event_type: str, event: Any, at: datetime, session: AsyncClientSession) -> None:
         state = STATES[event_type]

@@ -39,16 +39,6 @@ class Contacts:
         return cls(doc.get("referrer_email"), tuple(doc.get("case_holders") or ()))
 
 
-def professionals_doc(professionals: list[Any]) -> dict[str, Any]:
-    """What the projection keeps of a list of professionals: the emails, and
-    which belong to case holders. Names and phone numbers are not kept."""
-    emails = [as_email(p.email) for p in professionals]
-    return {
-        "professionals": sorted({e for e in emails if e}),
-        "case_holders": sorted({e for e, p in zip(emails, professionals, strict=True) if e and p.case_holder}),
-    }
-
-
 RESPONSIBLE_LABELS = {
     "dsr_team": "the DSR team",
     "case_holder": "the case holder",

@@ -140,13 +140,6 @@ class PersonRecord(BaseModel):
         entered = max((e.at for e in standing.history if e.from_rating is None), default=None)
         return latest if entered is None or latest.at >= entered else None
 
-    def contacts(self) -> set[str]:
-        """Who, besides the DSR team, may read and keep this record up to date."""
-        emails = {e.lower() for e in self.referrer_emails}
-        if self.professionals:
-            emails |= {p.email.lower() for p in self.professionals.professionals if p.email}
-        return emails
-
     def next_version(self) -> int:
         """Counts every change, so that a change saved from a record read before
         it gets a conflict instead of writing the old content back. An age band

@@ -58,11 +58,15 @@ class ReferralStore:
     async def by_id(self, referral_id: str) -> dict[str, Any] | None:
         return await self.referrals.find_one({"_id": referral_id})
 
-    async def accepted_referral_by(self, register_id: str, submitted_by: str) -> dict[str, Any] | None:
-        """One of the referrals that put this person on the register, submitted by `submitted_by`."""
-        return await self.referrals.find_one(
-            {"register_id": register_id, "submitted_by": submitted_by, "outcome": "accepted"}, projection={"_id": 1}
+    async def referrers_of(self, register_id: str) -> list[str]:
+        """Who submitted the referrals that put this person on the register, and the referrers they name."""
+        cursor = self.referrals.find(
+            {"register_id": register_id, "outcome": "accepted"}, projection={"submitted_by": 1, "referrer.email": 1}
         )
+        found: list[str] = []
+        async for doc in cursor:
+            found += [doc.get("submitted_by"), (doc.get("referrer") or {}).get("email")]
+        return [f for f in found if f]
 
     async def has_details(self, register_id: str) -> bool:
         """Whether a referral form with the person's details (date of birth and

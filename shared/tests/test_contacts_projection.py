@@ -1,0 +1,98 @@
+"""The contacts projection (dsr_shared/contacts.py) on the real database: the
+same events in any order, each delivered twice, leave the same document; who
+may see whom follows from it (dsr_shared/access.py)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from pymongo import AsyncMongoClient
+
+from dsr_shared.access import Contacts, PersonAccess
+from dsr_shared.auth import Principal, Role
+from dsr_shared.contacts import ContactsProjection
+from dsr_shared.db import build_mongo_client
+from dsr_shared.envelope import new_envelope
+from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+
+T0 = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+REGISTER_ID = "QJ2-TEST-0001-A"
+
+
+def envelope(event, at: datetime):
+    return new_envelope(event_type=event.EVENT_TYPE, schema_version=1, occurred_at=at, area="QJ2",
+                        data=event.model_dump(mode="json"))
+
+
+def accepted(referrer: str, by: str, professionals: list[dict], at: datetime):
+    event = ReferralAccepted(
+        referral_id=uuid.uuid4(), register_id=REGISTER_ID, initial_rating="amber", rating_rationale="r",
+        cohort="adult", age_band="adult", nhs_number_hash="h" * 64, referrer_email=referrer, accepted_by=by,
+        professionals=professionals,
+    )
+    return envelope(event, at), event
+
+
+def changed(professionals: list[dict], at: datetime):
+    event = ProfessionalsChanged(register_id=REGISTER_ID, professionals=professionals, changed_by="x@example.org")
+    return envelope(event, at), event
+
+
+def professional(email: str, case_holder: bool = False) -> dict:
+    return {"name": "N", "role": "R", "email": email, "case_holder": case_holder}
+
+
+async def apply(projection: ContactsProjection, item) -> None:
+    env, event = item
+    if isinstance(event, ReferralAccepted):
+        await projection.referral_accepted(env, event)
+    else:
+        await projection.professionals_changed(env, event)
+
+
+async def test_any_order_twice_over_ends_the_same(infra):
+    events = [
+        accepted("First.Referrer@example.org", "first-sub", [professional("early@example.org")], T0),
+        changed([professional("Case.Holder@example.org", True), professional("other@example.org")], T0 + timedelta(days=1)),
+        accepted("second.referrer@example.org", "system:discharge", [], T0 + timedelta(days=2)),
+        changed([professional("late@example.org", True)], T0 + timedelta(days=3)),
+    ]
+    mongo: AsyncMongoClient = build_mongo_client(infra.mongo_uri)
+    db = mongo[f"t{uuid.uuid4().hex[:10]}_contacts"]
+    ends = set()
+    try:
+        for n, order in enumerate(itertools.permutations(events)):
+            projection = ContactsProjection(db)
+            projection.contacts = db[f"contacts_{n}"]
+            for item in [*order, *reversed(order)]:
+                await apply(projection, item)
+            doc = await projection.document(REGISTER_ID)
+            doc.pop("_id")
+            doc["referrers"] = sorted(doc["referrers"])
+            ends.add(repr(sorted(doc.items())))
+        assert len(ends) == 1
+        contacts = await projection.of(REGISTER_ID)
+        assert contacts == Contacts.of(
+            ["first.referrer@example.org", "first-sub", "second.referrer@example.org"], ["late@example.org"]
+        )
+        assert doc["referrer_email"] == "second.referrer@example.org"  # the latest referral's
+        assert doc["case_holders"] == ["late@example.org"]
+        assert await projection.of("QJ2-NONE-0000-A") is None
+
+        def principal(email: str, *roles: Role) -> Principal:
+            return Principal(subject=email, roles=frozenset(roles or (Role.REFERRER,)), email=email)
+
+        access = PersonAccess(audit=None)  # type: ignore[arg-type]
+        assert access.may_act(principal("Late@Example.org"), contacts)  # the current list, any case
+        assert not access.may_act(principal("early@example.org"), contacts)  # a list replaced since
+        assert access.may_act(principal("first-sub"), contacts)  # the submitting user
+        assert not access.may_act(principal("system:discharge"), contacts)
+        assert access.may_act(principal("team@example.org", Role.DSR_TEAM), contacts)
+        assert not access.may_act(principal("team@example.org", Role.DSR_TEAM), None)  # no such record
+        assert await projection.seen_by(principal("late@example.org")) == [REGISTER_ID]
+        assert await projection.seen_by(principal("early@example.org")) == []
+    finally:
+        await mongo.drop_database(db.name)
+        await mongo.close()
