@@ -12,14 +12,29 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
-from infra import Infra, infrastructure  # noqa: E402
-from support import AUTH_SECRET  # noqa: E402
+import support  # noqa: E402
+from infra import Identity, Infra, identity as identity_stack, infrastructure  # noqa: E402
+from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     with infrastructure(tmp_path_factory.mktemp("infra")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def identity(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
+    """The OpenID provider and the identity service, once per session; support.auth()
+    and support.token() get their tokens through them."""
+    with identity_stack(tmp_path_factory.mktemp("identity"), infra, BOOTSTRAP_ADMIN) as running:
+        client = IdentityClient(running.provider.url, running.issuer)
+        support.use_identity(client)
+        try:
+            yield running
+        finally:
+            support.use_identity(None)
+            client.http.close()
 
 
 @pytest.fixture
@@ -29,7 +44,7 @@ def isolation() -> str:
 
 
 @pytest.fixture
-def service_env(infra: Infra, isolation: str):
+def service_env(infra: Infra, identity: Identity, isolation: str):
     """The environment of one service process in this test."""
 
     def env(service: str, **extra: str) -> dict[str, str]:
@@ -38,7 +53,8 @@ def service_env(infra: Infra, isolation: str):
             "DSR_MONGO_URI": infra.mongo_uri,
             "DSR_TOPIC_PREFIX": f"{isolation}.",
             "DSR_MONGO_DB": f"{isolation}_{service}",
-            "DSR_AUTH_SECRET": AUTH_SECRET,
+            **identity.env(),
+            "DSR_NHS_HASH_KEY": support.NHS_HASH_KEY,
             "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
             **extra,
         }
