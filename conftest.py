@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
 import support  # noqa: E402
-from infra import Identity, Infra, identity as identity_stack, infrastructure  # noqa: E402
+from infra import Identity, Infra, identity as identity_stack, infrastructure, service_environment  # noqa: E402
 from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
 
@@ -48,16 +48,7 @@ def service_env(infra: Infra, identity: Identity, isolation: str):
     """The environment of one service process in this test."""
 
     def env(service: str, **extra: str) -> dict[str, str]:
-        return {
-            "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-            "DSR_MONGO_URI": infra.mongo_uri,
-            "DSR_TOPIC_PREFIX": f"{isolation}.",
-            "DSR_MONGO_DB": f"{isolation}_{service}",
-            **identity.env(),
-            "DSR_NHS_HASH_KEY": support.NHS_HASH_KEY,
-            "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
-            **extra,
-        }
+        return service_environment(infra, identity, isolation, service, **extra)
 
     return env
 

@@ -15,9 +15,6 @@ from tokens import BearerHeaders, IdentityClient
 
 T = TypeVar("T")
 
-# The NHS number hash key of the suite's services (a test may give its own).
-NHS_HASH_KEY = "test-nhs-hash-key-for-the-suite-only"
-
 # Set by the session's `identity` fixture (root conftest.py).
 _identity: IdentityClient | None = None
 
