@@ -90,12 +90,15 @@ async def test_a_person_signs_in_with_no_role_is_given_referrer_and_loses_it(ser
         # Signed in again: a referrer, who refers and sees their own person only.
         referrer = client.sign_in(nurse)
         assert claims(referrer)["roles"] == ["referrer"]
-        mine = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(502)),
+        mine = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(502),
+                                                                            referrer=referrer_of(nurse)),
                                headers=bearer(referrer))
         assert mine.status_code == 202, mine.text
         register_id = mine.json()["register_id"]
-        other = client.token(("referrer",), f"other.{uuid.uuid4().hex[:6]}@example.org")
-        theirs = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(503)),
+        someone_else = f"other.{uuid.uuid4().hex[:6]}@example.org"
+        other = client.token(("referrer",), someone_else)
+        theirs = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(503),
+                                                                              referrer=referrer_of(someone_else)),
                                  headers=bearer(other))
         assert theirs.status_code == 202, theirs.text
 
@@ -122,6 +125,10 @@ async def test_a_person_signs_in_with_no_role_is_given_referrer_and_loses_it(ser
     finally:
         await mongo.close()
     assert sorted(entries) == [("directory.grant.referrer", admin_id), ("directory.revoke.referrer", admin_id)]
+
+
+def referrer_of(email: str) -> dict:
+    return {"name": "A Referrer", "role": "Community nurse", "organisation": "DHCFT", "email": email}
 
 
 async def _is(status, expected: int) -> bool:

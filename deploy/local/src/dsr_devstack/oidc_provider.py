@@ -61,6 +61,9 @@ class OidcProvider(ManagedProcess):
     def jwks_url(self) -> str:
         return f"{self.url}/jwks"
 
+    def _owner_token(self) -> str:
+        return f"--state {self.state_dir}"
+
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "dsr_devstack.oidc_provider", "--port", str(self.port), "--state", str(self.state_dir)]
 
