@@ -123,6 +123,10 @@ class TopicReader:
         self.consumer = AIOKafkaConsumer(
             *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
             group_id=f"reader-{uuid.uuid4().hex[:8]}", metadata_max_age_ms=1000,
+            # Tests block the event loop now and then (starting a service, signing
+            # someone in): a member evicted for missed heartbeats would rejoin and
+            # read everything again from the start.
+            session_timeout_ms=120_000, heartbeat_interval_ms=3_000,
         )
         self.records: list = []
         self._task: asyncio.Task | None = None
