@@ -12,13 +12,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
-from infra import Infra, infrastructure  # noqa: E402
-from support import service_environment  # noqa: E402
+from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
-# Fixtures that start or reach Kafka or the database. A test that uses one,
-# directly or through other fixtures, is marked `infra`, so that `make check`
-# (`pytest -m "not infra"`) runs everything else in seconds.
-INFRA_FIXTURES = frozenset({"infra", "jar_cache"})
+import support  # noqa: E402
+from infra import Identity, Infra, infrastructure, service_environment  # noqa: E402
+from infra import identity as identity_stack
+
+# Fixtures that start or reach Kafka, the database or the identity stack. A
+# test that uses one, directly or through other fixtures, is marked `infra`,
+# so that `make check` (`pytest -m "not infra"`) runs everything else in seconds.
+INFRA_FIXTURES = frozenset({"infra", "jar_cache", "identity"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,6 +40,20 @@ def infra(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield running
 
 
+@pytest.fixture(scope="session")
+def identity(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
+    """The OpenID provider and the identity service, once per session; support.auth()
+    and support.token() get their tokens through them."""
+    with identity_stack(tmp_path_factory.mktemp("identity"), infra, BOOTSTRAP_ADMIN) as running:
+        client = IdentityClient(running.provider.url, running.issuer)
+        support.use_identity(client)
+        try:
+            yield running
+        finally:
+            support.use_identity(None)
+            client.http.close()
+
+
 @pytest.fixture
 def isolation() -> str:
     """A unique name for this test: topic prefix and database name stem."""
@@ -44,11 +61,11 @@ def isolation() -> str:
 
 
 @pytest.fixture
-def service_env(infra: Infra, isolation: str):
+def service_env(infra: Infra, identity: Identity, isolation: str):
     """The environment of one service process in this test."""
 
     def env(service: str, **extra: str) -> dict[str, str]:
-        return service_environment(infra, isolation, service, **extra)
+        return service_environment(infra, identity, isolation, service, **extra)
 
     return env
 
@@ -77,9 +94,9 @@ def service_process(tmp_path: Path, service_env):
 
 
 @pytest.fixture
-def stack(tmp_path: Path, infra: Infra, isolation: str):
+def stack(tmp_path: Path, infra: Infra, identity: Identity, isolation: str):
     """The whole system for this test: the SMTP sink and the four services."""
     from stack import whole_stack
 
-    with whole_stack(infra, isolation, tmp_path) as running:
+    with whole_stack(infra, identity, isolation, tmp_path) as running:
         yield running

@@ -7,8 +7,8 @@ the time of the answer would tell a referrer who is on the register. The
 kinds are interleaved, one request at a time, against the referral service as
 its own process.
 
-Needs Kafka and MongoDB (`python -m dsr_devstack up --infra-only`, or
-DSR_KAFKA_BOOTSTRAP and DSR_MONGO_URI).
+Starts its own Kafka, database, OpenID provider and identity service, as the
+tests do (or uses DSR_KAFKA_BOOTSTRAP and DSR_MONGO_URI when set).
 
     uv run --frozen python bench/referral_answer_bench.py [--rounds 100]
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -28,14 +28,20 @@ from pathlib import Path
 import httpx
 import nhs_number
 
-from dsr_shared.auth import Role, issue_token
-from dsr_devstack import ServiceProcess, free_port
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
 
-SECRET = "bench-secret-0123456789-0123456789-0123"
+from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
+
+from dsr_shared.auth import Role  # noqa: E402
+from dsr_devstack import ServiceProcess, free_port  # noqa: E402
+import support  # noqa: E402
+from infra import identity as identity_stack  # noqa: E402
+from infra import infrastructure, service_environment  # noqa: E402
 
 
 def headers(subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, [Role.REFERRER])}"}
+    return dict(support.auth(Role.REFERRER, subject=subject))
 
 
 def referral(nhs: str, *, consent: bool = True) -> dict:
@@ -86,18 +92,19 @@ def main() -> None:
     args = parser.parse_args()
     run = f"bench{uuid.uuid4().hex[:6]}"
     port = free_port()
-    env = {
-        # Unset: the settings' defaults, the local infrastructure's ports.
-        **{name: os.environ[name] for name in ("DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI") if name in os.environ},
-        "DSR_TOPIC_PREFIX": f"{run}.", "DSR_MONGO_DB": f"{run}_referral", "DSR_AUTH_SECRET": SECRET,
-        "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": "derbyshire", "DSR_LOG_LEVEL": "WARNING",
-    }
-    process = ServiceProcess("referral", "dsr_referral", port, env, Path(tempfile.mkdtemp()) / "referral.log")
-    process.start()
-    try:
-        times = asyncio.run(measure(process.url, args.rounds))
-    finally:
-        process.stop()
+    root = Path(tempfile.mkdtemp())
+    with infrastructure(root / "infra") as infra, identity_stack(root / "identity", infra, BOOTSTRAP_ADMIN) as identity:
+        client = IdentityClient(identity.provider.url, identity.issuer)
+        support.use_identity(client)
+        env = service_environment(infra, identity, run, "referral", DSR_HTTP_PORT=str(port),
+                                  DSR_AREA_PROFILE="derbyshire", DSR_LOG_LEVEL="WARNING")
+        process = ServiceProcess("referral", "dsr_referral", port, env, root / "referral.log")
+        process.start()
+        try:
+            times = asyncio.run(measure(process.url, args.rounds))
+        finally:
+            process.stop()
+            client.http.close()
     baseline = statistics.median(times["accepted"])
     print(f"POST /referrals by a referrer, {args.rounds} of each kind, interleaved (ms)")
     print(f"{'answer':<18}{'median':>8}{'p10':>8}{'p90':>8}{'mean':>8}{'median/accepted':>17}")

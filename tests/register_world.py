@@ -20,7 +20,8 @@ from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.working_time import WorkingCalendar
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from support import EventFeed, TopicReader, auth, eventually, referral_body, service_environment, valid_nhs_number
+from infra import service_environment
+from support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")
 TEAM = auth(Role.DSR_TEAM, subject="dsr.lead@example.org")
@@ -131,7 +132,7 @@ class World:
 
 
 @asynccontextmanager
-async def running_world(infra, folder: Path, profile: str, **extra_env: str):
+async def running_world(infra, identity, folder: Path, profile: str, **extra_env: str):
     """Start a whole register on an area profile, in its own topics and databases."""
     isolation = f"w{uuid.uuid4().hex[:10]}"
     smtp = SmtpSink(folder / "smtp", free_port())
@@ -142,7 +143,7 @@ async def running_world(infra, folder: Path, profile: str, **extra_env: str):
         for name in SERVICES:
             port = free_port()
             env = service_environment(
-                infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
+                infra, identity, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
                 DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true",
                 DSR_SWEEP_EVERY_SECONDS="1", DSR_NHS_HASH_KEY=HASH_KEY, **extra_env,
             )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from support import service_environment
+from infra import service_environment
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")
 
@@ -25,7 +25,7 @@ class Stack:
 
 
 @contextmanager
-def whole_stack(infra, isolation: str, state_dir: Path, **extra: str) -> Iterator[Stack]:
+def whole_stack(infra, identity, isolation: str, state_dir: Path, **extra: str) -> Iterator[Stack]:
     """The SMTP sink and the four services, on the derbyshire profile."""
     smtp = SmtpSink(state_dir / "smtp", free_port())
     smtp.start()
@@ -34,7 +34,7 @@ def whole_stack(infra, isolation: str, state_dir: Path, **extra: str) -> Iterato
         for name in SERVICES:
             port = free_port()
             env = service_environment(
-                infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE="derbyshire",
+                infra, identity, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE="derbyshire",
                 DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), **extra,
             )
             services[name] = ServiceProcess(name, f"dsr_{name}", port, env, state_dir / f"{name}.log")

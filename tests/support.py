@@ -6,15 +6,29 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from dsr_shared.auth import Role, issue_token
+from tokens import BearerHeaders, IdentityClient
+
+from dsr_shared.auth import Role
 
 T = TypeVar("T")
 
-AUTH_SECRET = "test-secret-for-the-suite-only-0123456789"
+# Set by the session's `identity` fixture (root conftest.py).
+_identity: IdentityClient | None = None
+
+
+def use_identity(client: IdentityClient | None) -> None:
+    global _identity
+    _identity = client
+
+
+def identity() -> IdentityClient:
+    if _identity is None:
+        raise RuntimeError("no identity service: use the `identity` (or `service_env`) fixture in this test")
+    return _identity
 
 
 async def eventually(probe: Callable[[], Awaitable[T] | T], timeout: float = 60.0, interval: float = 0.2) -> T:
@@ -44,25 +58,15 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1, *, area: str 
     return envelope.model_dump_json().encode()
 
 
-def service_environment(infra: Any, isolation: str, service: str, **extra: str) -> dict[str, str]:
-    """The environment of one service process of an isolated instance."""
-    return {
-        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-        "DSR_MONGO_URI": infra.mongo_uri,
-        "DSR_TOPIC_PREFIX": f"{isolation}.",
-        "DSR_MONGO_DB": f"{isolation}_{service}",
-        "DSR_AUTH_SECRET": AUTH_SECRET,
-        "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
-        **extra,
-    }
-
-
 def token(*roles: Role, subject: str = "tester@example.org") -> str:
-    return issue_token(AUTH_SECRET, subject, list(roles))
+    """A register access token for `subject` holding exactly `roles`, obtained
+    through the OpenID provider and the identity service (see tokens.py)."""
+    return identity().token(tuple(r.value for r in roles), subject)
 
 
-def auth(*roles: Role, subject: str = "tester@example.org") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(*roles, subject=subject)}"}
+def auth(*roles: Role, subject: str = "tester@example.org") -> Mapping[str, str]:
+    """The Authorization header of token(); read lazily, so it may be built at import."""
+    return BearerHeaders(identity, tuple(r.value for r in roles), subject)
 
 
 # Valid modulus-11 NHS numbers, generated for tests (not real people).
@@ -121,6 +125,10 @@ class TopicReader:
         self.consumer = AIOKafkaConsumer(
             *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
             group_id=f"reader-{uuid.uuid4().hex[:8]}", metadata_max_age_ms=1000,
+            # Tests block the event loop now and then (starting a service, signing
+            # someone in): a member evicted for missed heartbeats would rejoin and
+            # read everything again from the start.
+            session_timeout_ms=120_000, heartbeat_interval_ms=3_000,
         )
         self.records: list = []
         self._task: asyncio.Task | None = None

@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from endpoints import ENDPOINTS, EVERY_ROLE, UNTOUCHED
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role, issue_token
+from dsr_shared.auth import Role
 from dsr_ops.cli import app as dsr_app
 from stack import SERVICES, whole_stack
-from support import AUTH_SECRET, eventually, referral_body, valid_nhs_number
+from support import auth, eventually, identity, referral_body, token, valid_nhs_number
 
 pytestmark = pytest.mark.stack
 
@@ -32,7 +34,13 @@ ALICE, PAT, STRANGER = "alice.referrer@example.org", "pat.professional@example.o
 
 
 def headers(subject: str, *roles: Role) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(AUTH_SECRET, subject, list(roles), email=subject)}"}
+    return dict(auth(*roles, subject=subject))
+
+
+def forged(subject: str) -> dict[str, str]:
+    """A well-formed register token signed by a key the identity service never held."""
+    claims = {"sub": subject, "roles": [Role.DSR_TEAM.value], "email": subject, "iat": 0, "exp": 4102444800}
+    return {"Authorization": "Bearer " + jwt.encode(claims, ed25519.Ed25519PrivateKey.generate(), algorithm="EdDSA")}
 
 
 @dataclass
@@ -63,9 +71,9 @@ async def obligations(world: World, register_id: str, **filters) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-async def world(infra, tmp_path_factory):
+async def world(infra, identity, tmp_path_factory):
     isolation = f"t{uuid.uuid4().hex[:10]}"
-    with whole_stack(infra, isolation, tmp_path_factory.mktemp("access")) as stack:
+    with whole_stack(infra, identity, isolation, tmp_path_factory.mktemp("access")) as stack:
         async with httpx.AsyncClient(timeout=30) as http:
             world = World({s: stack.url(s) for s in SERVICES}, http)
             professional = {"name": "Pat Professional", "role": "Social worker", "email": PAT, "case_holder": True}
@@ -119,8 +127,7 @@ async def test_every_endpoint_refuses_no_token_a_forged_one_and_every_other_role
         path = template.format(**world.ids)
         url = world.urls[service] + path
         assert (await world.http.request(method, url, json=body)).status_code == 401, (service, method, path)
-        forged = {"Authorization": "Bearer " + issue_token("not-the-secret-of-this-area-0123456789", ALICE, [Role.DSR_TEAM])}
-        assert (await world.http.request(method, url, json=body, headers=forged)).status_code == 401, (service, path)
+        assert (await world.http.request(method, url, json=body, headers=forged(ALICE))).status_code == 401, (service, path)
         for role in EVERY_ROLE - allowed:
             answer = await world.as_(ALICE, role, service, method, path, json=body)
             assert answer.status_code == 403, (service, method, path, role, answer.text)
@@ -192,14 +199,14 @@ async def test_the_audit_says_who_read_or_changed_the_record_through_which_endpo
     await world.as_(STRANGER, Role.REFERRER, "rating", "GET", f"/register/{register_id}")
     await world.as_(ALICE, Role.REFERRER, "rating", "GET", f"/register/{register_id}")
     entries = await audit_of(world, "rating", register_id=register_id)
-    seen = {(e["actor"], e["action"], e["outcome"], e["endpoint"]) for e in entries}
+    seen = {(e["actor_email"], e["action"], e["outcome"], e["endpoint"]) for e in entries}
     assert (STRANGER, "register.read", "denied", "GET /register/{register_id}") in seen
     assert (ALICE, "register.read", "ok", "GET /register/{register_id}") in seen
     assert all(e["service"] == "rating" and e["correlation_id"] for e in entries)
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
 
     scheduler = await audit_of(world, "scheduler", register_id=register_id)
-    assert (STRANGER, "obligation.complete", "denied") in {(e["actor"], e["action"], e["outcome"]) for e in scheduler}
+    assert (STRANGER, "obligation.complete", "denied") in {(e["actor_email"], e["action"], e["outcome"]) for e in scheduler}
 
     # A page at a time gives the same entries as one page.
     paged, after = [], None
@@ -214,7 +221,7 @@ async def test_the_audit_says_who_read_or_changed_the_record_through_which_endpo
     assert len(paged) >= len(entries)
 
     # Reading the audit is audited too; the DSR team may read it, a referrer may not.
-    reads = await audit_of(world, "rating", actor="auditor@example.org")
+    reads = await audit_of(world, "rating", actor=identity().user_id("auditor@example.org"))
     assert any(e["action"] == "audit.read" and e["subject_id"] == register_id for e in reads)
     assert (await world.team("rating", "GET", "/audit", params={"register_id": register_id})).status_code == 200
     since = await audit_of(world, "rating", register_id=register_id, since=entries[-1]["at"])
@@ -223,7 +230,7 @@ async def test_the_audit_says_who_read_or_changed_the_record_through_which_endpo
 
 async def test_dsr_audit_merges_every_service_in_time_order(world):
     register_id = world.ids["register_id"]
-    env = {"DSR_AUTH_SECRET": AUTH_SECRET, "DSR_TOKEN": None, "COLUMNS": "250",
+    env = {"DSR_TOKEN": token(Role.AUDITOR, subject="auditor@example.org"), "COLUMNS": "250",
            **{f"DSR_{s.upper()}_URL": world.urls[s] for s in SERVICES}}
     result = await asyncio.to_thread(CliRunner().invoke, dsr_app, ["audit", register_id, "--json"], env=env)
     assert result.exit_code == 0, (result.output, result.exception)
@@ -233,11 +240,11 @@ async def test_dsr_audit_merges_every_service_in_time_order(world):
     assert all(e["subject_id"] == register_id for e in entries)
 
     table = await asyncio.to_thread(CliRunner().invoke, dsr_app, ["audit", register_id], env=env)
-    assert table.exit_code == 0 and "register.read" in table.output and STRANGER in table.output
+    assert table.exit_code == 0 and "register.read" in table.output and STRANGER in table.output, table.output
 
     # The command's own reading is audited by every service.
     for service in SERVICES:
-        assert any(e["action"] == "audit.read" for e in await audit_of(world, service, actor="dsr-ops-command"))
+        assert any(e["action"] == "audit.read" for e in await audit_of(world, service, actor=identity().user_id("auditor@example.org")))
 
 
 async def test_health_and_metrics_need_no_token(world):

@@ -28,6 +28,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from dsr_identity.settings import IdentitySettings
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from dsr_shared.area import load_profile
@@ -48,7 +49,7 @@ KUBERNETES_VERSIONS = ("1.31", "1.37")
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
-    return NotifierSettings if service == "notifier" else ServiceSettings
+    return {"notifier": NotifierSettings, "identity": IdentitySettings}.get(service, ServiceSettings)
 
 
 def variables(cls: type[ServiceSettings]) -> set[str]:
@@ -71,9 +72,10 @@ def settings_from(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyP
 
 def test_the_settings_classes_are_what_the_checks_read():
     assert ServiceSettings.model_config["env_prefix"] == NotifierSettings.model_config["env_prefix"] == "DSR_"
-    assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_SECRET"} <= variables(ServiceSettings)
+    assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_ISSUER"} <= variables(ServiceSettings)
     assert {"DSR_SMTP_HOST", "DSR_SMTP_PASSWORD"} <= variables(NotifierSettings) - variables(ServiceSettings)
-    assert SERVICES == ["notifier", "rating", "referral", "scheduler"]
+    assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(ServiceSettings)
+    assert SERVICES == ["identity", "notifier", "rating", "referral", "scheduler"]
 
 
 # --- Kubernetes: rendering the overlays ----------------------------------------
@@ -242,10 +244,12 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
 def test_each_service_gets_only_the_secrets_it_needs(area: str):
     docs = rendered(area)
     needs = {
-        "referral": {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY"},
-        "rating": {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY"},
-        "scheduler": {"DSR_AUTH_SECRET"},
-        "notifier": {"DSR_AUTH_SECRET", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
+        # Only the identity service can sign a token; the others verify with its public keys.
+        "identity": {"DSR_IDENTITY_SIGNING_KEY"},
+        "referral": {"DSR_NHS_HASH_KEY"},
+        "rating": {"DSR_NHS_HASH_KEY"},
+        "scheduler": set(),
+        "notifier": {"DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
     }
     for service in SERVICES:
         (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
@@ -261,9 +265,10 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
 def test_the_secret_template_holds_only_marked_placeholders(area: str):
     secret = secret_template(area)
     assert secret["metadata"] == {"name": "dsr-secrets", "namespace": f"dsr-{area}", "labels": {"app.kubernetes.io/part-of": "dsr"}}
-    assert set(secret["stringData"]) == {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"}
+    assert set(secret["stringData"]) == {"DSR_IDENTITY_SIGNING_KEY", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"}
     assert all(value.startswith("PLACEHOLDER-CHANGE-ME") for value in secret["stringData"].values())
-    assert unknown_variables("notifier", set(secret["stringData"])) == []
+    assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_IDENTITY_SIGNING_KEY"}) == []
+    assert unknown_variables("identity", {"DSR_IDENTITY_SIGNING_KEY"}) == []
 
 
 @pytest.mark.parametrize("area", AREAS)
@@ -343,7 +348,8 @@ def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
 # --- docker-compose.yml ------------------------------------------------------------
 
 COMPOSE = ROOT / "docker-compose.yml"
-COMPOSE_ENV = {"DSR_AUTH_SECRET": "test-auth-secret", "DSR_NHS_HASH_KEY": "test-nhs-hash-key"}
+COMPOSE_ENV = {"DSR_NHS_HASH_KEY": "test-nhs-hash-key", "DSR_IDENTITY_SIGNING_KEY": "test-signing-key",
+               "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]'}
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>\w+)")
 
 
@@ -408,10 +414,9 @@ def test_the_compose_schema_check_rejects_a_misspelt_key():
 
 
 def test_compose_refuses_to_start_without_the_secrets():
-    with pytest.raises(KeyError, match="DSR_AUTH_SECRET"):
-        compose({"DSR_NHS_HASH_KEY": "x"})
-    with pytest.raises(KeyError, match="DSR_NHS_HASH_KEY"):
-        compose({"DSR_AUTH_SECRET": "x"})
+    for missing in ("DSR_NHS_HASH_KEY", "DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"):
+        with pytest.raises(KeyError, match=missing):
+            compose({k: v for k, v in COMPOSE_ENV.items() if k != missing})
 
 
 def test_every_compose_service_is_health_checked_and_waited_for():
@@ -422,7 +427,8 @@ def test_every_compose_service_is_health_checked_and_waited_for():
             assert dependency in services, (name, dependency)
             assert how["condition"] == "service_healthy", (name, dependency)
     for name in SERVICES:
-        assert set(services[name]["depends_on"]) >= {"kafka", "mongo"}
+        # The identity service has no broker.
+        assert set(services[name]["depends_on"]) >= ({"mongo"} if name == "identity" else {"kafka", "mongo"})
     assert "smtp" in services["notifier"]["depends_on"]
 
 

@@ -35,8 +35,8 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 
 @pytest.fixture(scope="module")
-def running(infra, tmp_path_factory):
-    with whole_stack(infra, f"t{uuid.uuid4().hex[:10]}", tmp_path_factory.mktemp("conformance")) as stack:
+def running(infra, identity, tmp_path_factory):
+    with whole_stack(infra, identity, f"t{uuid.uuid4().hex[:10]}", tmp_path_factory.mktemp("conformance")) as stack:
         yield stack
 
 

@@ -32,8 +32,8 @@ PEOPLE = 12  # the pure property (test_order_independence.py) covers breadth; th
 
 
 @pytest.fixture(scope="module")
-async def world(infra, tmp_path_factory):
-    async with running_world(infra, tmp_path_factory.mktemp("order"), "derbyshire") as running:
+async def world(infra, identity, tmp_path_factory):
+    async with running_world(infra, identity, tmp_path_factory.mktemp("order"), "derbyshire") as running:
         yield running
 
 

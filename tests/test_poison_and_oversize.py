@@ -29,7 +29,8 @@ from typer.testing import CliRunner
 from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from dsr_shared.pseudonym import nhs_number_hash
-from support import AUTH_SECRET, NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_body
+from infra import OPS_CLIENT
+from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -142,7 +143,7 @@ async def _is(value, expected) -> bool:
 
 
 async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_nothing_back(
-    service_process, infra, isolation
+    service_process, infra, identity, isolation
 ):
     referral = service_process("referral", DSR_KAFKA_GAUGES_EVERY_SECONDS="1")
     prefix = f"{isolation}."
@@ -195,7 +196,8 @@ async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_
         # Operators see it with `dsr outbox list`, and can hand it back to the relay (it is parked again).
         from dsr_ops.cli import app
 
-        env = {"DSR_REFERRAL_URL": referral.url, "DSR_AUTH_SECRET": AUTH_SECRET, "DSR_TOKEN": None, "COLUMNS": "250"}
+        env = {"DSR_REFERRAL_URL": referral.url, "DSR_IDENTITY_URL": identity.issuer, "DSR_OPS_CLIENT_ID": OPS_CLIENT[0],
+               "DSR_OPS_CLIENT_SECRET": OPS_CLIENT[1], "DSR_TOKEN": None, "COLUMNS": "250"}
         listed = await asyncio.to_thread(CliRunner().invoke, app, ["outbox", "list", "--service", "referral"], env=env)
         assert listed.exit_code == 1 and big["_id"] in listed.output and "AgeBandChanged" in listed.output
         retried = await asyncio.to_thread(CliRunner().invoke, app, ["outbox", "retry", "referral", big["_id"]], env=env)

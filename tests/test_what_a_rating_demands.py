@@ -17,8 +17,8 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module", params=["derbyshire", "staffordshire"])
-async def world(request, infra, tmp_path_factory):
-    async with running_world(infra, tmp_path_factory.mktemp(request.param), request.param) as running:
+async def world(request, infra, identity, tmp_path_factory):
+    async with running_world(infra, identity, tmp_path_factory.mktemp(request.param), request.param) as running:
         yield running
 
 

@@ -4,6 +4,7 @@ logs, the request body limit, and the operators' outbox endpoints."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -22,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from dsr_shared.audit import VIA, Via
 from dsr_shared.audit_api import audit_router
+from dsr_shared.auth import TokenVerifier
 from dsr_shared.clock import SimulatedClock, SystemClock, every
 from dsr_shared.db import EventTooLarge
 from dsr_shared.kafka_gauges import ConsumerProgress
@@ -32,6 +34,7 @@ from dsr_shared.metrics import REGISTRY
 from dsr_shared.openapi import complete_document
 from dsr_shared.outbox_api import outbox_router
 from dsr_shared.runtime import Runtime
+from dsr_shared.settings import StartupRefused
 from dsr_shared.simulated_time import clock_router, load_offset
 from dsr_shared.topics import Topic
 
@@ -46,7 +49,7 @@ BackgroundTask = Callable[[Runtime], Coroutine[Any, Any, None]]
 _CORRELATION_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
-def health_router(runtime: Runtime, progress: ConsumerProgress) -> APIRouter:
+def health_router(runtime: Runtime, progress: ConsumerProgress, *, broker: bool = True) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -55,16 +58,17 @@ def health_router(runtime: Runtime, progress: ConsumerProgress) -> APIRouter:
 
     @router.get("/health/ready", responses={503: {"description": "The database or the broker does not answer"}})
     async def ready() -> Response:
-        checks = {"database": False, "broker": False}
+        checks = {"database": False, **({"broker": False} if broker else {})}
         try:
             await asyncio.wait_for(runtime.db.command("ping"), 2)
             checks["database"] = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             pass
-        try:
-            checks["broker"] = bool(await runtime.broker.ping(timeout=2))
-        except Exception:  # noqa: BLE001
-            pass
+        if broker:
+            try:
+                checks["broker"] = bool(await runtime.broker.ping(timeout=2))
+            except Exception:  # noqa: BLE001
+                pass
         ok = all(checks.values())
         # A stalled partition is reported, not made a reason to refuse HTTP
         # traffic: taking the pods out of service would not move it on.
@@ -97,32 +101,38 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[StartupHook] = (),
     background: Sequence[BackgroundTask] = (),
+    token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
-    """A service's HTTP app; its lifespan starts and stops the broker too."""
+    """A service's HTTP app; its lifespan starts and stops the broker too. A
+    service with no topics (the identity service) runs without the broker."""
     settings = runtime.settings
     progress = ConsumerProgress(settings.consumer_stall_after_seconds)
+    uses_broker = bool(topics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
-        ):
-            with attempt:
-                await ensure_topics(settings, list(topics))
+        if uses_broker:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
+            ):
+                with attempt:
+                    await ensure_topics(settings, list(topics))
         await runtime.outbox.ensure_indexes()
         await runtime.audit.ensure_indexes()
         if isinstance(runtime.clock, SimulatedClock):
             await load_offset(runtime.db, runtime.clock)
         for hook in on_startup:
             await hook(runtime)
-        await runtime.broker.start()
-        relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
-        tasks = [asyncio.create_task(runtime.outbox.relay_forever(relay_after))]
-        # Consumer lag, stalled partitions and dead-letter sizes; real time, not the simulated clock.
-        inputs = consumed_topics(runtime.broker)
-        tasks.append(asyncio.create_task(every(
-            SystemClock(), settings.kafka_gauges_every_seconds, lambda: measure_kafka(settings, inputs, progress), "kafka gauges"
-        )))
+        tasks = []
+        if uses_broker:
+            await runtime.broker.start()
+            relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
+            tasks.append(asyncio.create_task(runtime.outbox.relay_forever(relay_after)))
+            # Consumer lag, stalled partitions and dead-letter sizes; real time, not the simulated clock.
+            inputs = consumed_topics(runtime.broker)
+            tasks.append(asyncio.create_task(every(
+                SystemClock(), settings.kafka_gauges_every_seconds, lambda: measure_kafka(settings, inputs, progress), "kafka gauges"
+            )))
         tasks += [asyncio.create_task(task(runtime)) for task in background]
         log.info("service started", http_port=settings.http_port, area=settings.area.code)
         try:
@@ -131,15 +141,18 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await runtime.broker.stop()
+            if uses_broker:
+                await runtime.broker.stop()
             await runtime.mongo.close()
             log.info("service stopped")
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, dependencies=[Depends(_audit_via)])
     app.state.settings = settings
     app.state.runtime = runtime
-    app.include_router(health_router(runtime, progress))
-    app.include_router(outbox_router(runtime))
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
+    app.include_router(health_router(runtime, progress, broker=uses_broker))
+    if uses_broker:
+        app.include_router(outbox_router(runtime))
     if isinstance(runtime.clock, SimulatedClock):
         app.include_router(clock_router(runtime.clock, runtime.db))
     for router in routers:
@@ -233,9 +246,16 @@ def validation_reasons(errors) -> list[dict[str, str]]:
     return reasons
 
 
-def run(build_app: Callable[[], FastAPI]) -> None:
-    """A service's process entry point."""
-    app = build_app()
+def run(build_app: Callable[[], FastAPI], *, nhs_hash_key: bool = False) -> None:
+    """A service's process entry point. Refuses to start (exit status 78, the
+    reason on stderr naming the setting) on unsafe settings outside development
+    mode; `nhs_hash_key`: the service hashes NHS numbers, so needs a real key."""
+    try:
+        app = build_app()
+        app.state.settings.refuse_unsafe(nhs_hash_key=nhs_hash_key)
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(78) from None
     settings = app.state.settings
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

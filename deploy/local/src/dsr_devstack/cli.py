@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ._proc import DevstackError, ManagedProcess, ephemeral_ports, port_answers
 from .kafka import Kafka
+from .personas import PERSONAS
 from .secantus import SecantusDB
 from .smtp_sink import SmtpSink
 from .stack import Stack
@@ -78,9 +79,23 @@ def up(
         table.add_row(part.name, _address(part), _logs(part), timings[part.name].describe())
     console.print(table)
     console.print(f"Mail received by the sink: {_rel(stack.smtp.maildir)} (a Maildir)")
+    if not infra_only:
+        _personas(console, stack)
     console.print("start-up: cold = first fetch/format, warm = fresh process, "
                   "reused = was already running")
     console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
+
+
+def _personas(console: Console, stack: Stack) -> None:
+    """Who can sign in, and where: each persona's subject at the local provider."""
+    table = Table(title=f"Sign in at the OpenID provider {stack.provider.url} as", show_lines=False)
+    for col in ("subject", "who", "roles"):
+        table.add_column(col, no_wrap=True)
+    for persona in PERSONAS:
+        table.add_row(persona.subject, f"{persona.name}: {persona.what}", ", ".join(persona.roles))
+    console.print(table)
+    console.print(f"Register access tokens: {stack.identity_url}/token (the web front end exchanges the ID token there)",
+                  soft_wrap=True)
 
 
 @app.command()
