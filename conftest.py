@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
 from infra import Infra, infrastructure  # noqa: E402
-from support import AUTH_SECRET  # noqa: E402
+from stack import service_environment  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -33,15 +33,7 @@ def service_env(infra: Infra, isolation: str):
     """The environment of one service process in this test."""
 
     def env(service: str, **extra: str) -> dict[str, str]:
-        return {
-            "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-            "DSR_MONGO_URI": infra.mongo_uri,
-            "DSR_TOPIC_PREFIX": f"{isolation}.",
-            "DSR_MONGO_DB": f"{isolation}_{service}",
-            "DSR_AUTH_SECRET": AUTH_SECRET,
-            "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
-            **extra,
-        }
+        return service_environment(infra, isolation, service, **extra)
 
     return env
 

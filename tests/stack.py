@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dsr_devstack import ServiceProcess, SmtpSink
+from infra import Infra
+from support import AUTH_SECRET
 
 SERVICES = ("referral", "rating", "scheduler", "notifier")
 
@@ -17,3 +19,16 @@ class Stack:
 
     def url(self, service: str) -> str:
         return self.services[service].url
+
+
+def service_environment(infra: Infra, isolation: str, service: str, **extra: str) -> dict[str, str]:
+    """The environment of one service process of the instance named `isolation`."""
+    return {
+        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_TOPIC_PREFIX": f"{isolation}.",
+        "DSR_MONGO_DB": f"{isolation}_{service}",
+        "DSR_AUTH_SECRET": AUTH_SECRET,
+        "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
+        **extra,
+    }

@@ -1,0 +1,121 @@
+"""The web tests' handles: one instance of the whole system with the web in
+front (the four services, the SMTP sink and the web as separate processes on
+the session's Kafka and database); Chromium with axe-core checks and a
+screenshot of each page; signing a browser in as a persona."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from axe_playwright_python.async_playwright import Axe
+from itsdangerous import TimestampSigner
+
+from dsr_devstack import ServiceProcess, SmtpSink, free_port
+from dsr_shared.auth import Role, issue_token
+from stack import SERVICES, service_environment
+from support import AUTH_SECRET
+
+CHROMIUM = "/usr/bin/chromium"
+SESSION_SECRET = "web-tests-session-secret-0123456789abcdef"
+START_TIMEOUT = 180.0
+
+
+@dataclass
+class RegisterInstance:
+    smtp: SmtpSink
+    services: dict[str, ServiceProcess]
+    profile: str
+    isolation: str
+
+    @property
+    def web(self) -> str:
+        return self.services["web"].url
+
+    def url(self, service: str) -> str:
+        return self.services[service].url
+
+
+def start_instance(infra, root: Path, profile: str) -> RegisterInstance:
+    """The four services start side by side (then the web): a loaded machine
+    starts them in the time of the slowest, not of all four."""
+    isolation = f"w{uuid.uuid4().hex[:10]}"
+    smtp = SmtpSink(root / "smtp", free_port())
+    smtp.start()
+    started: dict[str, ServiceProcess] = {}
+    instance = RegisterInstance(smtp, started, profile, isolation)
+    for name in SERVICES:
+        port = free_port()
+        env = service_environment(infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
+                                  DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
+        started[name] = ServiceProcess(name, f"dsr_{name}", port, env, root / f"{name}.log", start_timeout=START_TIMEOUT)
+    port = free_port()
+    env = {
+        "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": profile, "DSR_SESSION_SECRET": SESSION_SECRET,
+        "DSR_COOKIE_SECURE": "false",
+        **{f"DSR_{name.upper()}_URL": started[name].url for name in SERVICES},
+    }
+    web = ServiceProcess("web", "dsr_web", port, env, root / "web.log", start_timeout=START_TIMEOUT)
+    try:
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            for future in [pool.submit(process.start) for process in started.values()]:
+                future.result()
+        started["web"] = web
+        web.start()
+    except BaseException:
+        stop_instance(instance)
+        raise
+    return instance
+
+
+def stop_instance(instance: RegisterInstance) -> None:
+    for process in reversed(list(instance.services.values())):
+        process.stop()
+    instance.smtp.stop()
+
+
+
+_axe = Axe()
+
+
+@dataclass
+class PageChecks:
+    """What every page must be: no axe-core violation, one h1, a skip link,
+    no personal data in its address or title; kept as a screenshot."""
+
+    shots: Path
+    personal: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+    async def check(self, page, name: str) -> None:
+        results = await _axe.run(page)
+        assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+        assert await page.locator("h1").count() == 1, f"{name}: not one h1"
+        assert await page.locator("a.nhsuk-skip-link[href='#maincontent']").count() == 1, f"{name}: no skip link"
+        title = await page.title()
+        for value in self.personal:
+            assert value.lower() not in page.url.lower(), f"{name}: {value!r} in the address"
+            assert value.lower() not in title.lower(), f"{name}: {value!r} in the title"
+        self.shots.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        await page.screenshot(path=str(self.shots / f"{len(self.seen) + 1:02d}-{slug}.png"), full_page=True)
+        self.seen.append(name)
+
+
+async def signed_in(browser, base_url: str, roles: list[str], subject: str, email: str, name: str = "Test User"):
+    token = issue_token(AUTH_SECRET, subject, [Role(r) for r in roles if r in Role._value2member_map_], email=email)
+    now = time.time()
+    held = {"user": {"sub": subject, "name": name, "email": email, "roles": roles}, "id_token": "", "access_token": token,
+            "access_expires": now + 8 * 3600, "started": now, "seen": now, "csrf": secrets.token_urlsafe(32)}
+    cookie = TimestampSigner(SESSION_SECRET).sign(b64encode(json.dumps(held).encode())).decode()
+    context = await browser.new_context(base_url=base_url)
+    host = base_url.split("//")[1].split(":")[0]
+    await context.add_cookies([{"name": "dsr_session", "value": cookie, "domain": host, "path": "/", "httpOnly": True}])
+    return context
