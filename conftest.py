@@ -12,14 +12,30 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
-from infra import Infra, infrastructure  # noqa: E402
+import support  # noqa: E402
+from infra import Identity, Infra, identity as identity_stack, infrastructure  # noqa: E402
 from stack import service_environment  # noqa: E402
+from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     with infrastructure(tmp_path_factory.mktemp("infra")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def identity(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
+    """The OpenID provider and the identity service, once per session; support.auth()
+    and support.token() get their tokens through them."""
+    with identity_stack(tmp_path_factory.mktemp("identity"), infra, BOOTSTRAP_ADMIN) as running:
+        client = IdentityClient(running.provider.url, running.issuer)
+        support.use_identity(client)
+        try:
+            yield running
+        finally:
+            support.use_identity(None)
+            client.http.close()
 
 
 @pytest.fixture
@@ -29,11 +45,11 @@ def isolation() -> str:
 
 
 @pytest.fixture
-def service_env(infra: Infra, isolation: str):
+def service_env(infra: Infra, identity: Identity, isolation: str):
     """The environment of one service process in this test."""
 
     def env(service: str, **extra: str) -> dict[str, str]:
-        return service_environment(infra, isolation, service, **extra)
+        return service_environment(infra, identity, isolation, service, **extra)
 
     return env
 

@@ -6,18 +6,62 @@ SecantusDB started for the session."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsr_devstack import Kafka, SecantusDB, cache_root, find_repo_root, free_port
+from dsr_devstack import Kafka, OidcProvider, SecantusDB, ServiceProcess, cache_root, find_repo_root, free_port, identity_env
+
+# System clients the suite's identity service knows: the `dsr` command and a hospital feed.
+OPS_CLIENT = ("dsr_ops", "ops-client-secret-for-the-suite")
+FEED_CLIENT = ("hospital_feed", "feed-client-secret-for-the-suite")
 
 
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap: str
     mongo_uri: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The session's OpenID provider and identity service."""
+
+    provider: OidcProvider
+    service: ServiceProcess
+
+    @property
+    def issuer(self) -> str:
+        return self.service.url
+
+    def env(self) -> dict[str, str]:
+        """What every other service is told about its tokens."""
+        return {"DSR_AUTH_ISSUER": self.issuer, "DSR_AUTH_JWKS_URL": f"{self.issuer}/.well-known/jwks.json"}
+
+
+@contextmanager
+def identity(state_dir: Path, infra: Infra, bootstrap_admin: str) -> Iterator[Identity]:
+    """A provider and an identity service for the whole session, not in development mode."""
+    provider = OidcProvider(state_dir / "oidc", free_port())
+    port = free_port()
+    clients = [{"client_id": c, "secret": s, "roles": [r]} for (c, s), r in ((OPS_CLIENT, "ops"), (FEED_CLIENT, "system"))]
+    env = {
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_MONGO_DB": f"identity_{uuid.uuid4().hex[:8]}",
+        "DSR_HTTP_PORT": str(port),
+        **identity_env(issuer=f"http://127.0.0.1:{port}", provider=provider, key_file=state_dir / "signing-key.pem",
+                       clients=clients, bootstrap_admins=[bootstrap_admin]),
+    }
+    service = ServiceProcess("identity", "dsr_identity", port, env, state_dir / "identity.log")
+    try:
+        provider.start()
+        service.start()
+        yield Identity(provider, service)
+    finally:
+        service.stop()
+        provider.stop()
 
 
 @contextmanager

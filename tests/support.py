@@ -6,15 +6,31 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from dsr_shared.auth import Role, issue_token
+from dsr_shared.auth import Role
+from tokens import BearerHeaders, IdentityClient
 
 T = TypeVar("T")
 
-AUTH_SECRET = "test-secret-for-the-suite-only-0123456789"
+# The NHS number hash key of the suite's services (a test may give its own).
+NHS_HASH_KEY = "test-nhs-hash-key-for-the-suite-only"
+
+# Set by the session's `identity` fixture (root conftest.py).
+_identity: IdentityClient | None = None
+
+
+def use_identity(client: IdentityClient | None) -> None:
+    global _identity
+    _identity = client
+
+
+def identity() -> IdentityClient:
+    if _identity is None:
+        raise RuntimeError("no identity service: use the `identity` (or `service_env`) fixture in this test")
+    return _identity
 
 
 async def eventually(probe: Callable[[], Awaitable[T] | T], timeout: float = 60.0, interval: float = 0.2) -> T:
@@ -44,11 +60,14 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1) -> bytes:
 
 
 def token(*roles: Role, subject: str = "tester@example.org") -> str:
-    return issue_token(AUTH_SECRET, subject, list(roles))
+    """A register access token for `subject` holding exactly `roles`, obtained
+    through the OpenID provider and the identity service (see tokens.py)."""
+    return identity().token(tuple(r.value for r in roles), subject)
 
 
-def auth(*roles: Role, subject: str = "tester@example.org") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(*roles, subject=subject)}"}
+def auth(*roles: Role, subject: str = "tester@example.org") -> Mapping[str, str]:
+    """The Authorization header of token(); read lazily, so it may be built at import."""
+    return BearerHeaders(identity, tuple(r.value for r in roles), subject)
 
 
 # Valid modulus-11 NHS numbers, generated for tests (not real people).

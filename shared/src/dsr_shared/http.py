@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,12 +18,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from dsr_shared.auth import TokenVerifier
 from dsr_shared.clock import SimulatedClock, SystemClock, every
 from dsr_shared.kafka_gauges import measure as measure_kafka
 from dsr_shared.logging import configure_logging
 from dsr_shared.messaging import ensure_topics
 from dsr_shared.metrics import REGISTRY
 from dsr_shared.runtime import Runtime
+from dsr_shared.settings import StartupRefused
 from dsr_shared.simulated_time import clock_router, load_offset
 from dsr_shared.topics import Topic
 
@@ -32,7 +35,7 @@ StartupHook = Callable[[Runtime], Awaitable[None]]
 BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 
-def health_router(runtime: Runtime) -> APIRouter:
+def health_router(runtime: Runtime, *, broker: bool = True) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -41,16 +44,17 @@ def health_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/health/ready")
     async def ready() -> Response:
-        checks = {"database": False, "broker": False}
+        checks = {"database": False, **({"broker": False} if broker else {})}
         try:
             await asyncio.wait_for(runtime.db.command("ping"), 2)
             checks["database"] = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             pass
-        try:
-            checks["broker"] = bool(await runtime.broker.ping(timeout=2))
-        except Exception:  # noqa: BLE001
-            pass
+        if broker:
+            try:
+                checks["broker"] = bool(await runtime.broker.ping(timeout=2))
+            except Exception:  # noqa: BLE001
+                pass
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
 
@@ -69,28 +73,34 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[StartupHook] = (),
     background: Sequence[BackgroundTask] = (),
+    token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
-    """A service's HTTP app; its lifespan starts and stops the broker too."""
+    """A service's HTTP app; its lifespan starts and stops the broker too. A
+    service with no topics (the identity service) runs without the broker."""
     settings = runtime.settings
+    uses_broker = bool(topics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
-        ):
-            with attempt:
-                await ensure_topics(settings, list(topics))
+        if uses_broker:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
+            ):
+                with attempt:
+                    await ensure_topics(settings, list(topics))
         await runtime.outbox.ensure_indexes()
         await runtime.audit.ensure_indexes()
         if isinstance(runtime.clock, SimulatedClock):
             await load_offset(runtime.db, runtime.clock)
         for hook in on_startup:
             await hook(runtime)
-        await runtime.broker.start()
-        relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
-        tasks = [asyncio.create_task(runtime.outbox.relay_forever(relay_after))]
-        # Consumer lag and dead-letter sizes for /metrics; real time, not the simulated clock.
-        tasks.append(asyncio.create_task(every(SystemClock(), 30, lambda: measure_kafka(settings, list(topics)), "kafka gauges")))
+        tasks = []
+        if uses_broker:
+            await runtime.broker.start()
+            relay_after = timedelta(seconds=settings.outbox_relay_after_seconds)
+            tasks.append(asyncio.create_task(runtime.outbox.relay_forever(relay_after)))
+            # Consumer lag and dead-letter sizes for /metrics; real time, not the simulated clock.
+            tasks.append(asyncio.create_task(every(SystemClock(), 30, lambda: measure_kafka(settings, list(topics)), "kafka gauges")))
         tasks += [asyncio.create_task(task(runtime)) for task in background]
         log.info("service started", http_port=settings.http_port, area=settings.area.code)
         try:
@@ -99,14 +109,16 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await runtime.broker.stop()
+            if uses_broker:
+                await runtime.broker.stop()
             await runtime.mongo.close()
             log.info("service stopped")
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.include_router(health_router(runtime))
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
+    app.include_router(health_router(runtime, broker=uses_broker))
     if isinstance(runtime.clock, SimulatedClock):
         app.include_router(clock_router(runtime.clock, runtime.db))
     for router in routers:
@@ -149,9 +161,16 @@ def validation_reasons(errors) -> list[dict[str, str]]:
     return reasons
 
 
-def run(build_app: Callable[[], FastAPI]) -> None:
-    """A service's process entry point."""
-    app = build_app()
+def run(build_app: Callable[[], FastAPI], *, nhs_hash_key: bool = False) -> None:
+    """A service's process entry point. Refuses to start (exit status 78, the
+    reason on stderr naming the setting) on unsafe settings outside development
+    mode; `nhs_hash_key`: the service hashes NHS numbers, so needs a real key."""
+    try:
+        app = build_app()
+        app.state.settings.refuse_unsafe(nhs_hash_key=nhs_hash_key)
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(78) from None
     settings = app.state.settings
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

@@ -11,6 +11,13 @@ from dsr_shared.area import AreaProfile, load_profile
 from dsr_shared.topics import Topic, topic_name
 
 
+DEVELOPMENT_NHS_HASH_KEY = "dev-only-nhs-hash-key-change-me"
+
+
+class StartupRefused(Exception):
+    """Settings a service must not run with outside development mode."""
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSR_", env_file=".env", extra="ignore")
 
@@ -25,10 +32,17 @@ class ServiceSettings(BaseSettings):
     area_profile: str = "derbyshire"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    auth_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-32b")
-    auth_issuer: str = "dsr"
+    # Shipped development values and missing secrets are accepted only with this
+    # set (local stacks and demos); otherwise a service refuses to start.
+    development_mode: bool = False
+    # The register's identity service: its issuer URL (the `iss` of every access
+    # token), where its public keys are (default: the issuer's
+    # /.well-known/jwks.json) and the audience its tokens are for.
+    auth_issuer: str = ""
+    auth_jwks_url: str = ""
+    auth_audience: str = "dsr"
     # Key of the NHS number hash; the referral and rating services share it.
-    nhs_hash_key: SecretStr = SecretStr("dev-only-nhs-hash-key-change-me")
+    nhs_hash_key: SecretStr = SecretStr(DEVELOPMENT_NHS_HASH_KEY)
     log_level: str = "INFO"
     # How long an outbox entry may wait before the relay publishes it.
     outbox_relay_after_seconds: float = 5.0
@@ -47,6 +61,30 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.mongo_db or f"dsr_{self.service_name}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or f"{self.auth_issuer.rstrip('/')}/.well-known/jwks.json"
+
+    def startup_problems(self, *, nhs_hash_key: bool = False) -> list[str]:
+        """What makes this configuration unsafe outside development mode, each
+        naming its setting (empty in development mode)."""
+        if self.development_mode:
+            return []
+        problems = []
+        if not self.auth_issuer.strip():
+            problems.append("DSR_AUTH_ISSUER is not set: the issuer URL of the register's identity service, whose "
+                            "public keys verify every access token")
+        key = self.nhs_hash_key.get_secret_value()
+        if nhs_hash_key and (not key.strip() or key == DEVELOPMENT_NHS_HASH_KEY):
+            problems.append("DSR_NHS_HASH_KEY is missing or the shipped development value: set a random secret "
+                            "shared by the referral and rating services")
+        return problems
+
+    def refuse_unsafe(self, *, nhs_hash_key: bool = False) -> None:
+        problems = self.startup_problems(nhs_hash_key=nhs_hash_key)
+        if problems:
+            raise StartupRefused("; ".join(problems) + " (or set DSR_DEVELOPMENT_MODE=true on a local stack)")
 
     @property
     def consumer_group(self) -> str:

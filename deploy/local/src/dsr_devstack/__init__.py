@@ -1,5 +1,6 @@
 """Local infrastructure for the Dynamic Support Register: Kafka, SecantusDB,
-an SMTP sink and the four services, each as a plain OS process."""
+an SMTP sink, an OpenID Connect provider and the services, each as a plain
+OS process."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ _EXPORTS = {
     "SecantusDB": ".secantus",
     "SmtpSink": ".smtp_sink",
     "ServiceProcess": ".service",
+    "OidcProvider": ".oidc_provider",
+    "PERSONAS": ".personas",
+    "WEB_CLIENT_ID": ".personas",
+    "identity_env": ".identity",
     "Stack": ".stack",
     "SERVICES": ".stack",
     "find_repo_root": ".stack",

@@ -11,13 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._proc import HOST, DevstackError, ManagedProcess, Timing, port_free
+from .identity import identity_env
 from .kafka import Kafka
+from .oidc_provider import OidcProvider
 from .secantus import SecantusDB
 from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 
-# Service name -> default HTTP port; each runs as `python -m dsr_<name>`.
-SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004}
+# Service name -> default HTTP port; each runs as `python -m dsr_<name>`. The
+# identity service first: the others verify tokens with its keys.
+SERVICES = {"identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004}
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -66,7 +69,9 @@ class Stack:
     """Every part, with state under `root` (default: state_root()) and the
     ports from the environment (defaults in brackets):
     DSR_KAFKA_PORT [19092], DSR_KAFKA_CONTROLLER_PORT [19093],
-    DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_<NAME>_PORT [8001-8004].
+    DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_OIDC_PORT [9400],
+    DSR_<NAME>_PORT [8001-8005]. Development mode: the shipped development
+    values are accepted, and the directory knows the demo personas.
     """
 
     def __init__(self, root: Path | None = None) -> None:
@@ -79,6 +84,8 @@ class Stack:
         )
         self.db = SecantusDB(self.root / "secantusdb", _port("DSR_MONGO_PORT", 27018))
         self.smtp = SmtpSink(self.root / "smtp", _port("DSR_SMTP_PORT", 2525))
+        self.provider = OidcProvider(self.root / "oidc", _port("DSR_OIDC_PORT", 9400))
+        self.identity_url = f"http://{HOST}:{_port('DSR_IDENTITY_PORT', SERVICES['identity'])}"
         self.services: dict[str, ServiceProcess] = {}
         for name, default in SERVICES.items():
             port = _port(f"DSR_{name.upper()}_PORT", default)
@@ -88,18 +95,24 @@ class Stack:
             )
 
     def service_env(self, name: str, port: int) -> dict[str, str]:
-        return {
+        env = {
             "DSR_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "DSR_MONGO_URI": self.db.uri,
             "DSR_SMTP_HOST": HOST,
             "DSR_SMTP_PORT": str(self.smtp.port),
             "DSR_HTTP_PORT": str(port),
             "DSR_SERVICE_NAME": name,
+            "DSR_DEVELOPMENT_MODE": "true",
+            "DSR_AUTH_ISSUER": self.identity_url,
         }
+        if name == "identity":
+            env.update(identity_env(issuer=self.identity_url, provider=self.provider,
+                                    key_file=self.root / "identity" / "signing-key.pem", seed_personas=True))
+        return env
 
     @property
     def infra(self) -> list[ManagedProcess]:
-        return [self.kafka, self.db, self.smtp]
+        return [self.kafka, self.db, self.smtp, self.provider]
 
     @property
     def parts(self) -> list[ManagedProcess]:

@@ -5,4 +5,4 @@ from dsr_rating.app import build_app
 
 
 def main() -> None:
-    run(build_app)
+    run(build_app, nhs_hash_key=True)

@@ -1,0 +1,3 @@
+from dsr_identity.main import main
+
+main()
