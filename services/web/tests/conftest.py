@@ -15,8 +15,8 @@ from web_harness import CHROMIUM, RegisterInstance, start_instance, stop_instanc
 
 
 @pytest.fixture(scope="module")
-def derbyshire(infra, tmp_path_factory) -> Iterator[RegisterInstance]:
-    instance = start_instance(infra, tmp_path_factory.mktemp("derbyshire"), "derbyshire")
+def derbyshire(infra, identity, tmp_path_factory) -> Iterator[RegisterInstance]:
+    instance = start_instance(infra, identity, tmp_path_factory.mktemp("derbyshire"), "derbyshire")
     yield instance
     stop_instance(instance)
 

@@ -5,23 +5,18 @@ screenshot of each page; signing a browser in as a persona."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import re
-import secrets
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from base64 import b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from axe_playwright_python.async_playwright import Axe
-from itsdangerous import TimestampSigner
 
-from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from dsr_shared.auth import Role, issue_token
+import support
+from dsr_devstack import WEB_CLIENT_ID, ServiceProcess, SmtpSink, free_port
 from stack import SERVICES, service_environment
-from support import AUTH_SECRET
 
 CHROMIUM = "/usr/bin/chromium"
 SESSION_SECRET = "web-tests-session-secret-0123456789abcdef"
@@ -34,6 +29,14 @@ class RegisterInstance:
     services: dict[str, ServiceProcess]
     profile: str
     isolation: str
+    kafka_bootstrap: str
+    provider_url: str
+
+    @property
+    def area_code(self) -> str:
+        from dsr_shared.area import load_profile
+
+        return load_profile(self.profile).code
 
     @property
     def web(self) -> str:
@@ -43,23 +46,25 @@ class RegisterInstance:
         return self.services[service].url
 
 
-def start_instance(infra, root: Path, profile: str) -> RegisterInstance:
+def start_instance(infra, identity, root: Path, profile: str) -> RegisterInstance:
     """The four services start side by side (then the web): a loaded machine
     starts them in the time of the slowest, not of all four."""
     isolation = f"w{uuid.uuid4().hex[:10]}"
     smtp = SmtpSink(root / "smtp", free_port())
     smtp.start()
     started: dict[str, ServiceProcess] = {}
-    instance = RegisterInstance(smtp, started, profile, isolation)
+    instance = RegisterInstance(smtp, started, profile, isolation, infra.kafka_bootstrap, identity.provider.url)
     for name in SERVICES:
         port = free_port()
-        env = service_environment(infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
+        env = service_environment(infra, identity, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
                                   DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
         started[name] = ServiceProcess(name, f"dsr_{name}", port, env, root / f"{name}.log", start_timeout=START_TIMEOUT)
     port = free_port()
     env = {
         "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": profile, "DSR_SESSION_SECRET": SESSION_SECRET,
-        "DSR_COOKIE_SECURE": "false",
+        "DSR_COOKIE_SECURE": "false", "DSR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DSR_IDENTITY_URL": identity.service.url, "DSR_OIDC_ISSUER": identity.provider.issuer,
+        "DSR_OIDC_CLIENT_ID": WEB_CLIENT_ID, "DSR_OIDC_CLIENT_SECRET": "web-client-secret",
         **{f"DSR_{name.upper()}_URL": started[name].url for name in SERVICES},
     }
     web = ServiceProcess("web", "dsr_web", port, env, root / "web.log", start_timeout=START_TIMEOUT)
@@ -109,13 +114,19 @@ class PageChecks:
         self.seen.append(name)
 
 
-async def signed_in(browser, base_url: str, roles: list[str], subject: str, email: str, name: str = "Test User"):
-    token = issue_token(AUTH_SECRET, subject, [Role(r) for r in roles if r in Role._value2member_map_], email=email)
-    now = time.time()
-    held = {"user": {"sub": subject, "name": name, "email": email, "roles": roles}, "id_token": "", "access_token": token,
-            "access_expires": now + 8 * 3600, "started": now, "seen": now, "csrf": secrets.token_urlsafe(32)}
-    cookie = TimestampSigner(SESSION_SECRET).sign(b64encode(json.dumps(held).encode())).decode()
-    context = await browser.new_context(base_url=base_url)
-    host = base_url.split("//")[1].split(":")[0]
-    await context.add_cookies([{"name": "dsr_session", "value": cookie, "domain": host, "path": "/", "httpOnly": True}])
-    return context
+async def sign_in(browser, instance: RegisterInstance, subject: str, roles: tuple[str, ...], **claims: str):
+    """A browser signed in as `subject` the way a person signs in: at the
+    provider's sign-in form, through the web's authorization code flow. The
+    directory gives `subject` exactly `roles` first (a bootstrap administrator
+    through the identity service's API)."""
+    client = support.identity()
+    if claims:
+        await asyncio.to_thread(client.id_token, subject, **claims)
+    await asyncio.to_thread(client.token, roles, subject)
+    context = await browser.new_context(base_url=instance.web)
+    page = await context.new_page()
+    await page.goto("/sign-in")
+    await page.fill("input[name=sub]", subject)
+    await page.locator("form button, form input[type=submit]").first.click()
+    await page.wait_for_url(f"{instance.web}/**")
+    return context, page

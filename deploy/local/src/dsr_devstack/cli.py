@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ._proc import DevstackError, ManagedProcess, port_answers
 from .kafka import Kafka
+from .personas import PERSONAS
 from .secantus import SecantusDB
 from .smtp_sink import SmtpSink
 from .stack import Stack
@@ -65,10 +66,23 @@ def up(
     for part in stack.infra if infra_only else stack.parts:
         table.add_row(part.name, _address(part), _logs(part), timings[part.name].describe())
     console.print(table)
+    if not infra_only and "web" in stack.services:
+        _how_to_sign_in(stack.services["web"].url)
     console.print(f"Mail received by the sink: {_rel(stack.smtp.maildir)} (a Maildir)")
     console.print("start-up: cold = first fetch/format, warm = fresh process, "
                   "reused = was already running")
     console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
+
+
+def _how_to_sign_in(url: str) -> None:
+    # Printed whole, never wrapped: the address must stay clickable and copyable.
+    console.print("\nThe register in a browser:", style="bold")
+    print(url, flush=True)
+    console.print("Sign in as one of these people (choose them on the local sign-in page):")
+    for persona in PERSONAS:
+        console.print(f"  [bold]{persona.subject}[/bold]: {persona.name}, {persona.what} ({', '.join(persona.roles)})",
+                      soft_wrap=True)
+    console.print("`uv run dsr demo` fills the register with fictional people.", soft_wrap=True)
 
 
 @app.command()

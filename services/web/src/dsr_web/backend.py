@@ -205,5 +205,11 @@ class UserBackend:
         return await self._json("notifier", "POST", f"/notifications/{notification_id}/retry")
 
     # identity service: the register's directory of users
-    async def users(self) -> list[dict[str, Any]]:
-        return (await self._json("identity", "GET", "/users"))["users"]
+    async def users(self, limit: int, offset: int) -> dict[str, Any]:
+        return await self._json("identity", "GET", "/users", params={"limit": limit, "offset": offset})
+
+    async def grant_role(self, user_id: str, role: str) -> dict[str, Any]:
+        return await self._json("identity", "PUT", f"/users/{user_id}/roles/{role}")
+
+    async def revoke_role(self, user_id: str, role: str) -> dict[str, Any]:
+        return await self._json("identity", "DELETE", f"/users/{user_id}/roles/{role}")

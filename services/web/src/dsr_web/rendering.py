@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from dsr_web import session
@@ -18,6 +19,15 @@ from dsr_web.domain import wording
 from dsr_web.domain.access import navigation
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+SIGN_OUT_FORM = 'action="/sign-out" method="post" novalidate>'
+
+
+def header_with_csrf(header: str, token: str) -> Markup:
+    """The NHS.UK header's sign-out form, given the CSRF token every form carries."""
+    hidden = f'<input type="hidden" name="csrf_token" value="{escape(token)}">'
+    return Markup(str(header).replace(SIGN_OUT_FORM, SIGN_OUT_FORM + hidden, 1))
 
 
 def environment(zone: str, area_name: str) -> Environment:
@@ -38,7 +48,7 @@ def environment(zone: str, area_name: str) -> Environment:
     env.globals.update(
         RATINGS=wording.RATINGS, RATING_TAGS=wording.RATING_TAGS, COHORTS=wording.COHORTS, AGE_BANDS=wording.AGE_BANDS,
         STATES=wording.STATES, STATE_TAGS=wording.STATE_TAGS, RESPONSIBLE=wording.RESPONSIBLE, CAUSES=wording.CAUSES,
-        area_name=area_name,
+        area_name=area_name, header_with_csrf=header_with_csrf,
     )
     return env
 

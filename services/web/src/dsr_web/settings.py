@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dsr_shared.area import AreaProfile, load_profile
 
-DEVELOPMENT_SESSION_SECRET = "dev-only-web-session-secret-change-me-0123456789"
+DEVELOPMENT_SESSION_SECRET = "dev-only-web-session-secret-change-me-0123456789"  # noqa: S105
 
 
 class WebSettings(BaseSettings):
@@ -59,11 +59,18 @@ class WebSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fail_closed(self) -> "WebSettings":
-        if not self.development_mode:
-            if self.session_secret.get_secret_value() == DEVELOPMENT_SESSION_SECRET:
-                raise ValueError("DSR_SESSION_SECRET is the shipped development value: set a secret of 32+ characters")
-            if len(self.session_secret.get_secret_value()) < 32:
-                raise ValueError("DSR_SESSION_SECRET is shorter than 32 characters")
+        """Outside development mode, refuse to start with a shipped or weak secret."""
+        if self.development_mode:
+            return self
+        session = self.session_secret.get_secret_value()
+        if session == DEVELOPMENT_SESSION_SECRET or session.startswith("dev-only"):
+            raise ValueError("DSR_SESSION_SECRET is the shipped development value: set a secret of 32+ characters")
+        if len(session) < 32:
+            raise ValueError("DSR_SESSION_SECRET is shorter than 32 characters")
+        if self.oidc_client_secret and self.oidc_client_secret.get_secret_value().startswith("dev-only"):
+            raise ValueError("DSR_OIDC_CLIENT_SECRET is a development value: set the secret the identity provider issued")
+        if not (self.oidc_client_secret or self.oidc_private_key or self.oidc_private_key_file):
+            raise ValueError("set DSR_OIDC_CLIENT_SECRET, or DSR_OIDC_PRIVATE_KEY(_FILE) for private_key_jwt")
         return self
 
     @cached_property

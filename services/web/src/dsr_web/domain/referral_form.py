@@ -20,6 +20,11 @@ def field_id(name: str) -> str:
     return name.replace(".", "-").replace("_", "-")
 
 
+def date_field(question_id: str, part: str) -> str:
+    """The form field of a date's day, month or year (NHS.UK date input: `id[day]`)."""
+    return f"{question_id}[{part}]"
+
+
 @dataclass(frozen=True)
 class Question:
     name: str  # the intake's JSON path, dotted: person.address.postcode
@@ -149,7 +154,7 @@ def answers_from_form(step: Step, form: dict[str, str]) -> dict[str, str]:
     for q in step.questions:
         if q.kind == "date":
             for part in ("day", "month", "year"):
-                found[f"{q.name}-{part}"] = (form.get(f"{q.id}-{part}") or "").strip()
+                found[f"{q.name}-{part}"] = (form.get(date_field(q.id, part)) or "").strip()
         elif q.kind == "checkbox":
             found[q.name] = "yes" if form.get(q.id) else ""
         else:

@@ -84,12 +84,12 @@ async def complete(request: Request, register_id: str, obligation_id: str, form:
     today = datetime.now(zone).date()
     answers: dict[str, str] = {k: form.get(rf.field_id(k), "").strip() for k in ("outcome", "rating_review", "laep")}
     for part in ("day", "month", "year"):
-        answers[f"completed_on-{part}"] = form.get(f"completed-on-{part}", "").strip()
+        answers[f"completed_on-{part}"] = form.get(rf.date_field("completed-on", part), "").strip()
     for i in range(ACTION_SLOTS):
         for q in _action_questions(i):
             if q.kind == "date":
                 for part in ("day", "month", "year"):
-                    answers[f"{q.name}-{part}"] = form.get(f"{q.id}-{part}", "").strip()
+                    answers[f"{q.name}-{part}"] = form.get(rf.date_field(q.id, part), "").strip()
             else:
                 answers[q.name] = form.get(q.id, "").strip()
     inline = rf.step_errors(rf.Step("done", "", (rf.Question("completed_on", "Date it was done", "date", required=True),)),
