@@ -46,10 +46,10 @@ class RegisterInstance:
         return self.services[service].url
 
 
-def start_instance(infra, identity, root: Path, profile: str) -> RegisterInstance:
+def start_instance(infra, identity, root: Path, profile: str, isolation: str | None = None) -> RegisterInstance:
     """The four services start side by side (then the web): a loaded machine
     starts them in the time of the slowest, not of all four."""
-    isolation = f"w{uuid.uuid4().hex[:10]}"
+    isolation = isolation or f"w{uuid.uuid4().hex[:10]}"
     smtp = SmtpSink(root / "smtp", free_port())
     smtp.start()
     started: dict[str, ServiceProcess] = {}

@@ -14,12 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 
 from dsr_web import session
 from dsr_web.assets import frontend_dist
 from dsr_web.backend import Backend, Conflict, Forbidden, NotFound, NotSignedIn, Unavailable
 from dsr_web.drafts import Drafts
+from dsr_web.metrics import PAGE_SECONDS, PAGES, REGISTRY, UNAVAILABLE
 from dsr_web.pages import home, meeting, notifications, queue, record, referral, register, users
 from dsr_web.pages.common import CsrfFailed, PageRefused, SignInRequired
 from dsr_web.rendering import environment, render
@@ -81,6 +83,10 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     async def ready() -> Response:
         return JSONResponse({"status": "ready"})
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(signin_router(settings, oauth, backend))
     for module in (home, referral, record, register, queue, meeting, notifications, users):
         app.include_router(module.router)
@@ -103,13 +109,18 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
                 response = await call_next(request)
         _protect(response, csp, static)
-        if not static and not request.url.path.startswith("/health"):
+        if not static:
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        if not static and not request.url.path.startswith(("/health", "/metrics")):
             route = request.scope.get("route")
+            elapsed = time.perf_counter() - started
+            PAGES.labels(getattr(route, "path", "(none)"), str(response.status_code)).inc()
+            PAGE_SECONDS.labels(getattr(route, "path", "(none)")).observe(elapsed)
             # The route's template and the register id only: never a query string or form field.
             log.info("request handled", method=request.method, route=getattr(route, "path", "(none)"),
                      register_id=request.scope.get("path_params", {}).get("register_id"), status=response.status_code,
                      outcome="ok" if response.status_code < 400 else "refused",
-                     duration_ms=round((time.perf_counter() - started) * 1000, 1), correlation_id=correlation_id)
+                     duration_ms=round(elapsed * 1000, 1), correlation_id=correlation_id)
         return response
 
     app.add_middleware(
@@ -188,5 +199,6 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> Response:
         log.warning("service unavailable", error=str(exc))
+        UNAVAILABLE.inc()
         return problem(request, 503, "Sorry, there is a problem with the service",
                        "Part of the register is not answering. Try again in a few minutes.")
