@@ -22,6 +22,13 @@ def derbyshire(infra, identity, tmp_path_factory) -> Iterator[RegisterInstance]:
 
 
 @pytest.fixture(scope="module")
+def staffordshire(infra, identity, tmp_path_factory) -> Iterator[RegisterInstance]:
+    instance = start_instance(infra, identity, tmp_path_factory.mktemp("staffordshire"), "staffordshire")
+    yield instance
+    stop_instance(instance)
+
+
+@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator:
     from playwright.async_api import async_playwright
 

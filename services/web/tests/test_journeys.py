@@ -9,108 +9,22 @@ refused by the server."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from support import NHS_NUMBERS, EventFeed, eventually
 from web_harness import PageChecks, sign_in
-from web_keys import activate, choose, fill_date, focus, tick, type_into
+from web_keys import activate, choose, type_into
+from web_referral import PERSON, next_page, refer
 
 # A loaded machine starts the whole system slowly; the journey itself takes a minute or two.
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
 NHS_NUMBER = "9434765870"
-PERSON = {"given": "Jordan", "family": "Webbtest"}
 REFERRER = "nurse.web@example.org"
 TEAM = "team.web@example.org"
 OTHER = "other.referrer@example.org"
-
-
-async def _continue(page) -> None:
-    await activate(page, "main form button.nhsuk-button")
-
-
-async def refer(page, checks: PageChecks, nhs_number: str | None = None, referrer: str = REFERRER) -> str:
-    """The referral form with the keyboard: a page error and an intake refusal fixed on the way."""
-    await activate(page, "a[href='/referral']")
-    await checks.check(page, "referral start")
-    await activate(page, "a[href='/referral/person']")
-    await type_into(page, "#person-given-name", PERSON["given"])
-    await type_into(page, "#person-family-name", PERSON["family"])
-    await fill_date(page, "person-date-of-birth", 12, 4, 1990)
-    await type_into(page, "#person-nhs-number", "1234567890")
-    await _continue(page)
-    # The page's own check: the error summary links to the field.
-    assert "NHS number must be a valid" in await page.locator(".nhsuk-error-summary").inner_text()
-    assert (await page.title()).startswith("Error:")
-    await checks.check(page, "referral person with an error")
-    await type_into(page, "#person-nhs-number", nhs_number or NHS_NUMBER)
-    await _continue(page)
-
-    await type_into(page, "#person-address-line1", "1 Example Street")
-    await type_into(page, "#person-address-town", "Elsewhere")
-    await type_into(page, "#person-address-postcode", "ZZ1 1ZZ")  # outside the area: the intake refuses it
-    await checks.check(page, "referral address")
-    await _continue(page)
-
-    await choose(page, "diagnosis-condition", "autism")
-    await choose(page, "diagnosis-confirmed", "yes")
-    await type_into(page, "#diagnosis-evidence-reference", "Diagnostic report, March 2024")
-    await checks.check(page, "referral diagnosis")
-    await _continue(page)
-
-    await choose(page, "basis", "consent")
-    await type_into(page, "#consent-given-by", "the person")
-    await fill_date(page, "consent-given-on", 5, 1, 2026)
-    await checks.check(page, "referral consent")
-    await _continue(page)
-
-    # About you: filled in from the sign-in.
-    assert await page.input_value("#referrer-email") == referrer
-    await type_into(page, "#referrer-role", "Community nurse")
-    await type_into(page, "#referrer-organisation", "Community trust")
-    await checks.check(page, "referral referrer")
-    await _continue(page)
-
-    await type_into(page, "#professionals-0-name", "Pat Social")
-    await type_into(page, "#professionals-0-role", "Social worker")
-    await type_into(page, "#professionals-0-email", "pat.social@example.org")
-    await tick(page, "#professionals-0-case-holder")
-    await checks.check(page, "referral professionals")
-    await _continue(page)
-
-    await type_into(page, "#current-situation", "Placement breaking down.")
-    await type_into(page, "#risks", "Risk of admission within weeks.")
-    await checks.check(page, "referral situation")
-    await _continue(page)
-
-    await choose(page, "proposed-rating", "amber")
-    await type_into(page, "#rating-rationale", "Wellbeing deteriorating after a change of placement.")
-    await choose(page, "inpatient-now", "no")
-    await checks.check(page, "referral rating")
-    await _continue(page)
-
-    await checks.check(page, "check your answers")
-    await activate(page, "form[action='/referral/submit'] button")
-    # The intake's reason, on its answer.
-    summary = page.locator(".nhsuk-error-summary")
-    assert "no qualifying connection" in await summary.inner_text()
-    await checks.check(page, "check your answers with the intake's reason")
-    await focus(page, ".nhsuk-error-summary a[href='#answer-person-address-postcode']")
-    await activate(page, "button[name=change][value=address]")
-    assert "no qualifying connection" in await page.locator("#person-address-postcode-error").inner_text()
-    await type_into(page, "#person-address-postcode", "DE1 1AA")
-    await _continue(page)
-    await activate(page, "form[action='/referral/submit'] button")
-
-    panel = page.locator(".nhsuk-panel")
-    assert "Referral accepted" in await panel.inner_text()
-    register_id = (await page.locator(".dsr-register-id").inner_text()).strip()
-    assert re.fullmatch(r"[A-Z0-9]+-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]", register_id)
-    await checks.check(page, "referral accepted")
-    return register_id
 
 
 async def open_record(page, register_id: str, expect: str, checks: PageChecks, name: str) -> None:
@@ -129,7 +43,7 @@ async def change_rating(page, register_id: str, rating: str, why: str) -> None:
     await choose(page, "rating", rating)
     await type_into(page, "#rationale", why)
     await choose(page, "agreed_with_person", "yes")
-    await _continue(page)
+    await next_page(page)
     assert f"Rating changed to {rating}" in await page.locator(".nhsuk-notification-banner").inner_text()
 
 
@@ -137,7 +51,7 @@ async def test_referral_to_removal_with_the_keyboard_alone(derbyshire, browser, 
     checks = PageChecks(tmp_path / "screenshots", personal=[PERSON["given"], PERSON["family"], NHS_NUMBER])
     referrer, page = await sign_in(browser, derbyshire, REFERRER, ("referrer",))
     await checks.check(page, "my people (empty)")
-    register_id = await refer(page, checks)
+    register_id = await refer(page, checks, NHS_NUMBER, REFERRER)
 
     # The referrer sees their person, with their details.
     await open_record(page, register_id, "Amber", checks, "record as the referrer")
@@ -201,7 +115,7 @@ async def test_referral_to_removal_with_the_keyboard_alone(derbyshire, browser, 
     await checks.check(page, "ask for removal")
     await type_into(page, "#reason", "Agreed with the person and family at a review on Monday.")
     await choose(page, "best-interest-meeting", "no")
-    await _continue(page)
+    await next_page(page)
     assert "Removal requested" in await page.locator(".nhsuk-notification-banner").inner_text()
 
     page = await team.new_page()
@@ -212,7 +126,7 @@ async def test_referral_to_removal_with_the_keyboard_alone(derbyshire, browser, 
     await activate(page, f"a[href='/people/{register_id}/removal']")
     await checks.check(page, "remove")
     await type_into(page, "#reason", "Removal agreed: settled for a month.")
-    await _continue(page)
+    await next_page(page)
     await open_record(page, register_id, "Removed from the register", checks, "record removed")
     await referrer.close()
     await team.close()

@@ -16,7 +16,6 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
