@@ -13,8 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 
 import support  # noqa: E402
-from infra import Identity, Infra, identity as identity_stack, infrastructure  # noqa: E402
-from stack import service_environment  # noqa: E402
+from infra import Identity, Infra, identity as identity_stack, infrastructure, service_environment  # noqa: E402
 from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
 

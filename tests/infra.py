@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dsr_devstack import Kafka, OidcProvider, SecantusDB, ServiceProcess, cache_root, find_repo_root, free_port, identity_env
 
+# The NHS number hash key of the suite's services (a test may give its own).
+NHS_HASH_KEY = "test-nhs-hash-key-for-the-suite-only"
 # System clients the suite's identity service knows: the `dsr` command and a hospital feed.
 OPS_CLIENT = ("dsr_ops", "ops-client-secret-for-the-suite")
 FEED_CLIENT = ("hospital_feed", "feed-client-secret-for-the-suite")
@@ -31,6 +33,8 @@ class Identity:
 
     provider: OidcProvider
     service: ServiceProcess
+    # The signing key, read only by tests that forge tokens with it.
+    key_file: Path
 
     @property
     def issuer(self) -> str:
@@ -58,7 +62,7 @@ def identity(state_dir: Path, infra: Infra, bootstrap_admin: str) -> Iterator[Id
     try:
         provider.start()
         service.start()
-        yield Identity(provider, service)
+        yield Identity(provider, service, state_dir / "signing-key.pem")
     finally:
         service.stop()
         provider.stop()
@@ -105,3 +109,17 @@ def infrastructure(state_dir: Path) -> Iterator[Infra]:
         source = _local(state_dir)
     with source as infra:
         yield infra
+
+
+def service_environment(infra: Infra, identity: Identity, isolation: str, service: str, **extra: str) -> dict[str, str]:
+    """The environment of one service process of the test (or module) named `isolation`."""
+    return {
+        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_TOPIC_PREFIX": f"{isolation}.",
+        "DSR_MONGO_DB": f"{isolation}_{service}",
+        **identity.env(),
+        "DSR_NHS_HASH_KEY": NHS_HASH_KEY,
+        "DSR_OUTBOX_RELAY_AFTER_SECONDS": "2",
+        **extra,
+    }

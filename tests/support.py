@@ -15,9 +15,6 @@ from tokens import BearerHeaders, IdentityClient
 
 T = TypeVar("T")
 
-# The NHS number hash key of the suite's services (a test may give its own).
-NHS_HASH_KEY = "test-nhs-hash-key-for-the-suite-only"
-
 # Set by the session's `identity` fixture (root conftest.py).
 _identity: IdentityClient | None = None
 
@@ -126,6 +123,10 @@ class TopicReader:
         self.consumer = AIOKafkaConsumer(
             *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
             group_id=f"reader-{uuid.uuid4().hex[:8]}", metadata_max_age_ms=1000,
+            # Tests block the event loop now and then (starting a service, signing
+            # someone in): a member evicted for missed heartbeats would rejoin and
+            # read everything again from the start.
+            session_timeout_ms=120_000, heartbeat_interval_ms=3_000,
         )
         self.records: list = []
         self._task: asyncio.Task | None = None

@@ -8,8 +8,7 @@
   check-jsonschema package bundles, after interpolation, plus what the schema
   cannot see (health checks, addresses, the profile, the SMTP catcher);
 - every DSR_* variable the files set is a field of the service's settings
-  class (ServiceSettings, NotifierSettings for the notifier, WebSettings for
-  the web), so a misspelt
+  class (ServiceSettings, NotifierSettings for the notifier), so a misspelt
   name fails here instead of being ignored by the service.
 """
 
@@ -31,6 +30,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from dsr_identity.settings import IdentitySettings
 from dsr_notifier.settings import NotifierSettings
 from dsr_shared.area import load_profile
 from dsr_shared.settings import ServiceSettings
@@ -40,9 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "profiles"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
-# The services on Kafka and MongoDB; the web front end reaches them over HTTP only.
-BUS_SERVICES = ["notifier", "rating", "referral", "scheduler"]
-DEPLOYED = [*BUS_SERVICES, "web"]
+# The web front end has no broker and no database: it calls the others over HTTP.
+BACKENDS = [s for s in SERVICES if s != "web"]
 AREAS = sorted(p.name for p in (K8S / "areas").iterdir() if (p / "kustomization.yaml").exists())
 # An older Kubernetes that managed platforms still run, and the
 # newest the installed kubernetes-validate bundles schemas for.
@@ -52,8 +51,8 @@ KUBERNETES_VERSIONS = ("1.31", "1.37")
 # --- settings ------------------------------------------------------------------
 
 
-def settings_class(service: str) -> type:
-    return {"notifier": NotifierSettings, "web": WebSettings}.get(service, ServiceSettings)
+def settings_class(service: str) -> type[ServiceSettings]:
+    return {"notifier": NotifierSettings, "identity": IdentitySettings, "web": WebSettings}.get(service, ServiceSettings)
 
 
 def variables(cls: type[ServiceSettings]) -> set[str]:
@@ -76,9 +75,10 @@ def settings_from(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyP
 
 def test_the_settings_classes_are_what_the_checks_read():
     assert ServiceSettings.model_config["env_prefix"] == NotifierSettings.model_config["env_prefix"] == "DSR_"
-    assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_SECRET"} <= variables(ServiceSettings)
+    assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_ISSUER"} <= variables(ServiceSettings)
     assert {"DSR_SMTP_HOST", "DSR_SMTP_PASSWORD"} <= variables(NotifierSettings) - variables(ServiceSettings)
-    assert set(DEPLOYED) <= set(SERVICES)
+    assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(ServiceSettings)
+    assert SERVICES == ["identity", "notifier", "rating", "referral", "scheduler", "web"]
     assert WebSettings.model_config["env_prefix"] == "DSR_"
 
 
@@ -231,7 +231,7 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any], secret:
 @pytest.mark.parametrize("area", AREAS)
 def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monkeypatch: pytest.MonkeyPatch):
     docs, secret = rendered(area), secret_template(area)
-    for service in DEPLOYED:
+    for service in SERVICES:
         (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
         env = container_env(docs, container, secret)
         assert unknown_variables(service, set(env)) == [], service
@@ -240,8 +240,8 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
             settings = settings_from(service, env, patch)
         if service == "web":
             assert settings.cookie_secure and settings.behind_proxy and settings.public_url.startswith("https://")
-            assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url} == {
-                f"http://{s}:8000" for s in BUS_SERVICES}
+            assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
+                    settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
             continue
         assert settings.rebuild is False and settings.simulated_clock is False
         assert settings.http_host == "0.0.0.0"
@@ -253,13 +253,15 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
 def test_each_service_gets_only_the_secrets_it_needs(area: str):
     docs = rendered(area)
     needs = {
-        "referral": {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY"},
-        "rating": {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY"},
-        "scheduler": {"DSR_AUTH_SECRET"},
-        "notifier": {"DSR_AUTH_SECRET", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
+        # Only the identity service can sign a token; the others verify with its public keys.
+        "identity": {"DSR_IDENTITY_SIGNING_KEY"},
+        "referral": {"DSR_NHS_HASH_KEY"},
+        "rating": {"DSR_NHS_HASH_KEY"},
+        "scheduler": set(),
+        "notifier": {"DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
         "web": {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"},
     }
-    for service in DEPLOYED:
+    for service in SERVICES:
         (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
         secrets = {v["name"] for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
         assert secrets == needs[service], service
@@ -273,11 +275,12 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
 def test_the_secret_template_holds_only_marked_placeholders(area: str):
     secret = secret_template(area)
     assert secret["metadata"] == {"name": "dsr-secrets", "namespace": f"dsr-{area}", "labels": {"app.kubernetes.io/part-of": "dsr"}}
-    assert set(secret["stringData"]) == {"DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD",
-                                         "DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}
+    web = {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}
+    assert set(secret["stringData"]) == {"DSR_IDENTITY_SIGNING_KEY", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD", *web}
+    assert unknown_variables("web", web) == []
     assert all(value.startswith("PLACEHOLDER-CHANGE-ME") for value in secret["stringData"].values())
-    assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}) == []
-    assert unknown_variables("web", {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}) == []
+    assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_IDENTITY_SIGNING_KEY"} - web) == []
+    assert unknown_variables("identity", {"DSR_IDENTITY_SIGNING_KEY"}) == []
 
 
 @pytest.mark.parametrize("area", AREAS)
@@ -287,7 +290,7 @@ def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, 
     shipped = (PROFILES / f"{area}.toml").read_text("utf-8")
     assert profile == shipped, f"copy shared/src/dsr_shared/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
     config = find(docs, "ConfigMap", "dsr-config")["data"]
-    for service in DEPLOYED:
+    for service in SERVICES:
         pod = find(docs, "Deployment", service)["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         (volume,) = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "dsr-area-profile"]
@@ -308,7 +311,7 @@ def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
     docs = rendered(area)
     assert find(docs, "Namespace", f"dsr-{area}")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     port = int(find(docs, "ConfigMap", "dsr-config")["data"]["DSR_HTTP_PORT"])
-    for service in DEPLOYED:
+    for service in SERVICES:
         deployment = find(docs, "Deployment", service)
         assert deployment["metadata"]["namespace"] == f"dsr-{area}"
         template = deployment["spec"]["template"]
@@ -345,7 +348,7 @@ def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
 @pytest.mark.parametrize("area", AREAS)
 def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
     docs = rendered(area)
-    deployments = {s: find(docs, "Deployment", s)["spec"] for s in DEPLOYED}
+    deployments = {s: find(docs, "Deployment", s)["spec"] for s in SERVICES}
     assert deployments["rating"]["replicas"] >= 2 and deployments["scheduler"]["replicas"] >= 2
     # One notifier, and never two during a rollout.
     assert deployments["notifier"]["replicas"] == 1
@@ -357,8 +360,9 @@ def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
 # --- docker-compose.yml ------------------------------------------------------------
 
 COMPOSE = ROOT / "docker-compose.yml"
-COMPOSE_ENV = {"DSR_AUTH_SECRET": "test-auth-secret", "DSR_NHS_HASH_KEY": "test-nhs-hash-key",
-               "DSR_SESSION_SECRET": "test-session-secret-for-compose-0123456789", "DSR_OIDC_ISSUER": "https://login.test.invalid",
+COMPOSE_ENV = {"DSR_NHS_HASH_KEY": "test-nhs-hash-key", "DSR_IDENTITY_SIGNING_KEY": "test-signing-key",
+               "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]',
+               "DSR_SESSION_SECRET": "test-session-secret-for-compose-0123456789", "DSR_OIDC_ISSUER": "https://idp.invalid",
                "DSR_OIDC_CLIENT_SECRET": "test-oidc-client-secret"}
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>\w+)")
 
@@ -424,9 +428,10 @@ def test_the_compose_schema_check_rejects_a_misspelt_key():
 
 
 def test_compose_refuses_to_start_without_the_secrets():
-    for name in ("DSR_AUTH_SECRET", "DSR_NHS_HASH_KEY", "DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"):
-        with pytest.raises(KeyError, match=name):
-            compose({k: v for k, v in COMPOSE_ENV.items() if k != name})
+    for missing in ("DSR_NHS_HASH_KEY", "DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS", "DSR_SESSION_SECRET",
+                    "DSR_OIDC_ISSUER", "DSR_OIDC_CLIENT_SECRET"):
+        with pytest.raises(KeyError, match=missing):
+            compose({k: v for k, v in COMPOSE_ENV.items() if k != missing})
 
 
 def test_every_compose_service_is_health_checked_and_waited_for():
@@ -436,10 +441,11 @@ def test_every_compose_service_is_health_checked_and_waited_for():
         for dependency, how in service.get("depends_on", {}).items():
             assert dependency in services, (name, dependency)
             assert how["condition"] == "service_healthy", (name, dependency)
-    for name in BUS_SERVICES:
-        assert set(services[name]["depends_on"]) >= {"kafka", "mongo"}
+    for name in BACKENDS:
+        # The identity service has no broker.
+        assert set(services[name]["depends_on"]) >= ({"mongo"} if name == "identity" else {"kafka", "mongo"})
     assert "smtp" in services["notifier"]["depends_on"]
-    assert set(services["web"]["depends_on"]) >= set(BUS_SERVICES)
+    assert set(services["web"]["depends_on"]) == set(BACKENDS)
 
 
 def dockerfile() -> tuple[dict[str, str], str]:
@@ -476,10 +482,10 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
     assert unknown_variables("web", set(web)) == []
     with monkeypatch.context() as patch:
         settings = settings_from("web", {**image_env, **web}, patch)
-    assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url} == {
-        f"http://{s}:8000" for s in BUS_SERVICES}
+    assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
+            settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
     assert services["web"]["build"]["target"] == "web"
-    for name in BUS_SERVICES:
+    for name in BACKENDS:
         service = services[name]
         assert service["build"]["args"]["SERVICE"] == name
         env = {k: str(v) for k, v in service["environment"].items()}

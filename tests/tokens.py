@@ -18,6 +18,7 @@ import httpx
 import jwt
 
 from dsr_devstack import WEB_CLIENT_ID
+from infra import FEED_CLIENT
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -37,16 +38,17 @@ class IdentityClient:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- the person's side -------------------------------------------------
-    def id_token(self, subject: str, **claims: object) -> str:
+    def id_token(self, subject: str, *, client_id: str = WEB_CLIENT_ID, **claims: object) -> str:
         """Sign in at the provider as `subject` (claims: email by default the subject
-        when it looks like one), as a browser would through the web front end."""
+        when it looks like one), as a browser would through the web front end
+        (or through another application: `client_id`)."""
         user_claims = {"email": subject} if "@" in subject else {}
         answer = self.http.put(f"{self.provider_url}/users/{quote(subject, safe='')}", json={**user_claims, **claims})
         answer.raise_for_status()
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         params = {
-            "client_id": WEB_CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code", "scope": "openid email profile",
+            "client_id": client_id, "redirect_uri": REDIRECT_URI, "response_type": "code", "scope": "openid email profile",
             "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
             "code_challenge": challenge, "code_challenge_method": "S256",
         }
@@ -55,7 +57,7 @@ class IdentityClient:
         code = parse_qs(urlparse(answer.headers["location"]).query)["code"][0]
         answer = self.http.post(f"{self.provider_url}/oauth2/token", data={
             "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-        }, auth=(WEB_CLIENT_ID, "web-client-secret"))
+        }, auth=(client_id, "web-client-secret"))
         answer.raise_for_status()
         return answer.json()["id_token"]
 
@@ -73,22 +75,31 @@ class IdentityClient:
     def client_token(self, client_id: str, secret: str) -> httpx.Response:
         return self.http.post(f"{self.identity_url}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
 
+    def _client_access(self, client_id: str, secret: str) -> str:
+        answer = self.client_token(client_id, secret)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
     # -- the administrator's side -------------------------------------------
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._cached((), BOOTSTRAP_ADMIN, lambda: self.sign_in(BOOTSTRAP_ADMIN))}"}
 
     def set_roles(self, user_id: str, held: set[str], wanted: set[str]) -> None:
-        # dsr_team before dsr_admin on the way in, after it on the way out.
-        for role in sorted(wanted - held, key=lambda r: r == "dsr_admin"):
+        for role in sorted(wanted - held):
             answer = self.http.put(f"{self.identity_url}/users/{user_id}/roles/{role}", headers=self.admin())
             assert answer.status_code == 200, answer.text
-        for role in sorted(held - wanted, key=lambda r: r != "dsr_admin"):
+        for role in sorted(held - wanted):
             answer = self.http.delete(f"{self.identity_url}/users/{user_id}/roles/{role}", headers=self.admin())
             assert answer.status_code == 200, answer.text
 
     def token(self, roles: tuple[str, ...], subject: str) -> str:
-        """A token for `subject` holding exactly `roles`, cached until shortly before it expires."""
+        """A token for `subject` holding exactly `roles`, cached until shortly before
+        it expires. `system` alone is a system client's (the hospital feed's): no
+        person holds it."""
         key = (tuple(sorted(set(roles))), subject)
+        if "system" in key[0]:
+            assert key[0] == ("system",), "system is a client's role, held alone"
+            return self._cached(key[0], "client", lambda: self._client_access(*FEED_CLIENT))
 
         def fresh() -> str:
             token = self.sign_in(subject)

@@ -46,6 +46,7 @@ def test_up_status_down(tmp_path, jar_cache):
         "DSR_KAFKA_CONTROLLER_PORT": free_port(),
         "DSR_MONGO_PORT": free_port(),
         "DSR_SMTP_PORT": free_port(),
+        "DSR_OIDC_PORT": free_port(),
         **{f"DSR_{name.upper()}_PORT": free_port() for name in SERVICES},
     }
     env = {
@@ -69,15 +70,21 @@ def test_up_status_down(tmp_path, jar_cache):
             "DSR_SMTP_PORT": str(ports["DSR_SMTP_PORT"]),
             "DSR_HTTP_PORT": str(ports["DSR_RATING_PORT"]),
             "DSR_SERVICE_NAME": "rating",
+            "DSR_DEVELOPMENT_MODE": "true",
+            "DSR_AUTH_ISSUER": f"http://127.0.0.1:{ports['DSR_IDENTITY_PORT']}",
         }
         assert {k: seen.get(k) for k in expected} == expected
+        # The demo personas, and the provider they sign in at.
+        provider = f"http://127.0.0.1:{ports['DSR_OIDC_PORT']}"
+        assert provider in up.stdout and "demo-dsr-team" in up.stdout
+        assert httpx.get(f"{provider}/.well-known/openid-configuration", timeout=5).json()["issuer"] == provider
 
         again = devstack(env, "up", "--infra-only")
-        assert again.returncode == 0 and again.stdout.count("s reused") == 3, again.stdout
+        assert again.returncode == 0 and again.stdout.count("s reused") == 4, again.stdout
 
         status = devstack(env, "status")
         assert status.returncode == 0
-        assert status.stdout.count(" up ") == 3 + len(SERVICES), status.stdout
+        assert status.stdout.count(" up ") == 4 + len(SERVICES), status.stdout
         assert (tmp_path / "state" / "timings.jsonl").exists()
     finally:
         down = devstack(env, "down")

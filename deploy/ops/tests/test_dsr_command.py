@@ -24,22 +24,26 @@ from dsr_ops.settings import SERVICES
 from dsr_shared.auth import Role
 from dsr_shared.envelope import Envelope
 from dsr_shared.pseudonym import nhs_number_hash
-from support import AUTH_SECRET, NHS_NUMBERS, TopicReader, auth, enveloped, eventually
+from infra import OPS_CLIENT
+from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, token
 
 HASH_KEY = "ops-tests-hash-key"
 
 
-def cli_env(infra, isolation: str, **extra: str) -> dict[str, str | None]:
-    """The command's environment: this test's Kafka, database and prefix; every
-    service at a closed port unless given."""
+def cli_env(infra, identity, isolation: str, **extra: str) -> dict[str, str | None]:
+    """The command's environment: this test's Kafka, database and prefix; its
+    client at the session's identity service and a DSR team member's token;
+    every service at a closed port unless given."""
     closed = f"http://127.0.0.1:{free_port()}"
     return {
         "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "DSR_MONGO_URI": infra.mongo_uri,
         "DSR_TOPIC_PREFIX": f"{isolation}.",
-        "DSR_AUTH_SECRET": AUTH_SECRET,
         "DSR_AREA_PROFILE": "derbyshire",
-        "DSR_TOKEN": None,
+        "DSR_IDENTITY_URL": identity.issuer,
+        "DSR_OPS_CLIENT_ID": OPS_CLIENT[0],
+        "DSR_OPS_CLIENT_SECRET": OPS_CLIENT[1],
+        "DSR_TOKEN": token(Role.DSR_TEAM, subject="dsr.team@example.org"),
         "DSR_HTTP_TIMEOUT_SECONDS": "5",
         "COLUMNS": "250",
         **{f"DSR_{service.upper()}_URL": closed for service in SERVICES},
@@ -63,9 +67,9 @@ def row(output: str, first_cell: str) -> str:
     return lines[0]
 
 
-async def test_the_command_against_a_rating_service(infra, isolation, service_process):
+async def test_the_command_against_a_rating_service(infra, identity, isolation, service_process):
     rating = service_process("rating", DSR_SIMULATED_CLOCK="true", DSR_NHS_HASH_KEY=HASH_KEY, DSR_AREA_PROFILE="derbyshire")
-    env = cli_env(infra, isolation, DSR_RATING_URL=rating.url)
+    env = cli_env(infra, identity, isolation, DSR_RATING_URL=rating.url)
     prefix = f"{isolation}."
     referrals, admissions = f"{prefix}dsr.referrals", f"{prefix}dsr.hospital.admissions"
     nhs_number = NHS_NUMBERS[0]
@@ -201,7 +205,7 @@ async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
         await admin.close()
 
 
-async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, isolation):
+async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, identity, isolation):
     bootstrap, prefix = infra.kafka_bootstrap, f"{isolation}."
     topics = [f"{prefix}{t}" for t in ("dsr.referrals", "dsr.ratings", "dsr.hospital.admissions", "dsr.hospital.discharges")]
     await _topics_with_messages(bootstrap, topics)
@@ -215,7 +219,7 @@ async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, iso
     await consumer.stop()
     at_end = await _committed(bootstrap, group)
     assert sum(at_end.values()) == 12
-    env = cli_env(infra, isolation)
+    env = cli_env(infra, identity, isolation)
 
     refused = await dsr(env, "rewind", "rating", input="n\n")
     assert refused.exit_code == 1 and "Aborted" in refused.output

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from support import TopicReader, auth, enveloped, eventually, referral_body
+from support import TopicReader, auth, enveloped, eventually, identity, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -188,7 +188,7 @@ async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_wh
         assert own.json() == {"register_id": register_id, "in_area": True}
         person = await db["people"].find_one({"_id": register_id})
         assert person["address"] == {"line1": "7 New Street", "line2": None, "town": "Derby", "postcode": "DE22 3LZ"}
-        assert person["address_changed_by"] == OWNER
+        assert person["address_changed_by"] == identity().user_id(OWNER)  # the directory's id, not the email
         away = await http.put(path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=OWNER))
         assert away.status_code == 200 and away.json() == {"register_id": register_id, "in_area": False}
         team = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.DSR_TEAM, subject="team@example.org"))
@@ -206,13 +206,15 @@ async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_wh
 
         # Addresses never leave the service: no event was published for any of this.
         assert metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.") == published_before
+    user = identity().user_id
     person = await db["people"].find_one({"_id": register_id})
-    assert person["address"]["postcode"] == "DE22 3LZ" and person["address_changed_by"] == "team@example.org"
+    assert person["address"]["postcode"] == "DE22 3LZ" and person["address_changed_by"] == user("team@example.org")
     audit = [(d["actor"], d["outcome"], d["subject_id"]) async for d in db["audit"].find({"action": "person.address.change"})]
     assert sorted(audit) == sorted([
-        (OWNER, "ok", register_id), (OWNER, "ok", register_id), ("team@example.org", "ok", register_id),
-        ("someone-else@example.org", "denied_or_missing", register_id), ("late@example.org", "denied_or_missing", register_id),
-        ("tester@example.org", "denied_or_missing", "QJ2-0000-0000-0"),
+        (user(OWNER), "ok", register_id), (user(OWNER), "ok", register_id), (user("team@example.org"), "ok", register_id),
+        (user("someone-else@example.org"), "denied_or_missing", register_id),
+        (user("late@example.org"), "denied_or_missing", register_id),
+        (user("tester@example.org"), "denied_or_missing", "QJ2-0000-0000-0"),
     ])  # 401 and 403 are refused before the record is touched (as for GET /referrals/{id}); 422 before too
 
 

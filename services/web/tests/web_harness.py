@@ -16,7 +16,8 @@ from axe_playwright_python.async_playwright import Axe
 
 import support
 from dsr_devstack import WEB_CLIENT_ID, ServiceProcess, SmtpSink, free_port
-from stack import SERVICES, service_environment
+from infra import service_environment
+from stack import SERVICES
 
 CHROMIUM = "/usr/bin/chromium"
 SESSION_SECRET = "web-tests-session-secret-0123456789abcdef"

@@ -83,14 +83,25 @@ class JwksKeys:
 
     def __init__(self, url: str, *, cache_seconds: int = 300, timeout: float = 5.0) -> None:
         self.url = url
-        self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=cache_seconds, timeout=timeout)
+        self._cache_seconds, self._timeout = cache_seconds, timeout
+        self._client: jwt.PyJWKClient | None = None
+
+    def _keys(self) -> jwt.PyJWKClient:
+        # Made when first needed: an app is built (for its OpenAPI document) without settings.
+        if self._client is None:
+            try:
+                self._client = jwt.PyJWKClient(self.url, cache_keys=True, lifespan=self._cache_seconds, timeout=self._timeout)
+            except jwt.PyJWKClientError as exc:
+                raise InvalidToken(f"no usable key URL configured ({exc})") from exc
+        return self._client
 
     def signing_key(self, kid: str | None) -> Any:
+        client = self._keys()
         try:
             if kid is not None:
-                return self._client.get_signing_key(kid).key
+                return client.get_signing_key(kid).key
             # A token without a kid is accepted only while the set holds a single key.
-            keys = self._client.get_jwk_set().keys
+            keys = client.get_jwk_set().keys
             if len(keys) != 1:
                 raise InvalidToken("the token names no key (kid) and the issuer publishes several")
             return keys[0].key

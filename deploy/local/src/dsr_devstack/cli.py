@@ -66,22 +66,32 @@ def up(
     for part in stack.infra if infra_only else stack.parts:
         table.add_row(part.name, _address(part), _logs(part), timings[part.name].describe())
     console.print(table)
-    if not infra_only and "web" in stack.services:
-        _how_to_sign_in(stack.services["web"].url)
     console.print(f"Mail received by the sink: {_rel(stack.smtp.maildir)} (a Maildir)")
+    if not infra_only:
+        _personas(stack)
+        if "web" in stack.services:
+            _open_the_register(stack.services["web"].url)
     console.print("start-up: cold = first fetch/format, warm = fresh process, "
                   "reused = was already running")
     console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
 
 
-def _how_to_sign_in(url: str) -> None:
-    # Printed whole, never wrapped: the address must stay clickable and copyable.
-    console.print("\nThe register in a browser:", style="bold")
-    print(url, flush=True)
-    console.print("Sign in as one of these people (choose them on the local sign-in page):")
+def _personas(stack: Stack) -> None:
+    """Who can sign in, and where: each persona's subject at the local provider."""
+    table = Table(title=f"Sign in at the OpenID provider {stack.provider.url} as", show_lines=False)
+    for col in ("subject", "who", "roles"):
+        table.add_column(col, no_wrap=True)
     for persona in PERSONAS:
-        console.print(f"  [bold]{persona.subject}[/bold]: {persona.name}, {persona.what} ({', '.join(persona.roles)})",
-                      soft_wrap=True)
+        table.add_row(persona.subject, f"{persona.name}: {persona.what}", ", ".join(persona.roles))
+    console.print(table)
+    console.print(f"Register access tokens: {stack.identity_url}/token (the web front end exchanges the ID token there)",
+                  soft_wrap=True)
+
+
+def _open_the_register(url: str) -> None:
+    # Printed whole, never wrapped: the address must stay clickable and copyable.
+    console.print("The register in a browser (sign in there as one of the people above):", style="bold")
+    print(url, flush=True)
     console.print("`uv run dsr demo` fills the register with fictional people.", soft_wrap=True)
 
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
 class OidcProvider(ManagedProcess):
     """The provider as a managed process; its issuer is its own URL."""
 
-    def __init__(self, state_dir: Path, port: int, *, start_timeout: float = 30.0) -> None:
+    def __init__(self, state_dir: Path, port: int, *, start_timeout: float = 90.0) -> None:
         self.name = "oidc provider"
         self.state_dir = Path(state_dir).resolve()
         self.port = port
@@ -60,6 +60,9 @@ class OidcProvider(ManagedProcess):
     @property
     def jwks_url(self) -> str:
         return f"{self.url}/jwks"
+
+    def _owner_token(self) -> str:
+        return f"--state {self.state_dir}"
 
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "dsr_devstack.oidc_provider", "--port", str(self.port), "--state", str(self.state_dir)]

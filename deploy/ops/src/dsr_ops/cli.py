@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dsr_ops import bus, dlq
-from dsr_ops.settings import SERVICES, OpsSettings
+from dsr_ops.settings import SERVICES, NoToken, OpsSettings
 from dsr_shared.auth import Role
 from dsr_shared.events import Admitted, Cohort, Discharged, Event, Rating
 
@@ -31,10 +31,12 @@ DSR_KAFKA_BOOTSTRAP, DSR_MONGO_URI, DSR_TOPIC_PREFIX, DSR_AREA_PROFILE, and the
 services at DSR_REFERRAL_URL, DSR_RATING_URL, DSR_SCHEDULER_URL and
 DSR_NOTIFIER_URL (default: the local stack, http://127.0.0.1:8001 to 8004).
 
-Bearer token: DSR_TOKEN. Without it, a short-lived token with the role the
-command needs (ops; dsr_team for the register) is minted from DSR_AUTH_SECRET.
-Minting is for local and development stacks only: elsewhere, set DSR_TOKEN to
-a token from the area's identity provider.
+Bearer tokens come from the register's identity service (DSR_IDENTITY_URL,
+default http://127.0.0.1:8005): for commands that need the ops role, the
+command's own client credentials (DSR_OPS_CLIENT_ID, default dsr_ops, and
+DSR_OPS_CLIENT_SECRET; on a local stack in development mode, its development
+secret). `dsr register` needs a DSR team member: set DSR_TOKEN to their
+register access token.
 """
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=HELP)
@@ -104,9 +106,11 @@ class Unreachable(Exception):
 async def _request(client: httpx.AsyncClient, settings: OpsSettings, service: str, method: str, path: str,
                    role: Role | None = None, **kwargs: Any) -> httpx.Response:
     url = f"{settings.url(service)}{path}"
-    headers = settings.bearer(role) if role else {}
     try:
+        headers = await settings.bearer(client, role) if role else {}
         return await client.request(method, url, headers=headers, **kwargs)
+    except NoToken as exc:
+        raise Unreachable(f"without a token: {exc}") from exc
     except httpx.TransportError as exc:
         raise Unreachable(f"unreachable at {settings.url(service)} ({type(exc).__name__})") from exc
 
@@ -117,8 +121,8 @@ def _client(settings: OpsSettings) -> httpx.AsyncClient:
 
 def _refusal(service: str, answer: httpx.Response) -> str:
     if answer.status_code in (401, 403):
-        return (f"{service}: the token was refused ({answer.status_code}): set DSR_TOKEN, or DSR_AUTH_SECRET to the "
-                "services' key on a local stack")
+        return (f"{service}: the token was refused ({answer.status_code}): set DSR_TOKEN to a register access token "
+                "of a person with the role this needs")
     try:
         detail = answer.json()
     except ValueError:

@@ -113,7 +113,7 @@ def directory_router(identity: Identity) -> APIRouter:
         """Give the user a role (no change if held); audited."""
         return await change(identity.grant, admin, user_id, role)
 
-    @router.delete("/users/{user_id}/roles/{role}", responses={**missing, 422: {"description": "The role may not be removed yet"}})
+    @router.delete("/users/{user_id}/roles/{role}", responses=missing)
     async def revoke(user_id: str, role: Role, admin: Admin) -> Any:
         """Take a role from the user (no change if not held); audited. It takes
         effect at their next token, within the token lifetime."""

@@ -9,6 +9,7 @@ from dsr_shared.auth import TokenVerifier
 from dsr_shared.clock import Clock
 from dsr_shared.http import create_app
 from dsr_shared.runtime import Runtime
+from dsr_shared.settings import StartupRefused
 from dsr_identity.adapters.clients import Clients
 from dsr_identity.adapters.directory import Directory
 from dsr_identity.adapters.keys import KeyRing
@@ -21,7 +22,11 @@ from dsr_identity.settings import IdentitySettings
 def build_app(settings: IdentitySettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
     runtime = Runtime.build(settings, clock)
-    keys = KeyRing.from_settings(settings)
+    try:
+        keys = KeyRing.from_settings(settings)
+    except StartupRefused:
+        settings.refuse_unsafe()  # every missing setting named at once, where that is the cause
+        raise
     directory = Directory(runtime.db)
     clients = Clients(settings.identity_clients, runtime.db, settings.token_endpoint, settings.auth_issuer)
     identity = Identity(runtime, settings, keys, Providers(settings.identity_providers), directory)

@@ -22,7 +22,6 @@ from dsr_identity.domain.roles import (
     first_sign_in_roles,
     grant_refusal,
     organisation,
-    revoke_refusal,
 )
 from dsr_identity.settings import IdentitySettings, SystemClient
 
@@ -126,17 +125,13 @@ class Identity:
             if user is None:
                 return []
             roles = set(user.roles)
-            # dsr_team before dsr_admin, which needs it.
-            for role in sorted(add - roles, key=lambda r: (r == Role.DSR_ADMIN, r)):
+            for role in sorted(add - roles):
                 refusal = grant_refusal(roles, role)
                 if refusal:
                     raise Refused(refusal)
                 roles.add(role)
                 await self.runtime.audit.record(actor, f"directory.grant.{role}", user_id, session=session)
             for role in sorted(remove & roles):
-                refusal = revoke_refusal(roles, role)
-                if refusal:
-                    raise Refused(refusal)
                 roles.discard(role)
                 await self.runtime.audit.record(actor, f"directory.revoke.{role}", user_id, session=session)
             changed[0] = await self.directory.set_roles(user_id, frozenset(roles), session) if roles != set(user.roles) else user

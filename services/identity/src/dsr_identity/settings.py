@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from dsr_shared.auth import Role
 from dsr_shared.settings import ServiceSettings
+from dsr_identity.domain.roles import CLIENT_ROLES
 
 # The `dsr` command's client secret on a local stack; refused outside development mode.
 DEVELOPMENT_OPS_SECRET = "dev-only-dsr-ops-client-secret"
@@ -59,6 +60,13 @@ class SystemClient(BaseModel):
     secret_sha256: str | None = None
     public_key_pem: str | None = None
     roles: list[Role] = Field(min_length=1)
+
+    @field_validator("roles")
+    @classmethod
+    def _client_roles(cls, roles: list[Role]) -> list[Role]:
+        if not set(roles) <= CLIENT_ROLES:
+            raise ValueError(f"a system client holds only {', '.join(sorted(CLIENT_ROLES))}")
+        return roles
 
     def secret_matches(self, secret: str) -> bool:
         if not self.secret_sha256:

@@ -13,7 +13,9 @@ from dsr_shared.auth import Role
 PERSON_ROLES = frozenset({Role.REFERRER, Role.DSR_TEAM, Role.DSR_ADMIN, Role.COMMISSIONER, Role.OPS})
 # Roles a system client may be configured with.
 CLIENT_ROLES = frozenset({Role.SYSTEM, Role.OPS})
-# What a bootstrap administrator named in the settings always holds.
+# What a bootstrap administrator named in the settings always holds. dsr_admin
+# alone manages the directory and sees no one's record: a DSR team
+# administrator holds both.
 BOOTSTRAP_ROLES = frozenset({Role.DSR_TEAM, Role.DSR_ADMIN})
 
 
@@ -21,15 +23,6 @@ def grant_refusal(held: Iterable[Role], role: Role) -> str | None:
     """Why `role` may not be added to a person holding `held`, or None."""
     if role not in PERSON_ROLES:
         return f"{role} is not a role a person can be given"
-    if role == Role.DSR_ADMIN and Role.DSR_TEAM not in set(held):
-        return "dsr_admin is held together with dsr_team: grant dsr_team first"
-    return None
-
-
-def revoke_refusal(held: Iterable[Role], role: Role) -> str | None:
-    """Why `role` may not be taken from a person holding `held`, or None."""
-    if role == Role.DSR_TEAM and Role.DSR_ADMIN in set(held):
-        return "dsr_admin is held together with dsr_team: revoke dsr_admin first"
     return None
 
 
