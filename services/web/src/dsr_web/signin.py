@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from dsr_web import session
 from dsr_web.backend import Backend, BackendError
+from dsr_web.rendering import render
 from dsr_web.settings import WebSettings
 
 log = structlog.get_logger()
@@ -94,18 +95,14 @@ def signin_router(settings: WebSettings, oauth: OAuth, backend: Backend) -> APIR
         request.session["next"] = local_path(next)
         extra = {"acr_values": settings.oidc_acr_values} if settings.oidc_acr_values else {}
         try:
-            return await oauth.provider.authorize_redirect(request, _public_url(request, settings, "/auth/callback"), **extra)
+            return await oauth.provider.authorize_redirect(request, _public_url(request, settings, "/signed-in"), **extra)
         except Exception as exc:  # noqa: BLE001 - the provider is down or misconfigured
             log.warning("identity provider unreachable", error=type(exc).__name__)
-            from dsr_web.rendering import render
-
             return render(request, "problem.jinja", {"title": "Sign-in is not available",
                                                       "message": "The sign-in service is not answering. Try again in a few minutes."}, 503)
 
-    @router.get("/auth/callback")
+    @router.get("/signed-in")
     async def callback(request: Request) -> Response:
-        from dsr_web.rendering import render
-
         next_path = request.session.get("next", "/")
         try:
             token = await oauth.provider.authorize_access_token(request)
