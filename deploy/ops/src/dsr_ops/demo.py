@@ -7,8 +7,8 @@ there is no such door on a real provider) and exchange their ID token at the
 identity service; referrals, rating changes, updates and removals go to the
 services' HTTP APIs with those tokens, and admissions and discharges to the
 hospital topics as a hospital would send them. Names come from a short list
-of invented ones and NHS numbers from the synthetic test range; running it
-twice adds nobody twice (the referral service says they are already known)."""
+of invented ones and NHS numbers from the 999 range, which is never issued;
+running it again skips whoever is already on the register."""
 
 from __future__ import annotations
 
@@ -141,7 +141,11 @@ class Demo:
         await bus.publish(self.settings, self.settings.topic(event.TOPIC), envelope, event.message_key())
 
     async def story(self, person: Person) -> str:
-        """Refer one person, then give them some history."""
+        """Refer one person, then give them some history; nothing for someone already loaded."""
+        found = await self.call(self.settings.demo_dsr_team, "referral", "POST", "/people/search",
+                                {"nhs_number": person.nhs_number})
+        if found.status_code == 200 and found.json()["people"]:
+            return "already loaded"
         answer = await self.call(self.settings.demo_referrer, "referral", "POST", "/referrals", self.referral(person))
         outcome = answer.json().get("outcome")
         register_id = answer.json().get("register_id")
@@ -155,11 +159,12 @@ class Demo:
             await self.call(team, "rating", "POST", f"{path}/rating",
                             {"rating": "red", "rationale": "Placement at risk of breaking down.", "agreed_with_person": True})
         if i % 7 == 4:
-            admitted = datetime.now(timezone.utc) - timedelta(days=2)
-            await self.hospital(Admitted(nhs_number=person.nhs_number, admitted_at=admitted, hospital_ods_code="RXM",
-                                         bed_type="learning_disability", legal_basis="section_2"))
+            # Admitted after the referral (the newest fact decides the rating); some discharged since.
+            await self.hospital(Admitted(nhs_number=person.nhs_number, admitted_at=datetime.now(timezone.utc),
+                                         hospital_ods_code="RXM", bed_type="learning_disability", legal_basis="section_2"))
             if i % 2 == 0:
-                await self.hospital(Discharged(nhs_number=person.nhs_number, discharged_at=admitted + timedelta(days=1),
+                await asyncio.sleep(1)
+                await self.hospital(Discharged(nhs_number=person.nhs_number, discharged_at=datetime.now(timezone.utc),
                                                hospital_ods_code="RXM", destination="home"))
         if i % 10 == 9:
             await self.call(referrer, "rating", "POST", f"{path}/removal",
