@@ -1,4 +1,4 @@
-# Two commands for a fresh machine with Python 3.11+, Java 17 and Maven:
+# Two commands for a fresh machine with Python 3.11+, Java 17, Maven and Node.js (npm):
 #   make run    start Kafka, SecantusDB, an SMTP sink and the four services
 #   make test   `make check`, then the tests that need Kafka and the database
 #               (it starts its own infrastructure)
@@ -23,9 +23,11 @@ python-tools:
 check-tools: python-tools
 	@command -v java >/dev/null || { echo "Java 17 is needed (for Kafka)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is needed (to fetch the Kafka jars)"; exit 1; }
+	@command -v npm >/dev/null || { echo "Node.js with npm is needed (to fetch the NHS.UK frontend's CSS and JavaScript)"; exit 1; }
 
 sync: python-tools
 	$(UV) sync --all-packages --frozen
+	npm ci --prefix services/web --ignore-scripts --no-audit --no-fund --loglevel=error
 
 install: check-tools sync
 

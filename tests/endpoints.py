@@ -25,7 +25,11 @@ ENDPOINTS: dict[tuple[str, str, str], tuple[set[Role], str | None, dict | None]]
     ("referral", "GET", "/referrals/{referral_id}"): ({Role.REFERRER, Role.DSR_TEAM}, "person", None),
     ("referral", "PUT", "/people/{register_id}/address"): (
         {Role.REFERRER, Role.DSR_TEAM}, "person", {"line1": "2 Other Street", "town": "Derby", "postcode": "DE1 1AB"}),
+    ("referral", "GET", "/people/{register_id}"): ({Role.REFERRER, Role.DSR_TEAM}, "person", None),
+    ("referral", "POST", "/people/search"): ({Role.DSR_TEAM}, None, {"family_name": "Nobody"}),
     ("rating", "GET", "/register"): ({Role.DSR_TEAM, Role.OPS}, None, None),
+    ("rating", "GET", "/caseload"): ({Role.REFERRER, Role.DSR_TEAM}, "list", None),
+    ("rating", "GET", "/removal-requests"): ({Role.DSR_TEAM}, None, None),
     ("rating", "GET", "/register/{register_id}"): ({Role.DSR_TEAM, Role.REFERRER}, "person", None),
     ("rating", "POST", "/register/{register_id}/rating"): (
         {Role.DSR_TEAM, Role.REFERRER}, "person", {"rating": "red", "rationale": "Crisis.", "agreed_with_person": True}),

@@ -29,6 +29,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from dsr_identity.settings import IdentitySettings
+from dsr_web.settings import WebSettings
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from dsr_shared.area import load_profile
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "profiles"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+# The web front end has no broker and no database: it calls the others over HTTP.
+BACKENDS = [s for s in SERVICES if s != "web"]
 AREAS = sorted(p.name for p in (K8S / "areas").iterdir() if (p / "kustomization.yaml").exists())
 # An older Kubernetes that managed platforms still run, and the
 # newest the installed kubernetes-validate bundles schemas for.
@@ -49,7 +52,7 @@ KUBERNETES_VERSIONS = ("1.31", "1.37")
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
-    return {"notifier": NotifierSettings, "identity": IdentitySettings}.get(service, ServiceSettings)
+    return {"notifier": NotifierSettings, "identity": IdentitySettings, "web": WebSettings}.get(service, ServiceSettings)
 
 
 def variables(cls: type[ServiceSettings]) -> set[str]:
@@ -75,7 +78,8 @@ def test_the_settings_classes_are_what_the_checks_read():
     assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_ISSUER"} <= variables(ServiceSettings)
     assert {"DSR_SMTP_HOST", "DSR_SMTP_PASSWORD"} <= variables(NotifierSettings) - variables(ServiceSettings)
     assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(ServiceSettings)
-    assert SERVICES == ["identity", "notifier", "rating", "referral", "scheduler"]
+    assert SERVICES == ["identity", "notifier", "rating", "referral", "scheduler", "web"]
+    assert WebSettings.model_config["env_prefix"] == "DSR_"
 
 
 # --- Kubernetes: rendering the overlays ----------------------------------------
@@ -234,6 +238,11 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
         # And the values parse: numbers are numbers, booleans booleans.
         with monkeypatch.context() as patch:
             settings = settings_from(service, env, patch)
+        if service == "web":
+            assert settings.cookie_secure and settings.behind_proxy and settings.public_url.startswith("https://")
+            assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
+                    settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
+            continue
         assert settings.rebuild is False and settings.simulated_clock is False
         assert settings.http_host == "0.0.0.0"
         assert settings.kafka_bootstrap and "replicaSet=" in settings.mongo_uri
@@ -250,6 +259,7 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
         "rating": {"DSR_NHS_HASH_KEY"},
         "scheduler": set(),
         "notifier": {"DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
+        "web": {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"},
     }
     for service in SERVICES:
         (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
@@ -265,9 +275,11 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
 def test_the_secret_template_holds_only_marked_placeholders(area: str):
     secret = secret_template(area)
     assert secret["metadata"] == {"name": "dsr-secrets", "namespace": f"dsr-{area}", "labels": {"app.kubernetes.io/part-of": "dsr"}}
-    assert set(secret["stringData"]) == {"DSR_IDENTITY_SIGNING_KEY", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"}
+    web = {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}
+    assert set(secret["stringData"]) == {"DSR_IDENTITY_SIGNING_KEY", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD", *web}
+    assert unknown_variables("web", web) == []
     assert all(value.startswith("PLACEHOLDER-CHANGE-ME") for value in secret["stringData"].values())
-    assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_IDENTITY_SIGNING_KEY"}) == []
+    assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_IDENTITY_SIGNING_KEY"} - web) == []
     assert unknown_variables("identity", {"DSR_IDENTITY_SIGNING_KEY"}) == []
 
 
@@ -341,7 +353,7 @@ def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
     # One notifier, and never two during a rollout.
     assert deployments["notifier"]["replicas"] == 1
     assert deployments["notifier"]["strategy"] == {"type": "Recreate"}
-    for service in ("referral", "rating", "scheduler"):
+    for service in ("referral", "rating", "scheduler", "web"):
         assert deployments[service]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
@@ -349,7 +361,9 @@ def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
 
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_ENV = {"DSR_NHS_HASH_KEY": "test-nhs-hash-key", "DSR_IDENTITY_SIGNING_KEY": "test-signing-key",
-               "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]'}
+               "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]',
+               "DSR_SESSION_SECRET": "test-session-secret-for-compose-0123456789", "DSR_OIDC_ISSUER": "https://idp.invalid",
+               "DSR_OIDC_CLIENT_SECRET": "test-oidc-client-secret"}
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>\w+)")
 
 
@@ -414,7 +428,8 @@ def test_the_compose_schema_check_rejects_a_misspelt_key():
 
 
 def test_compose_refuses_to_start_without_the_secrets():
-    for missing in ("DSR_NHS_HASH_KEY", "DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"):
+    for missing in ("DSR_NHS_HASH_KEY", "DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS", "DSR_SESSION_SECRET",
+                    "DSR_OIDC_ISSUER", "DSR_OIDC_CLIENT_SECRET"):
         with pytest.raises(KeyError, match=missing):
             compose({k: v for k, v in COMPOSE_ENV.items() if k != missing})
 
@@ -426,16 +441,17 @@ def test_every_compose_service_is_health_checked_and_waited_for():
         for dependency, how in service.get("depends_on", {}).items():
             assert dependency in services, (name, dependency)
             assert how["condition"] == "service_healthy", (name, dependency)
-    for name in SERVICES:
+    for name in BACKENDS:
         # The identity service has no broker.
         assert set(services[name]["depends_on"]) >= ({"mongo"} if name == "identity" else {"kafka", "mongo"})
     assert "smtp" in services["notifier"]["depends_on"]
+    assert set(services["web"]["depends_on"]) == set(BACKENDS)
 
 
 def dockerfile() -> tuple[dict[str, str], str]:
-    """The run stage's ENV and USER."""
+    """The run stage's ENV and USER (the stage every service's image is, or starts from)."""
     text = (ROOT / "deploy" / "Dockerfile").read_text("utf-8")
-    run_stage = text.split("\nFROM ")[-1]
+    (run_stage,) = [stage for stage in text.split("\nFROM ") if stage.startswith("python:3.11-slim AS runtime")]
     env: dict[str, str] = {}
     for line in run_stage.splitlines():
         if line.startswith("ENV "):
@@ -462,7 +478,14 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
     replica_set = mongo["command"][mongo["command"].index("--replSet") + 1]
     assert f"_id: '{replica_set}'" in " ".join(mongo["healthcheck"]["test"])
     smtp = services["smtp"]["environment"]
-    for name in SERVICES:
+    web = {k: str(v) for k, v in services["web"]["environment"].items()}
+    assert unknown_variables("web", set(web)) == []
+    with monkeypatch.context() as patch:
+        settings = settings_from("web", {**image_env, **web}, patch)
+    assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
+            settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
+    assert services["web"]["build"]["target"] == "web"
+    for name in BACKENDS:
         service = services[name]
         assert service["build"]["args"]["SERVICE"] == name
         env = {k: str(v) for k, v in service["environment"].items()}

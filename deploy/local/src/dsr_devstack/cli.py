@@ -81,6 +81,8 @@ def up(
     console.print(f"Mail received by the sink: {_rel(stack.smtp.maildir)} (a Maildir)")
     if not infra_only:
         _personas(console, stack)
+        if "web" in stack.services:
+            _open_the_register(console, stack.services["web"].url)
     console.print("start-up: cold = first fetch/format, warm = fresh process, "
                   "reused = was already running")
     console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
@@ -96,6 +98,13 @@ def _personas(console: Console, stack: Stack) -> None:
     console.print(table)
     console.print(f"Register access tokens: {stack.identity_url}/token (the web front end exchanges the ID token there)",
                   soft_wrap=True)
+
+
+def _open_the_register(console: Console, url: str) -> None:
+    # Printed whole, never wrapped: the address must stay clickable and copyable.
+    console.print("The register in a browser (sign in there as one of the people above):", style="bold")
+    print(url, flush=True)
+    console.print("`uv run dsr demo` fills the register with fictional people.", soft_wrap=True)
 
 
 @app.command()

@@ -17,10 +17,11 @@ from .oidc_provider import OidcProvider
 from .secantus import SecantusDB
 from .service import ServiceProcess
 from .smtp_sink import SmtpSink
+from .web import web_env
 
 # Service name -> default HTTP port; each runs as `python -m dsr_<name>`. The
 # identity service first: the others verify tokens with its keys.
-SERVICES = {"identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004}
+SERVICES = {"identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "web": 8080}
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -70,7 +71,7 @@ class Stack:
     ports from the environment (defaults in brackets):
     DSR_KAFKA_PORT [19092], DSR_KAFKA_CONTROLLER_PORT [19093],
     DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_OIDC_PORT [9400],
-    DSR_<NAME>_PORT [8001-8005]. Development mode: the shipped development
+    DSR_<NAME>_PORT [8001-8005, web 8080]. Development mode: the shipped development
     values are accepted, and the directory knows the demo personas.
     """
 
@@ -108,6 +109,10 @@ class Stack:
         if name == "identity":
             env.update(identity_env(issuer=self.identity_url, provider=self.provider,
                                     key_file=self.root / "identity" / "signing-key.pem", seed_personas=True))
+        if name == "web":
+            urls = {other: f"http://{HOST}:{_port(f'DSR_{other.upper()}_PORT', default)}"
+                    for other, default in SERVICES.items() if other != "web"}
+            env.update(web_env(public_url=f"http://{HOST}:{port}", service_urls=urls, provider=self.provider))
         return env
 
     @property

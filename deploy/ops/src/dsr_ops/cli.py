@@ -654,6 +654,22 @@ def clock_advance(
 
 
 @app.command()
+def demo(people: Annotated[int, typer.Option("--people", help="How many fictional people.")] = 36) -> None:
+    """Fill a local stack's register with fictional people across every rating,
+    with history (see dsr_ops/demo.py). Local stacks only: the demo personas
+    sign in at the local OpenID provider."""
+    from dsr_ops.demo import DemoSettings, load
+
+    settings = DemoSettings(people=people)
+    console = _out()
+    try:
+        counts = _run(load(settings, lambda line: _say(console, line)))
+    except (httpx.HTTPError, RuntimeError) as exc:
+        raise _fail(f"the demo stopped: {exc}") from None
+    _say(console, ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+
+
+@app.command()
 def rewind(
     service: Annotated[Service, typer.Argument(help="The service whose consumer group to rewind.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -15,6 +15,7 @@ from dsr_rating.api import register_router
 from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers
 from dsr_rating.register import Register
 from dsr_rating.sweeper import end_green_months
+from dsr_rating.worklists import worklist_router
 
 TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES]
 
@@ -46,7 +47,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         runtime,
         title="DSR rating service",
         topics=TOPICS,
-        routers=[register_router(register)],
+        routers=[register_router(register), worklist_router(register)],
         on_startup=[indexes],
         background=[green_month_sweeper],
     )

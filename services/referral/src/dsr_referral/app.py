@@ -12,8 +12,9 @@ from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
-from dsr_referral.adapters.referrals import ReferralStore
+from dsr_referral.adapters.referrals import PeopleDirectory, ReferralStore
 from dsr_referral.api import people_router, referral_router
+from dsr_referral.demographics_api import demographics_router
 from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers
 from dsr_referral.intake import Intake
 from dsr_referral.people import People
@@ -56,7 +57,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         runtime,
         title="DSR referral service",
         topics=TOPICS,
-        routers=[referral_router(intake), people_router(people)],
+        routers=[referral_router(intake), people_router(people), demographics_router(people, PeopleDirectory(store))],
         on_startup=[indexes],
         background=[age_band_sweeper],
     )

@@ -102,3 +102,15 @@ class PeopleStore:
     async def removed_in_hospital(self) -> list[str]:
         query = {"status": "removed", "in_hospital": True}
         return [doc["_id"] async for doc in self.people.find(query, projection={"_id": 1}).sort("_id", 1)]
+
+    async def contacts_on_register(self) -> list[dict[str, Any]]:
+        """Each person on the register with who may keep their record (referrers and professionals)."""
+        projection = {"referrer_emails": 1, "professionals.professionals.email": 1}
+        return [doc async for doc in self.people.find({"status": "on_register"}, projection=projection)]
+
+    async def summaries(self, register_ids: list[str]) -> list[dict[str, Any]]:
+        return await self.list({"_id": {"$in": register_ids}})
+
+    async def with_removal_requests(self) -> list[PersonRecord]:
+        query = {"status": "on_register", "removal_requests.0": {"$exists": True}}
+        return [PersonRecord.model_validate(doc) async for doc in self.people.find(query).sort("_id", 1)]

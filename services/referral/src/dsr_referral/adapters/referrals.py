@@ -21,6 +21,7 @@ Idempotency keys (`submission_id`) belong to whoever submitted them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -237,3 +238,52 @@ def _as_read(person: dict[str, Any]) -> dict[str, Any]:
 
 def _address_fields(address: dict[str, Any], at: datetime, by: str | None) -> dict[str, Any]:
     return {"address": address, "address_changed_at": at, "address_changed_by": by}
+
+
+class PeopleDirectory:
+    """Reads of who a person is, for the people who may see it: the person's
+    document with their latest accepted referral's details."""
+
+    def __init__(self, store: ReferralStore) -> None:
+        self.store = store
+
+    async def details(self, register_id: str) -> dict[str, Any] | None:
+        person = await self.store.person(register_id)
+        if person is None:
+            return None
+        referral = await self.store.referrals.find_one(
+            {"register_id": register_id, "outcome": "accepted", "submission": {"$exists": True}},
+            projection={"submission.person": 1}, sort=[("submitted_at", -1)],
+        )
+        return _details(person, (referral or {}).get("submission", {}).get("person", {}))
+
+    async def by_nhs_number(self, nhs_number: str) -> list[str]:
+        person = await self.store.person_by_nhs_number(nhs_number)
+        return [person["_id"]] if person else []
+
+    async def by_family_name(self, family_name: str, limit: int = 50) -> list[str]:
+        pattern = {"$regex": f"^{re.escape(family_name.strip())}$", "$options": "i"}
+        cursor = self.store.referrals.find(
+            {"outcome": "accepted", "submission.person.family_name": pattern}, projection={"register_id": 1}
+        ).limit(limit * 4)
+        found: list[str] = []
+        async for doc in cursor:
+            if doc["register_id"] not in found:
+                found.append(doc["register_id"])
+        return found[:limit]
+
+
+def _details(person: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "register_id": person["_id"],
+        "nhs_number": person["nhs_number"],
+        "given_name": submitted.get("given_name"),
+        "family_name": submitted.get("family_name"),
+        "date_of_birth": submitted.get("date_of_birth"),
+        # The current address: changed over HTTP since the referral, or as referred.
+        "address": person.get("address") or submitted.get("address"),
+        "gp_practice_code": submitted.get("gp_practice_code"),
+        "local_authority_code": submitted.get("local_authority_code"),
+        "on_register_since": person.get("on_register_since"),
+        "removed": person.get("removed_at") is not None,
+    }

@@ -1,0 +1,3 @@
+from dsr_web.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The pages: each module translates between forms and the services' APIs."""
