@@ -147,7 +147,8 @@ def forgeries(identity) -> dict[str, str]:
     """Tokens no service may accept: another key, issuer or audience, expired,
     unsigned, HS256 with the public key as secret, and malformed claims. The
     real key is read from the session's identity service to sign the ones
-    that must fail on something other than the signature."""
+    that must fail on something other than the signature. (A role a service
+    does not know is ignored, not refused: shared/tests/test_token_claims.py.)"""
     real = serialization.load_pem_private_key(Path(identity.key_file).read_bytes(), password=None)
     kid = jwt.get_unverified_header(identity_client().sign_in(BOOTSTRAP_ADMIN))["kid"]
     now = int(datetime.now(timezone.utc).timestamp())
@@ -172,7 +173,6 @@ def forgeries(identity) -> dict[str, str]:
         "roles a number": signed({"roles": 5}),
         "roles nested": signed({"roles": [["dsr_team"]]}),
         "roles a mapping": signed({"roles": {"dsr_team": True}}),
-        "an unknown role": signed({"roles": ["superuser"]}),
         "no subject": signed({}, drop=("sub",)),
         "email a number": signed({"email": 12345}),
         "not a JWT": "not-a-token",
