@@ -17,7 +17,8 @@ UNTOUCHED = {"/health/live", "/health/ready", "/health/consumer", "/metrics"}
 NOW = datetime.now(timezone.utc).isoformat()
 
 # What a referrer who may not see the person gets: "person" → the 404 of a
-# missing id; "list" → 200 without the person; "intake" → a new referral is
+# missing id; "list" → 200 without the person, and asked for the person by
+# register_id, the 404 of a missing id; "mine" → 200 without the person; "intake" → a new referral is
 # anyone's to make (what it says about people already on the register is the
 # referral service's own test); None → the role is refused (403).
 ENDPOINTS: dict[tuple[str, str, str], tuple[set[Role], str | None, dict | None]] = {
@@ -28,7 +29,7 @@ ENDPOINTS: dict[tuple[str, str, str], tuple[set[Role], str | None, dict | None]]
     ("referral", "GET", "/people/{register_id}"): ({Role.REFERRER, Role.DSR_TEAM}, "person", None),
     ("referral", "POST", "/people/search"): ({Role.DSR_TEAM}, None, {"family_name": "Nobody"}),
     ("rating", "GET", "/register"): ({Role.DSR_TEAM, Role.OPS}, None, None),
-    ("rating", "GET", "/caseload"): ({Role.REFERRER, Role.DSR_TEAM}, "list", None),
+    ("rating", "GET", "/caseload"): ({Role.REFERRER, Role.DSR_TEAM}, "mine", None),
     ("rating", "GET", "/removal-requests"): ({Role.DSR_TEAM}, None, None),
     ("rating", "GET", "/register/{register_id}"): ({Role.DSR_TEAM, Role.REFERRER}, "person", None),
     ("rating", "POST", "/register/{register_id}/rating"): (

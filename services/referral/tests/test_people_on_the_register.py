@@ -325,7 +325,7 @@ async def test_the_dsr_team_completes_the_record_of_a_person_referred_automatica
         person = await db["people"].find_one({"_id": register_id})
         assert person["address"]["postcode"] == "DE22 3LZ" and person["announced_age_band"] == "cyp"
         assert person["record_completed"]["referral_id"] == completed.json()["referral_id"]
-        assert person["record_completed"]["by"] == "team@example.org"
+        assert person["record_completed"]["by"] == identity().user_id("team@example.org")
         kept = (await http.get(f"/referrals/{completed.json()['referral_id']}", headers=team)).json()
         assert kept["submission"]["person"]["date_of_birth"] == born.isoformat() and kept["register_id"] == register_id
 
