@@ -342,7 +342,7 @@ async def test_the_dsr_team_completes_the_record_of_a_person_referred_automatica
         assert changed[1]["data"] == {"register_id": register_id, "age_band": "young_adult", "effective_on": later.isoformat()}
         further = topics.events(topic, "FurtherReferralReceived")
         assert [(e["data"]["submitted_by"], e["data"]["proposed_rating"]) for e in further] == [
-            ("late@example.org", "red"), ("team@example.org", "red")
+            (identity().user_id("late@example.org"), "red"), (identity().user_id("team@example.org"), "red")
         ]
     for personal in (b"Tamsin", b"Olorun", b"9434765846", born.isoformat().encode(), b"DE22 3LZ"):
         assert not [r for r in topics.on(topic) if personal in r.value]
