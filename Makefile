@@ -56,7 +56,7 @@ test-fast:
 
 # The checks and the fast tests first, then the rest of the suite: together, every test once.
 test: install check
-	$(UV) run --frozen pytest -m infra
+	$(UV) run --frozen pytest -m infra --durations=25
 
 format: sync
 	$(UV) run --frozen ruff format $(FORMATTED)
