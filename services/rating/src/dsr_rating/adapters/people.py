@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from dsr_shared.db import VersionConflict
-from dsr_rating.domain.facts import Fact
+from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
 
@@ -82,13 +82,12 @@ class PeopleStore:
 
     async def keep_unmatched(self, digest: str, fact: Fact, session: AsyncClientSession) -> None:
         """A hospital event for someone not on the register: kept until a referral
-        names them. Of two twins (one admission under two event ids) the one with
-        the smaller id is kept, as on a record, whichever arrived first."""
-        key = f"{digest}:{fact.identity}"
-        kept = await self.unmatched.find_one({"_id": key}, projection={"fact.id": 1}, session=session)
-        if kept is None or fact.id < kept["fact"]["id"]:
-            doc = {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")}
-            await self.unmatched.replace_one({"_id": key}, doc, upsert=True, session=session)
+        names them. Twins are kept too (one admission under two event ids): the
+        record chooses between them as it does for events that come after it."""
+        doc = {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")}
+        await self.unmatched.update_one(
+            {"_id": f"{digest}:{fact.id}"}, {"$setOnInsert": doc}, upsert=True, session=session
+        )
 
     async def take_unmatched(self, digest: str, session: AsyncClientSession) -> list[Fact]:
         docs = [doc async for doc in self.unmatched.find({"nhs_number_hash": digest}, session=session)]
@@ -97,7 +96,11 @@ class PeopleStore:
         return [Fact.model_validate(d["fact"]) for d in docs]
 
     async def list_unmatched(self) -> list[Fact]:
-        return [Fact.model_validate(d["fact"]) async for d in self.unmatched.find({}).sort("fact.at", 1)]
+        """Each person's facts, of twins the one their record would keep; in time order."""
+        facts_of: dict[str, list[Fact]] = {}
+        async for doc in self.unmatched.find({}):
+            facts_of.setdefault(doc["nhs_number_hash"], []).append(Fact.model_validate(doc["fact"]))
+        return sorted((f for facts in facts_of.values() for f in one_per_fact(facts)), key=lambda f: f.sort_key)
 
     async def removed_in_hospital(self) -> list[str]:
         query = {"status": "removed", "in_hospital": True}

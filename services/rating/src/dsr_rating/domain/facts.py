@@ -3,11 +3,13 @@
 The register is a fold over a person's facts in time order (`standing.py`), so
 it ends the same whatever order the facts arrive in: late and out-of-order
 hospital events take their place in time, and duplicates are dropped by event
-id and, for hospital events, by what they say (hospital and time)."""
+id and, for hospital events, by what they say (hospital and time): of such
+twins the one with the smaller event id is kept (`kept_twin`)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -25,6 +27,13 @@ def _utc_milliseconds(at: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc_milliseconds)]
+
+
+def _stay_as_kept(stay: HospitalStay | None) -> HospitalStay | None:
+    """The stay at the database's precision too: otherwise an admission read
+    back differs from the one just added, and its transition looks changed."""
+    return stay.model_copy(update={"admitted_at": _utc_milliseconds(stay.admitted_at)}) if stay else None
+
 
 FactKind = Literal["entry", "rating", "admission", "discharge", "removal", "green_month_ended"]
 
@@ -44,7 +53,7 @@ class Fact(_Record):
     rating: Rating | None = None  # entry, rating
     agreed_with_person: bool | None = None  # rating (R-RAG-2)
     by_dsr_team: bool = False  # rating: the DSR team's changes always take effect
-    hospital: HospitalStay | None = None  # admission
+    hospital: Annotated[HospitalStay | None, AfterValidator(_stay_as_kept)] = None  # admission
     hospital_ods_code: str | None = None  # admission, discharge
     destination: str | None = None  # discharge
     # green_month_ended: the green rating whose month ended (R-RAG-5).
@@ -65,6 +74,21 @@ class Fact(_Record):
         if self.kind in ("admission", "discharge"):
             return f"{self.kind}:{self.hospital_ods_code}:{self.at.isoformat()}"
         return self.id
+
+
+def kept_twin(one: Fact, other: Fact) -> Fact:
+    """Of two twins (one fact under two event ids, `Fact.identity`), the one the
+    register keeps: the smaller id, so the choice depends on the set of events
+    and never on the order they arrive in."""
+    return min(one, other, key=lambda f: f.id)
+
+
+def one_per_fact(facts: Iterable[Fact]) -> list[Fact]:
+    """The facts without their twins (the kept one of each), in time order."""
+    kept: dict[str, Fact] = {}
+    for fact in facts:
+        kept[fact.identity] = kept_twin(kept[fact.identity], fact) if fact.identity in kept else fact
+    return sorted(kept.values(), key=lambda f: f.sort_key)
 
 
 class Update(_Record):

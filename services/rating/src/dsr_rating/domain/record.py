@@ -11,7 +11,7 @@ from pydantic import BaseModel, EmailStr, Field, TypeAdapter
 from dsr_shared.area import AreaProfile
 from dsr_shared.events import AgeBand, Cohort, Transition
 from dsr_shared.working_time import WorkingCalendar
-from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update, _Record
+from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update, _Record, kept_twin
 from dsr_rating.domain.standing import Standing, fold
 
 _INSTANT = TypeAdapter(Instant)
@@ -41,6 +41,9 @@ class PersonRecord(BaseModel):
     age_bands: list[BandAnnounced] = Field(default_factory=list)
     referrer_emails: list[EmailStr] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
+    # The event ids of the twins not kept: counted in the version like a fact,
+    # so that keeping the other twin is a change like any other.
+    twin_ids: list[str] = Field(default_factory=list)
     updates: list[Update] = Field(default_factory=list)
     removal_requests: list[RemovalRequest] = Field(default_factory=list)
     professionals: ProfessionalsList | None = None
@@ -49,16 +52,20 @@ class PersonRecord(BaseModel):
     version: int = 0
 
     def add_fact(self, fact: Fact) -> bool:
-        """False when the fact is already recorded: the same event, or the same
-        admission sent twice under two event ids. Of two such twins the record
-        keeps the one with the smaller id, so it ends the same in any order."""
-        twin = next((f for f in self.facts if f.id == fact.id or f.identity == fact.identity), None)
-        if twin is not None:
-            if fact.id < twin.id:
-                self.facts = sorted([fact if f is twin else f for f in self.facts], key=lambda f: f.sort_key)
+        """False when the fact is already recorded: the same event, or a twin
+        (the same admission or discharge under another event id). Of twins the
+        record keeps the one with the smaller id (`kept_twin`) and notes the
+        other's id: each twin moves the version once, whichever came first."""
+        if fact.id in self.twin_ids or any(f.id == fact.id for f in self.facts):
             return False
-        self.facts = sorted([*self.facts, fact], key=lambda f: f.sort_key)
-        return True
+        twin = next((f for f in self.facts if f.identity == fact.identity), None)
+        if twin is None:
+            self.facts = sorted([*self.facts, fact], key=lambda f: f.sort_key)
+            return True
+        kept = kept_twin(twin, fact)
+        self.twin_ids = sorted([*self.twin_ids, fact.id if kept is twin else twin.id])
+        self.facts = sorted([kept if f is twin else f for f in self.facts], key=lambda f: f.sort_key)
+        return False
 
     def add_update(self, update: Update) -> bool:
         if any(u.id == update.id for u in self.updates):
@@ -142,12 +149,13 @@ class PersonRecord(BaseModel):
 
     def next_version(self) -> int:
         """Counts every change, so that a change saved from a record read before
-        it gets a conflict instead of writing the old content back. An age band
+        it gets a conflict instead of writing the old content back (the twin of
+        a fact counts too: it may change which event the record keeps). An age band
         change counts too: otherwise a rating change read before it would put
         the old band back and announce it. A rebuild replays the same events
         (each person's in their order on dsr.referrals), so it comes to the
         same version."""
         return (
-            len(self.facts) + len(self.updates) + len(self.removal_requests) + self.professionals_changes
+            len(self.facts) + len(self.twin_ids) + len(self.updates) + len(self.removal_requests) + self.professionals_changes
             + self.age_band_changes
         )
