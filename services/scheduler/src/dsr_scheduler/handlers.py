@@ -50,6 +50,7 @@ def register_handlers(scheduler: Scheduler) -> dict[str, Handler]:
         trigger = _trigger(
             envelope, RatingChanged.EVENT_TYPE, event.register_id, to_rating=event.to_rating, from_rating=event.from_rating,
             cohort=event.cohort, age_band=event.age_band, secure_bed=event.hospital.secure if event.hospital else None,
+            cause=event.cause,
         )
 
         async def effect(session: AsyncClientSession) -> list[Outgoing]:

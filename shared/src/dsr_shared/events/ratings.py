@@ -15,7 +15,11 @@ from dsr_shared.events.common import AgeBand, Cohort, Rating
 from dsr_shared.events.referrals import Professional
 from dsr_shared.topics import Topic
 
-RatingCause = Literal["referral", "person", "admission", "discharge", "green_month_ended"]
+# A cancelled admission or discharge (HL7 A11, A13) puts back the rating the
+# register would have had without it: not a discharge, nor a new admission.
+RatingCause = Literal[
+    "referral", "person", "admission", "discharge", "green_month_ended", "admission_cancelled", "discharge_cancelled"
+]
 
 
 class HospitalStay(BaseModel):
@@ -28,6 +32,8 @@ class HospitalStay(BaseModel):
     bed_type: Literal["mental_health", "learning_disability"]
     secure: bool = False
     legal_basis: Literal["informal", "section_2", "section_3", "other"]
+    # The ward (the hospital's own code), when the hospital gateway knows it.
+    ward: str | None = None
 
 
 class RatingChanged(Event):

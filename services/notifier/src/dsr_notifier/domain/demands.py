@@ -21,6 +21,7 @@ class Change:
     cohort: Cohort = Cohort.UNKNOWN
     age_band: AgeBand = AgeBand.UNKNOWN
     secure_bed: bool | None = None
+    cause: str | None = None
 
 
 def demanded(area: AreaProfile, change: Change) -> list[dict]:
@@ -28,7 +29,7 @@ def demanded(area: AreaProfile, change: Change) -> list[dict]:
     calendar = WorkingCalendar(area.working_time)
     rules = area.rules_triggered_by(
         "RatingChanged", to_rating=change.to_rating, from_rating=change.from_rating, cohort=change.cohort,
-        age_band=change.age_band, secure_bed=change.secure_bed,
+        age_band=change.age_band, secure_bed=change.secure_bed, cause=change.cause,
     )
     found = [
         {

@@ -81,7 +81,7 @@ def for_rating_changed(event: RatingChanged, at: datetime, area: AreaProfile) ->
     (the obligations they start are announced when due)."""
     change = Change(
         at=at, to_rating=event.to_rating, from_rating=event.from_rating, cohort=event.cohort, age_band=event.age_band,
-        secure_bed=event.hospital.secure if event.hospital else None,
+        secure_bed=event.hospital.secure if event.hospital else None, cause=event.cause,
     )
     context: dict[str, Any] = {
         "from_rating": event.from_rating.value if event.from_rating else None,

@@ -25,6 +25,7 @@ from dsr_shared.events import Rating
 from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact
+from dsr_rating.domain.hospital_corrections import CORRECTIONS, corrected, stay_after
 
 Status = Literal["not_entered", "on_register", "removed"]
 ON = "on_register"
@@ -36,6 +37,9 @@ CAUSE_OF_KIND = {
     "discharge": "discharge",
     "removal": "removal",
     "green_month_ended": "green_month_ended",
+    "admission_cancelled": "admission_cancelled",
+    "discharge_cancelled": "discharge_cancelled",
+    "transfer": "admission",
 }
 
 
@@ -121,17 +125,16 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
     since = green_since = hold_until = None
     in_hospital, stay = False, None
     history: list[HistoryEntry] = []
-    for fact in sorted(facts, key=lambda f: f.sort_key):
-        if fact.kind == "admission":
-            in_hospital, stay = True, fact.hospital
-        elif fact.kind == "discharge":
-            in_hospital, stay = False, None
+    for fact in corrected(facts):
+        in_hospital, stay = stay_after(fact, in_hospital, stay)
         new_status, new_rating = _outcome(fact, status, rating, green_since, in_hospital, area)
         if fact.kind == "discharge" and new_status == ON and area.post_discharge.holds_for:
             hold_until = calendar.deadline(fact.at, area.post_discharge.holds_for)
         if (new_status, new_rating) == (status, rating):
             if fact.kind == "rating" and status == ON:
                 history.append(_entry(fact, rating, fact.rating, took_effect=False))
+            elif fact.kind in CORRECTIONS and status == ON:
+                history.append(_entry(fact, rating, rating))  # what put the rating back
             continue
         history.append(_entry(fact, rating if status == ON else None, new_rating if new_status == ON else None))
         if new_status == ON and new_rating == Rating.GREEN and not (status == ON and rating == Rating.GREEN):

@@ -72,12 +72,13 @@ class Trigger:
     cohort: Cohort = Cohort.UNKNOWN
     age_band: AgeBand = AgeBand.UNKNOWN
     secure_bed: bool | None = None
+    cause: str | None = None
 
 
 def triggered_rules(area: AreaProfile, trigger: Trigger) -> list[ObligationRule]:
     return area.rules_triggered_by(
         trigger.event, to_rating=trigger.to_rating, from_rating=trigger.from_rating, cohort=trigger.cohort,
-        age_band=trigger.age_band, secure_bed=trigger.secure_bed,
+        age_band=trigger.age_band, secure_bed=trigger.secure_bed, cause=trigger.cause,
     )
 
 
