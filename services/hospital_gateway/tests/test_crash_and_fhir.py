@@ -120,7 +120,7 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
             assert len(amber["hospital_events"]) == 2
 
             # What is wrong, every issue, no value repeated; and who may post.
-            wrong = await post({**body, "status": "not-a-status", "period": {"start": "yesterday"}})
+            wrong = await post({**body, "class": "IMP", "period": {"start": "yesterday"}})
             assert wrong.status_code == 422 and wrong.json()["resourceType"] == "OperationOutcome"
             assert len(wrong.json()["issue"]) >= 2 and "yesterday" not in wrong.text
             invalid = await post(encounter("9434765918", admitted))

@@ -66,6 +66,11 @@ def fhir_router(gateway: Gateway) -> APIRouter:
             gateway.count_fhir("refused", started, reason="not_an_encounter")
             await audit.record(principal, "fhir.encounter", subject, "refused")
             return outcome(422, *(_issue(error) for error in exc.errors()))
+        except (ValueError, TypeError) as exc:
+            gateway.count_fhir("refused", started, reason="not_an_encounter")
+            await audit.record(principal, "fhir.encounter", subject, "refused")
+            return outcome(422, {"severity": "error", "code": "structure",
+                                 "diagnostics": f"not an R4 Encounter ({type(exc).__name__})"})
         except Refused as refusal:
             failed = refusal is TRY_AGAIN
             gateway.count_fhir("failed" if failed else "refused", started, reason=refusal.code)

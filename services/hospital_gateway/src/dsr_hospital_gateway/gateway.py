@@ -44,6 +44,7 @@ log = structlog.get_logger()
 NOT_IN_SCOPE = "not a mental health or learning disability stay: nothing recorded"
 TRY_AGAIN = Refused("AR", "unavailable", "the register cannot record it now; send it again")
 UNPARSEABLE = "not an HL7 v2 message; kept for the operations team"
+UNREADABLE = Refused("AE", "unreadable", "the message could not be read")
 EXIT_CODE_FOR_TESTS = 70
 
 
@@ -86,11 +87,17 @@ class Gateway:
             answer = hl7v2.ack(None, "AR", UNPARSEABLE, control_id=exc.control_id, refusal=refusal)
             self._count("mllp", "?", "unparseable", started, reason=exc.code, quarantine_id=kept, size=len(block))
         except Refused as refusal:
-            answer = hl7v2.ack(header, refusal.ack, refusal.reason, refusal=refusal)
-            outcome = "failed" if refusal is TRY_AGAIN else "refused"
-            self._count("mllp", header.trigger if header else "?", outcome, started, reason=refusal.code,
-                        control_id=header.control_id if header else None, ack=refusal.ack)
+            answer = self._refuse(header, refusal, started)
+        except Exception as exc:  # noqa: BLE001 - a message the readers choke on: an error, not a stalled sender
+            log.error("message not read", error=type(exc).__name__)
+            answer = self._refuse(header, UNREADABLE, started)
         return answer
+
+    def _refuse(self, header: hl7v2.Header | None, refusal: Refused, started: float) -> bytes:
+        outcome = "failed" if refusal is TRY_AGAIN else "refused"
+        self._count("mllp", header.trigger if header else "?", outcome, started, reason=refusal.code,
+                    control_id=header.control_id if header else None, ack=refusal.ack)
+        return hl7v2.ack(header, refusal.ack, refusal.reason, refusal=refusal)
 
     async def _take_hl7(self, received: hl7v2.Received) -> Outcome:
         header = received.header
