@@ -12,11 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pytest
 
 from dsr_shared.auth import Role
 from dsr_hospital_gateway.samples import Stay, adt
 from support import TopicReader, auth, eventually, referral_body, valid_nhs_number
 
+# Several services as processes, and the first consumer group of a fresh broker.
+pytestmark = pytest.mark.timeout(600)
 TEAM = auth(Role.DSR_TEAM, subject="dsr.team@example.org")
 MAILBOX = "dhcft.ndpat@nhs.net"  # derbyshire's DSR team
 WARD = Stay(site="RXM01", ward="WARD33")
