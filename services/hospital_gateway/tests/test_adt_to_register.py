@@ -97,7 +97,7 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         assert kinds == {"post_admission_cetr"}
         emails = await eventually(lambda: [m for m in stack.smtp.messages() if m["X-DSR-Kind"] == "admission"
                                            and m["X-DSR-Register-Id"] == people[0]])
-        assert emails[0]["To"] == MAILBOX and nhs[0] not in emails[0].get_content()
+        assert emails[0]["To"] == MAILBOX and nhs[0] not in emails[0].as_string()
 
         [discharged] = await gateway.send(adt("A03", nhs[0], stay=WARD, at=at(30), discharged_at=at(30), destination="19"))
         assert discharged.code == "AA"
@@ -105,8 +105,8 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         assert await eventually(lambda: register.obligations(people[0], kind="post_discharge_dsp_meeting"))
 
         cancelled = await eventually(lambda: register.has(people[1], rating="amber", events=2))
-        assert [(h["from_rating"], h["to_rating"], h["cause"]) for h in cancelled["history"][1:]] == [
-            ("amber", "blue", "admission"), ("amber", "amber", "admission_cancelled"),
+        assert [(h["from_rating"], h["to_rating"], h["cause"], h["took_effect"]) for h in cancelled["history"][1:]] == [
+            ("amber", "blue", "admission", False), ("amber", "amber", "admission_cancelled", True),
         ]
         assert cancelled["in_hospital"] is False
         assert not await register.obligations(people[1], kind="post_discharge_dsp_meeting"), "no discharge happened"

@@ -79,6 +79,10 @@ def test_a_cancelled_admission_puts_back_the_rating_before_and_says_why():
     assert (after.rating, after.in_hospital, after.hospital) == (Rating.RED, False, None)
     event, _ = announcement(record, before, after)
     assert (event.from_rating, event.to_rating, event.cause) == (Rating.BLUE, Rating.RED, "admission_cancelled")
+    # R-RAG-7: the admission stays in the history, as a change that did not take effect.
+    assert [(h.from_rating, h.to_rating, h.cause, h.took_effect) for h in after.history[1:]] == [
+        (Rating.RED, Rating.BLUE, "admission", False), (Rating.RED, Rating.RED, "admission_cancelled", True),
+    ]
     # R-OB-5 is for a real discharge: a cancelled admission starts no post-discharge meeting.
     rules = AREA.rules_triggered_by("RatingChanged", to_rating=Rating.RED, from_rating=Rating.BLUE, cause=event.cause)
     assert "R-OB-5" not in {r.id for r in rules}

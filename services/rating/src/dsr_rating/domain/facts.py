@@ -59,6 +59,9 @@ class Fact(_Record):
     destination: str | None = None  # discharge
     # admission_cancelled, discharge_cancelled: the identity of the fact cancelled.
     cancels: str | None = None
+    # Set only while folding (hospital_corrections.py): an admission or discharge
+    # the hospital cancelled, kept in the history without taking effect.
+    cancelled: bool = False
     # green_month_ended: the green rating whose month ended (R-RAG-5).
     green_since: Instant | None = None
 

@@ -1,8 +1,9 @@
 """Corrections hospitals send after the fact, read before the fold (standing.py).
 
-- A cancelled admission (HL7 A11) or discharge (A13) is dropped, so the person
-  stands as if it had never been sent; the cancellation itself stays, and
-  shows in the history as what moved the rating back.
+- A cancelled admission (HL7 A11) or discharge (A13) is marked cancelled: the
+  person stands as if it had never been sent, and the history keeps it as a
+  change that did not take effect (R-RAG-7); the cancellation shows at its own
+  time as what moved the rating back.
 - A transfer (A02) moves the current stay to another bed or hospital, without
   a rating change; the stay keeps its admission time. A transfer for someone
   not known to be in hospital is read as their admission (R-RAG-3): the
@@ -30,7 +31,7 @@ def corrected(facts: Iterable[Fact]) -> list[Fact]:
     in_hospital = False
     for fact in ordered:
         if fact.kind in CANCELLED_KIND.values() and fact.identity in cancelled:
-            continue
+            fact = fact.model_copy(update={"cancelled": True})
         if fact.kind == "transfer" and not in_hospital:
             fact = fact.model_copy(
                 update={"kind": "admission", "rationale": f"{fact.rationale} No admission was known: it counts as one (R-RAG-3)."}
@@ -42,6 +43,8 @@ def corrected(facts: Iterable[Fact]) -> list[Fact]:
 
 def stay_after(fact: Fact, in_hospital: bool, stay: HospitalStay | None) -> tuple[bool, HospitalStay | None]:
     """Whether the person is in hospital after `fact`, and in which bed."""
+    if fact.cancelled:
+        return in_hospital, stay
     match fact.kind:
         case "admission":
             return True, fact.hospital

@@ -128,6 +128,10 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
     for fact in corrected(facts):
         in_hospital, stay = stay_after(fact, in_hospital, stay)
         new_status, new_rating = _outcome(fact, status, rating, green_since, in_hospital, area)
+        if fact.cancelled:  # by the hospital: kept in the history, never in effect
+            if status == ON and (new_status, new_rating) != (status, rating):
+                history.append(_entry(fact, rating, new_rating if new_status == ON else None, took_effect=False))
+            continue
         if fact.kind == "discharge" and new_status == ON and area.post_discharge.holds_for:
             hold_until = calendar.deadline(fact.at, area.post_discharge.holds_for)
         if (new_status, new_rating) == (status, rating):
