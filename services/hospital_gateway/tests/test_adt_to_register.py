@@ -128,13 +128,15 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         assert len({e["event_id"] for e in admitted}) == 1
 
         # The same stay in order and backwards: the same end state.
-        stay = [
-            adt("A01", None, stay=WARD, at=at(0), admitted_at=at(0)),
-            adt("A02", None, stay=OTHER_HOSPITAL, prior=WARD, at=at(40)),
-            adt("A03", None, stay=OTHER_HOSPITAL, at=at(60), discharged_at=at(60)),
-        ]
-        await gateway.send(*(m.replace("None^^^NHS", f"{nhs[5]}^^^NHS") for m in stay))
-        await gateway.send(*(m.replace("None^^^NHS", f"{nhs[6]}^^^NHS") for m in reversed(stay)))
+        def stay(nhs_number: str) -> list[str]:
+            return [
+                adt("A01", nhs_number, stay=WARD, at=at(0), admitted_at=at(0)),
+                adt("A02", nhs_number, stay=OTHER_HOSPITAL, prior=WARD, at=at(40)),
+                adt("A03", nhs_number, stay=OTHER_HOSPITAL, at=at(60), discharged_at=at(60)),
+            ]
+
+        await gateway.send(*stay(nhs[5]))
+        await gateway.send(*reversed(stay(nhs[6])))
         in_order = await eventually(lambda: register.has(people[5], rating="amber", events=3))
         backwards = await eventually(lambda: register.has(people[6], rating="amber", events=3))
         assert ended(in_order) == ended(backwards) == ("amber", False, None, ended(in_order)[3])
