@@ -34,7 +34,7 @@ from dsr_shared.events import Event
 from dsr_shared.runtime import Runtime
 from dsr_hospital_gateway.adapters import fhir_encounter, hl7v2
 from dsr_hospital_gateway.adapters.stores import ControlIds, Quarantine
-from dsr_hospital_gateway.domain.messages import HospitalMessage, Refused
+from dsr_hospital_gateway.domain.messages import Refused
 from dsr_hospital_gateway.domain.stays import events_for, when
 from dsr_hospital_gateway.metrics import MESSAGES, REFUSALS, ROUND_TRIP_SECONDS
 from dsr_hospital_gateway.settings import GatewaySettings
@@ -109,9 +109,9 @@ class Gateway:
             seen = None
         if seen is not None:
             return Outcome("duplicate", seen["text"])
-        loop = asyncio.get_running_loop()
-        message = await loop.run_in_executor(self._validator, self._read_hl7, received)
-        events = events_for(message, self.feeds)
+        events = events_for(hl7v2.hospital_message(received, self.feeds, self.zone), self.feeds)
+        if events:  # a stay that counts: validated in full before anything is taken from it
+            await asyncio.get_running_loop().run_in_executor(self._validator, hl7v2.validate, str(received.message))
         basis = uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:hl7:{key}")
         outgoing = [self._outgoing(e, derived_event_id(basis, f"{e.EVENT_TYPE}:{i}"), str(basis)) for i, e in enumerate(events)]
         outcome = await self._publish(outgoing)
@@ -122,10 +122,6 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001 - published already: a repeat would be the same events
             log.warning("control id not remembered", error=type(exc).__name__, control_id=header.control_id)
         return outcome
-
-    def _read_hl7(self, received: hl7v2.Received) -> HospitalMessage:
-        hl7v2.validate(str(received.message))
-        return hl7v2.hospital_message(received, self.feeds, self.zone)
 
     async def _quarantine(self, block: bytes, reason: str, peer: str) -> str | None:
         try:
