@@ -78,13 +78,14 @@ class Gateway:
             header = received.header
             hl7v2.check_header(header, self.settings.mllp_processing_ids)
             outcome = await self._take_hl7(received)
-            answer = hl7v2.ack(header, "AA", outcome.text)
+            answer = hl7v2.ack(header, "AA", outcome.text, at=self.runtime.clock.now())
             self._count("mllp", header.trigger, outcome.outcome, started, control_id=header.control_id,
                         events=list(outcome.event_types))
         except hl7v2.Unparseable as exc:
             kept = await self._quarantine(block, exc.code, peer)
             refusal = Refused("AR", exc.code, UNPARSEABLE)
-            answer = hl7v2.ack(None, "AR", UNPARSEABLE, control_id=exc.control_id, refusal=refusal)
+            answer = hl7v2.ack(None, "AR", UNPARSEABLE, at=self.runtime.clock.now(), control_id=exc.control_id,
+                               refusal=refusal)
             self._count("mllp", "?", "unparseable", started, reason=exc.code, quarantine_id=kept, size=len(block))
         except Refused as refusal:
             answer = self._refuse(header, refusal, started)
@@ -97,7 +98,7 @@ class Gateway:
         outcome = "failed" if refusal is TRY_AGAIN else "refused"
         self._count("mllp", header.trigger if header else "?", outcome, started, reason=refusal.code,
                     control_id=header.control_id if header else None, ack=refusal.ack)
-        return hl7v2.ack(header, refusal.ack, refusal.reason, refusal=refusal)
+        return hl7v2.ack(header, refusal.ack, refusal.reason, at=self.runtime.clock.now(), refusal=refusal)
 
     async def _take_hl7(self, received: hl7v2.Received) -> Outcome:
         header = received.header

@@ -164,10 +164,12 @@ def hospital_message(received: Received, feeds: HospitalFeeds, zone: ZoneInfo) -
     )
 
 
-def ack(header: Header | None, code: str, text: str = "", *, control_id: str = "", refusal: Refused | None = None) -> bytes:
+def ack(header: Header | None, code: str, text: str = "", *, at: datetime | None = None, control_id: str = "",
+        refusal: Refused | None = None) -> bytes:
     """An original-mode ACK: MSA-1 the code, MSA-2 the message's control id,
-    MSA-3 why (ours, never the message's content); ERR for a refusal."""
-    now = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S+0000")
+    MSA-3 why (ours, never the message's content); ERR for a refusal. `at`:
+    MSH-7, the service clock's now."""
+    now = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S+0000")
     if header is not None:
         sender = (header.receiving_application or "DSR", header.receiving_facility)
         receiver = (header.sending_application, header.sending_facility)
