@@ -12,6 +12,7 @@ from rich.table import Table
 from ._proc import DevstackError, ManagedProcess, ephemeral_ports, port_answers
 from .kafka import Kafka
 from .secantus import SecantusDB
+from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 from .stack import Stack
 
@@ -41,7 +42,8 @@ def _address(part: ManagedProcess) -> str:
         return part.uri
     if isinstance(part, SmtpSink):
         return f"smtp://{part.host}:{part.port}"
-    return part.url
+    mllp = part.env.get("DSR_MLLP_PORT") if isinstance(part, ServiceProcess) else None
+    return f"{part.url} (HL7 v2 over MLLP :{mllp})" if mllp else part.url
 
 
 def _logs(part: ManagedProcess) -> str:

@@ -17,7 +17,9 @@ from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 
 # Service name -> default HTTP port; each runs as `python -m dsr_<name>`.
-SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004}
+SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "hospital_gateway": 8005}
+# Where the hospital gateway takes HL7 v2 over MLLP (DSR_MLLP_PORT).
+MLLP_PORT = 2575
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -66,7 +68,8 @@ class Stack:
     """Every part, with state under `root` (default: state_root()) and the
     ports from the environment (defaults in brackets):
     DSR_KAFKA_PORT [19092], DSR_KAFKA_CONTROLLER_PORT [19093],
-    DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_<NAME>_PORT [8001-8004].
+    DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_<NAME>_PORT [8001-8005],
+    DSR_MLLP_PORT [2575] (the hospital gateway's HL7 v2 listener).
     """
 
     def __init__(self, root: Path | None = None) -> None:
@@ -79,6 +82,7 @@ class Stack:
         )
         self.db = SecantusDB(self.root / "secantusdb", _port("DSR_MONGO_PORT", 27018))
         self.smtp = SmtpSink(self.root / "smtp", _port("DSR_SMTP_PORT", 2525))
+        self.mllp_port = _port("DSR_MLLP_PORT", MLLP_PORT)
         self.services: dict[str, ServiceProcess] = {}
         for name, default in SERVICES.items():
             port = _port(f"DSR_{name.upper()}_PORT", default)
@@ -88,7 +92,7 @@ class Stack:
             )
 
     def service_env(self, name: str, port: int) -> dict[str, str]:
-        return {
+        env = {
             "DSR_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "DSR_MONGO_URI": self.db.uri,
             "DSR_SMTP_HOST": HOST,
@@ -96,6 +100,9 @@ class Stack:
             "DSR_HTTP_PORT": str(port),
             "DSR_SERVICE_NAME": name,
         }
+        if name == "hospital_gateway":
+            env["DSR_MLLP_PORT"] = str(self.mllp_port)
+        return env
 
     @property
     def infra(self) -> list[ManagedProcess]:
@@ -136,6 +143,7 @@ class Stack:
     def ports(self) -> list[tuple[str, int]]:
         out = [(p.name, p.port) for p in self.parts]
         out.insert(1, ("kafka controller", self.kafka.controller_port))
+        out.append(("hospital_gateway mllp", self.mllp_port))
         return out
 
     def down(self) -> tuple[list[str], list[tuple[str, int]]]:
