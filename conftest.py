@@ -83,7 +83,9 @@ def service_process(tmp_path: Path, service_env):
         # A second process of the same service gets its own log (and pid file).
         same = sum(p.name == service for p in started)
         log_file = tmp_path / (f"{service}.log" if not same else f"{service}-{same + 1}.log")
-        process = ServiceProcess(service, f"dsr_{service}", port, env, log_file)
+        # A busy machine takes a while to import a service and to elect a
+        # fresh broker's group coordinator: readiness may take over a minute.
+        process = ServiceProcess(service, f"dsr_{service}", port, env, log_file, start_timeout=180)
         started.append(process)
         process.start()
         return process

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from dsr_shared.auth import Role
-from stack import SERVICES
+from stack import WITH_GATEWAY
 
 EVERY_ROLE = set(Role)
 UNTOUCHED = {"/health/live", "/health/ready", "/health/consumer", "/metrics"}
@@ -39,13 +39,21 @@ ENDPOINTS: dict[tuple[str, str, str], tuple[set[Role], str | None, dict | None]]
         {Role.DSR_TEAM, Role.REFERRER}, "person", {"professionals": []}),
     ("rating", "POST", "/register/{register_id}/removal"): ({Role.DSR_TEAM, Role.REFERRER}, "person", {"reason": "Agreed."}),
     ("rating", "GET", "/hospital-events/unmatched"): ({Role.DSR_TEAM}, None, None),
+    ("rating", "GET", "/hospital-events/merges"): ({Role.DSR_TEAM}, None, None),
+    ("rating", "POST", "/hospital-events/merges/{merge_id}/resolved"): (
+        {Role.DSR_TEAM}, None, {"reason": "Checked with the trust."}),
     ("scheduler", "GET", "/obligations"): ({Role.DSR_TEAM, Role.OPS, Role.REFERRER}, "list", None),
     ("scheduler", "POST", "/obligations/{obligation_id}/complete"): (
         {Role.DSR_TEAM, Role.REFERRER}, "person", {"completed_at": NOW, "outcome": "Held as planned."}),
     ("scheduler", "GET", "/tracking-meeting"): ({Role.DSR_TEAM, Role.OPS}, None, None),
     ("notifier", "GET", "/notifications"): ({Role.DSR_TEAM, Role.OPS, Role.REFERRER}, "list", None),
     ("notifier", "POST", "/notifications/{notification_id}/retry"): ({Role.DSR_TEAM, Role.OPS}, None, None),
-    **{(s, "GET", "/audit"): ({Role.DSR_TEAM, Role.AUDITOR}, None, None) for s in SERVICES},
-    **{(s, "GET", "/ops/outbox/parked"): ({Role.OPS}, None, None) for s in SERVICES},
-    **{(s, "POST", "/ops/outbox/{event_id}/retry"): ({Role.OPS}, None, None) for s in SERVICES},
+    # The hospital gateway: FHIR from the trusts' systems; unparseable HL7 for the operations team only.
+    ("hospital_gateway", "POST", "/fhir/Encounter"): ({Role.SYSTEM}, None, None),
+    ("hospital_gateway", "GET", "/quarantine"): ({Role.OPS}, None, None),
+    ("hospital_gateway", "GET", "/quarantine/{quarantine_id}"): ({Role.OPS}, None, None),
+    ("hospital_gateway", "DELETE", "/quarantine/{quarantine_id}"): ({Role.OPS}, None, None),
+    **{(s, "GET", "/audit"): ({Role.DSR_TEAM, Role.AUDITOR}, None, None) for s in WITH_GATEWAY},
+    **{(s, "GET", "/ops/outbox/parked"): ({Role.OPS}, None, None) for s in WITH_GATEWAY},
+    **{(s, "POST", "/ops/outbox/{event_id}/retry"): ({Role.OPS}, None, None) for s in WITH_GATEWAY},
 }

@@ -7,7 +7,7 @@ import importlib
 import json
 from pathlib import Path
 
-SERVICES = ("referral", "rating", "scheduler", "notifier", "identity")
+SERVICES = ("referral", "rating", "scheduler", "notifier", "identity", "hospital_gateway")
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi"
 
 

@@ -73,6 +73,11 @@ class World:
         data = {"nhs_number": nhs_number, "discharged_at": at.isoformat(), "hospital_ods_code": ods, "destination": "home"}
         await self.feed.publish("dsr.hospital.discharges", "Discharged", data, key=nhs_number, event_id=event_id)
 
+    async def cancel_admission(self, nhs_number: str, admitted_at: datetime, at: datetime, *, ods: str = "RXM") -> None:
+        data = {"nhs_number": nhs_number, "admitted_at": admitted_at.isoformat(), "cancelled_at": at.isoformat(),
+                "hospital_ods_code": ods}
+        await self.feed.publish("dsr.hospital.admissions", "AdmissionCancelled", data, key=nhs_number)
+
     async def advance(self, by: timedelta) -> None:
         for service in SERVICES:
             answer = await self.http.post(

@@ -34,6 +34,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 
 from dsr_shared.area import load_profile
 from dsr_shared.settings import ServiceSettings
+from dsr_hospital_gateway.settings import GatewaySettings
 from dsr_notifier.settings import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,8 @@ PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "profiles"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 # The web front end has no broker and no database: it calls the others over HTTP.
 BACKENDS = [s for s in SERVICES if s != "web"]
+# The services the web calls: the hospital gateway takes only hospitals' messages.
+WEB_CALLS = [s for s in BACKENDS if s != "hospital_gateway"]
 AREAS = sorted(p.name for p in (K8S / "areas").iterdir() if (p / "kustomization.yaml").exists())
 # An older Kubernetes that managed platforms still run, and the
 # newest the installed kubernetes-validate bundles schemas for.
@@ -52,7 +55,18 @@ KUBERNETES_VERSIONS = ("1.31", "1.37")
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
-    return {"notifier": NotifierSettings, "identity": IdentitySettings, "web": WebSettings}.get(service, ServiceSettings)
+    return {
+        "notifier": NotifierSettings, "identity": IdentitySettings, "web": WebSettings, "hospital_gateway": GatewaySettings,
+    }.get(service, ServiceSettings)
+
+
+def k8s_name(service: str) -> str:
+    """Kubernetes names take no underscore: hospital_gateway is hospital-gateway there."""
+    return service.replace("_", "-")
+
+
+# Ports besides HTTP, by service: the hospital gateway's MLLP listener.
+EXTRA_PORTS = {"hospital_gateway": {"mllp": 2575}}
 
 
 def variables(cls: type[ServiceSettings]) -> set[str]:
@@ -78,8 +92,9 @@ def test_the_settings_classes_are_what_the_checks_read():
     assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_ISSUER"} <= variables(ServiceSettings)
     assert {"DSR_SMTP_HOST", "DSR_SMTP_PASSWORD"} <= variables(NotifierSettings) - variables(ServiceSettings)
     assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(ServiceSettings)
-    assert SERVICES == ["identity", "notifier", "rating", "referral", "scheduler", "web"]
+    assert SERVICES == ["hospital_gateway", "identity", "notifier", "rating", "referral", "scheduler", "web"]
     assert WebSettings.model_config["env_prefix"] == "DSR_"
+    assert {"DSR_MLLP_PORT", "DSR_QUARANTINE_RETENTION_DAYS"} <= variables(GatewaySettings) - variables(ServiceSettings)
 
 
 # --- Kubernetes: rendering the overlays ----------------------------------------
@@ -232,7 +247,7 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any], secret:
 def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monkeypatch: pytest.MonkeyPatch):
     docs, secret = rendered(area), secret_template(area)
     for service in SERVICES:
-        (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+        (container,) = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]["containers"]
         env = container_env(docs, container, secret)
         assert unknown_variables(service, set(env)) == [], service
         # And the values parse: numbers are numbers, booleans booleans.
@@ -241,7 +256,7 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
         if service == "web":
             assert settings.cookie_secure and settings.behind_proxy and settings.public_url.startswith("https://")
             assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
-                    settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
+                    settings.identity_url} == {f"http://{s}:8000" for s in WEB_CALLS}
             continue
         assert settings.rebuild is False and settings.simulated_clock is False
         assert settings.http_host == "0.0.0.0"
@@ -260,9 +275,10 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
         "scheduler": set(),
         "notifier": {"DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD"},
         "web": {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"},
+        "hospital_gateway": set(),
     }
     for service in SERVICES:
-        (container,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+        (container,) = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]["containers"]
         secrets = {v["name"] for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
         assert secrets == needs[service], service
     for doc in docs:
@@ -291,7 +307,7 @@ def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, 
     assert profile == shipped, f"copy shared/src/dsr_shared/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
     config = find(docs, "ConfigMap", "dsr-config")["data"]
     for service in SERVICES:
-        pod = find(docs, "Deployment", service)["spec"]["template"]["spec"]
+        pod = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         (volume,) = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "dsr-area-profile"]
         (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
@@ -312,16 +328,16 @@ def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
     assert find(docs, "Namespace", f"dsr-{area}")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     port = int(find(docs, "ConfigMap", "dsr-config")["data"]["DSR_HTTP_PORT"])
     for service in SERVICES:
-        deployment = find(docs, "Deployment", service)
+        deployment = find(docs, "Deployment", k8s_name(service))
         assert deployment["metadata"]["namespace"] == f"dsr-{area}"
         template = deployment["spec"]["template"]
         labels = deployment["spec"]["selector"]["matchLabels"]
         assert labels.items() <= template["metadata"]["labels"].items()
         pod = template["spec"]
         (container,) = pod["containers"]
-        assert re.fullmatch(rf"dsr/{service}:[\w.-]+", container["image"]), container["image"]
+        assert re.fullmatch(rf"dsr/{k8s_name(service)}:[\w.-]+", container["image"]), container["image"]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"http": port}
+        assert ports == {"http": port, **EXTRA_PORTS.get(service, {})}
         probes = {kind: container[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
         assert probes["readinessProbe"]["path"] == "/health/ready"
         assert probes["livenessProbe"]["path"] == probes["startupProbe"]["path"] == "/health/live"
@@ -340,20 +356,21 @@ def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
         assert security["capabilities"]["drop"] == ["ALL"]
         tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
         assert tmp, "a writable /tmp beside the read-only root"
-        svc = find(docs, "Service", service)
+        svc = find(docs, "Service", k8s_name(service))
         assert svc["spec"]["selector"] == labels
-        assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(port, "http")]
+        extra = [(number, name) for name, number in EXTRA_PORTS.get(service, {}).items()]
+        assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(port, "http"), *extra]
 
 
 @pytest.mark.parametrize("area", AREAS)
 def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
     docs = rendered(area)
-    deployments = {s: find(docs, "Deployment", s)["spec"] for s in SERVICES}
+    deployments = {s: find(docs, "Deployment", k8s_name(s))["spec"] for s in SERVICES}
     assert deployments["rating"]["replicas"] >= 2 and deployments["scheduler"]["replicas"] >= 2
     # One notifier, and never two during a rollout.
     assert deployments["notifier"]["replicas"] == 1
     assert deployments["notifier"]["strategy"] == {"type": "Recreate"}
-    for service in ("referral", "rating", "scheduler", "web"):
+    for service in ("referral", "rating", "scheduler", "web", "hospital_gateway"):
         assert deployments[service]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
@@ -445,7 +462,7 @@ def test_every_compose_service_is_health_checked_and_waited_for():
         # The identity service has no broker.
         assert set(services[name]["depends_on"]) >= ({"mongo"} if name == "identity" else {"kafka", "mongo"})
     assert "smtp" in services["notifier"]["depends_on"]
-    assert set(services["web"]["depends_on"]) == set(BACKENDS)
+    assert set(services["web"]["depends_on"]) == set(WEB_CALLS)
 
 
 def dockerfile() -> tuple[dict[str, str], str]:
@@ -483,7 +500,7 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
     with monkeypatch.context() as patch:
         settings = settings_from("web", {**image_env, **web}, patch)
     assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
-            settings.identity_url} == {f"http://{s}:8000" for s in BACKENDS}
+            settings.identity_url} == {f"http://{s}:8000" for s in WEB_CALLS}
     assert services["web"]["build"]["target"] == "web"
     for name in BACKENDS:
         service = services[name]
@@ -497,8 +514,9 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
         # Kafka and MongoDB as the other containers offer them.
         assert f"PLAINTEXT://{settings.kafka_bootstrap}" in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
         assert re.fullmatch(rf"mongodb://mongo:27017/\?replicaSet={replica_set}", settings.mongo_uri)
-        # The HTTP port: published, health-checked.
-        assert [p.split(":")[-1] for p in service["ports"]] == [str(settings.http_port)]
+        # The HTTP port (and the MLLP port): published, health-checked.
+        extra = [str(settings.mllp_port)] if name == "hospital_gateway" else []
+        assert [p.split(":")[-1] for p in service["ports"]] == [str(settings.http_port), *extra]
         assert f"127.0.0.1:{settings.http_port}/health/ready" in " ".join(service["healthcheck"]["test"])
         # The area profile: mounted read-only from a shipped profile, and it loads.
         mounts = {v.split(":")[1]: v for v in service["volumes"]}

@@ -2,7 +2,8 @@
 what the register does not know yet (issue 11), on the whole stack, on both
 area profiles: a discharge before its admission, an admission before the
 referral, an automatic referral on discharge (R-ELIG-4) and its readmission
-with the cohort not known yet, and a young person who turns 18."""
+with the cohort not known yet, a young person who turns 18, and an admission
+the hospital cancelled (issue 17), read after it or before it."""
 
 from __future__ import annotations
 
@@ -151,3 +152,43 @@ async def test_a_young_person_who_turns_18_becomes_an_adult_on_the_register(worl
     assert not {"R-OB-7c", "R-OB-9c"} & set(rules)
     exact = admitted_at.replace(microsecond=admitted_at.microsecond // 1000 * 1000)
     assert _at(rules["R-OB-7"]["due_at"]) == world.deadline(exact, "R-OB-7")
+
+
+async def test_a_cancelled_admission_withdraws_what_it_demanded_whichever_arrives_first(world):
+    """HL7 A11 through the gateway becomes AdmissionCancelled: the admission's
+    transition drops out of the timeline, so what it demanded is withdrawn and
+    what it ended is open again; no post-discharge meeting. Read before its
+    admission, the cancellation gives the same end."""
+    late, early = world.new_nhs_number(), world.new_nhs_number()
+    people = {late: (await world.refer(late, "amber"))["register_id"],
+              early: (await world.refer(early, "amber"))["register_id"]}
+    stays = {}
+    for nhs, register_id in people.items():
+        await world.wait_for_rules(register_id, "R-OB-3")
+        entered = _at((await world.record(register_id))["history"][0]["at"])
+        stays[nhs] = (entered + timedelta(seconds=1), entered + timedelta(seconds=5))
+
+    admitted_at, cancelled_at = stays[late]
+    await world.admit(late, admitted_at)
+    await world.wait_for_rules(people[late], "R-OB-7", "R-OB-9")
+    await world.cancel_admission(late, admitted_at, cancelled_at)
+    admitted_at, cancelled_at = stays[early]
+    await world.cancel_admission(early, admitted_at, cancelled_at)
+    await _hospital_events(world, people[early], 1)
+    await world.admit(early, admitted_at)
+    await _hospital_events(world, people[early], 2)
+
+    async def settled(register_id: str):
+        rules = await world.open_rules(register_id)
+        return rules if "R-OB-3" in rules and not {"R-OB-5", "R-OB-7", "R-OB-9"} & set(rules) else None
+
+    ends = {nhs: set(await eventually(lambda r=register_id: settled(r), timeout=90)) for nhs, register_id in people.items()}
+    assert ends[late] == ends[early]
+    answer = await world.http.get(f"{world.url('scheduler')}/obligations", headers=TEAM,
+                                  params={"register_id": people[late], "state": "withdrawn"})
+    assert {"R-OB-7", "R-OB-9"} <= {o["rule"] for o in answer.json()["obligations"]}
+    assert not {o["rule"] for o in await world.obligations(people[early])} & {"R-OB-5", "R-OB-7", "R-OB-9"}
+    for register_id in people.values():
+        record = await world.record(register_id)
+        assert (record["rating"], record["in_hospital"]) == ("amber", False)
+        assert _causes(record) == [(None, "amber", "referral"), ("amber", "amber", "admission_cancelled")]

@@ -148,20 +148,25 @@ async def test_hospital_topics_take_only_this_areas_events_of_their_types_keyed_
     bad = {
         admitted(nhs_number, event_type="Admited"): (nhs_number, "unknown_event_type"),
         admitted(nhs_number, event_type="RatingChanged"): (nhs_number, "unknown_event_type"),  # another topic's type
+        admitted(nhs_number, event_type="DischargeCancelled"): (nhs_number, "unknown_event_type"),  # the discharges'
         admitted(nhs_number, area="ZZZ"): (nhs_number, "wrong_area"),
         admitted(nhs_number): (other, "wrong_key"),
         admitted(other): (None, "wrong_key"),
     }
     unknown_before = consumed(internal, "unknown", "unknown")
+    transfers_before = consumed(topic, "Transferred", "skipped")
     for body, (key, _) in bad.items():
         await broker.publish(body, topic, key=key.encode() if key else None)
+    # A type of this topic that this consumer does not handle: skipped, not dead-lettered.
+    await broker.publish(admitted(nhs_number, event_type="Transferred"), topic, key=nhs_number.encode())
     await broker.publish(rating_changed("QJ2-NEW", schema_version=1).replace(b'"RatingChanged"', b'"RatingChangd"'),
                          internal, key=b"QJ2-NEW")
     await broker.publish(admitted(nhs_number), topic, key=nhs_number.encode())
 
     async def settled():
         return handled == [f"admitted {nhs_number}"] and len(dead) == len(bad) and \
-            consumed(internal, "unknown", "unknown") == unknown_before + 1
+            consumed(internal, "unknown", "unknown") == unknown_before + 1 and \
+            consumed(topic, "Transferred", "skipped") == transfers_before + 1
 
     await eventually(settled, timeout=60)
     by_body = {body: headers for body, headers, _ in dead}

@@ -1,5 +1,5 @@
 """`python -m dsr_devstack up/status/down` as separate processes, the way a
-developer uses them, with stand-ins for the four services."""
+developer uses them, with stand-ins for the services."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def test_up_status_down(tmp_path, jar_cache):
         "DSR_MONGO_PORT": free_port(),
         "DSR_SMTP_PORT": free_port(),
         "DSR_OIDC_PORT": free_port(),
+        "DSR_MLLP_PORT": free_port(),
         **{f"DSR_{name.upper()}_PORT": free_port() for name in SERVICES},
     }
     env = {

@@ -107,7 +107,7 @@ async def test_the_command_against_a_rating_service(infra, identity, isolation, 
             assert (str(envelope.event_id), envelope.event_type, envelope.area) == (event_id, "Admitted", "QJ2")
             assert envelope.data | {"admitted_at": None} == {
                 "nhs_number": nhs_number, "admitted_at": None, "hospital_ods_code": "RXM",
-                "bed_type": "mental_health", "secure": True, "legal_basis": "section_3",
+                "bed_type": "mental_health", "secure": True, "legal_basis": "section_3", "ward": None, "specialty": None,
             }
             assert dict(record.headers)["event_id"] == event_id.encode()
             # The rating service takes it: the person is blue.

@@ -131,6 +131,60 @@ class TrackingMeeting(_Setting):
     at: time
 
 
+BedType = Literal["mental_health", "learning_disability"]
+LegalBasis = Literal["informal", "section_2", "section_3", "other"]
+# An HL7 v2 field, optionally one component: "PV1-10", "PV1-3.4", "ZU1-5.1".
+HL7_FIELD = r"^[A-Z][A-Z0-9]{2}-\d{1,3}(\.\d{1,2})?$"
+
+
+class WardMapping(_Setting):
+    """A ward the area counts as a mental health or learning disability bed."""
+
+    site: str = Field(min_length=3, max_length=10)  # ODS code of the site (PV1-3.4, else MSH-4)
+    ward: str = Field(min_length=1, max_length=40)  # the trust's ward code (PV1-3.1)
+    bed_type: BedType
+    secure: bool = False
+
+
+class CareCodes(_Setting):
+    """National codes (main specialty, treatment function) that mean mental
+    health or learning disability care."""
+
+    mental_health: list[str] = Field(default_factory=list)
+    learning_disability: list[str] = Field(default_factory=list)
+
+    def bed_type(self, code: str | None) -> BedType | None:
+        if code in self.learning_disability:
+            return "learning_disability"
+        if code in self.mental_health:
+            return "mental_health"
+        return None
+
+
+class HospitalFeeds(_Setting):
+    """How hospital messages (HL7 v2 ADT, FHIR Encounter) map onto the register:
+    which stays matter, and the bed, security and legal basis of each
+    (docs/HOSPITAL_FEEDS.md). A stay matters when its patient class is an
+    inpatient one and its ward is listed, or else its specialty or treatment
+    function is a mental health or learning disability one."""
+
+    inpatient_classes: list[str] = Field(default_factory=lambda: ["I"])  # PV1-2
+    wards: list[WardMapping] = Field(default_factory=list)
+    specialty_field: str | None = Field(default="PV1-10", pattern=HL7_FIELD)
+    specialties: CareCodes = CareCodes()
+    treatment_function_field: str | None = Field(default=None, pattern=HL7_FIELD)
+    treatment_functions: CareCodes = CareCodes()
+    # Where the trust's feed carries the Mental Health Act legal status
+    # classification code (NHS Data Dictionary: 01 informal, 02 section 2, 03 section 3...).
+    legal_status_field: str | None = Field(default=None, pattern=HL7_FIELD)
+    legal_status_codes: dict[str, LegalBasis] = Field(default_factory=dict)
+    # A stay whose message carries no legal status, or one not in the codes above.
+    legal_status_otherwise: LegalBasis = "other"
+
+    def ward(self, site: str | None, ward: str | None) -> WardMapping | None:
+        return next((w for w in self.wards if w.site == site and w.ward == ward), None)
+
+
 class AreaProfile(_Setting):
     code: str = Field(min_length=2, max_length=10)
     name: str
@@ -151,6 +205,7 @@ class AreaProfile(_Setting):
     # the DSR team mailbox when unset.
     commissioner_mailbox: EmailStr | None = None
     keyworking_service_mailbox: EmailStr | None = None
+    hospital_feeds: HospitalFeeds = HospitalFeeds()
     obligation_rules: list[ObligationRule]
 
     def rule(self, rule_id: str) -> ObligationRule:
@@ -191,6 +246,8 @@ def load_profile(name_or_path: str) -> AreaProfile:
     area = tomllib.loads(path.read_text("utf-8")) if path.suffix == ".toml" else _bundled(name_or_path)
     defaults = _bundled("defaults")
     merged = {**defaults, **area}
+    # One level deeper for the hospital feeds: an area adds its wards and keeps the national codes.
+    merged["hospital_feeds"] = {**defaults.get("hospital_feeds", {}), **area.get("hospital_feeds", {})}
     merged["obligation_rules"] = _merge_rules(
         defaults.get("obligation_rules", []), area.get("obligation_rules", [])
     )

@@ -15,9 +15,12 @@ from typing import Any
 import structlog
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -164,6 +167,20 @@ def create_app(
     async def every_reason(request: Request, exc: RequestValidationError) -> JSONResponse:
         """422 with every reason, each with a machine-readable code and a sentence."""
         return JSONResponse({"outcome": "rejected", "reasons": validation_reasons(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refusal(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's answer, except that a 405 names every method of the path in
+        `Allow` (Starlette names only those of the first route that has it)."""
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        methods = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+        for template, operations in app.openapi()["paths"].items():
+            if compile_path(template)[0].match(request.url.path):
+                methods |= {method.upper() for method in operations}
+        if "GET" in methods:
+            methods.add("HEAD")  # as Starlette answers it
+        return JSONResponse({"detail": exc.detail}, 405, headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
 
     @app.exception_handler(EventTooLarge)
     async def too_large_to_publish(request: Request, exc: EventTooLarge) -> JSONResponse:

@@ -1,7 +1,8 @@
 """What every service's OpenAPI document says about answers that are not the
 endpoint's own: the refusals (401, 403, 404, 409) with their one body, and
 422 with every reason as the services send it (http.py), not FastAPI's
-default shape. Endpoints name the statuses particular to them with
+default shape (an endpoint whose 422 has a media type of its own, FHIR's,
+keeps it). Endpoints name the statuses particular to them with
 `documented(...)`; `complete_document` adds 400 and 413 to every operation with a
 body, 401 and 403 to every operation that needs a token, and 404 to every
 operation with a path parameter."""
@@ -85,7 +86,8 @@ def _answer(code: int) -> dict[str, Any]:
 
 def _complete(operation: dict[str, Any], *, secured: bool, has_path_params: bool) -> None:
     responses = operation.setdefault("responses", {})
-    if "422" in responses:
+    # An endpoint that answers 422 in a format of its own (FHIR's OperationOutcome) keeps it.
+    if "422" in responses and set(responses["422"].get("content", {})) <= {"application/json"}:
         responses["422"] = {**_answer(422), "description": responses["422"].get("description") or DESCRIPTIONS[422]}
         if responses["422"]["description"] == "Validation Error":
             responses["422"]["description"] = DESCRIPTIONS[422]

@@ -13,6 +13,7 @@ from ._proc import DevstackError, ManagedProcess, ephemeral_ports, port_answers
 from .kafka import Kafka
 from .personas import PERSONAS
 from .secantus import SecantusDB
+from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 from .stack import Stack
 
@@ -42,7 +43,8 @@ def _address(part: ManagedProcess) -> str:
         return part.uri
     if isinstance(part, SmtpSink):
         return f"smtp://{part.host}:{part.port}"
-    return part.url
+    mllp = part.env.get("DSR_MLLP_PORT") if isinstance(part, ServiceProcess) else None
+    return f"{part.url} (HL7 v2 over MLLP :{mllp})" if mllp else part.url
 
 
 def _logs(part: ManagedProcess) -> str:

@@ -21,7 +21,12 @@ from .web import web_env
 
 # Service name -> default HTTP port; each runs as `python -m dsr_<name>`. The
 # identity service first: the others verify tokens with its keys.
-SERVICES = {"identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "web": 8080}
+SERVICES = {
+    "identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "hospital_gateway": 8006,
+    "web": 8080,
+}
+# Where the hospital gateway takes HL7 v2 over MLLP (DSR_MLLP_PORT).
+MLLP_PORT = 2575
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -71,7 +76,8 @@ class Stack:
     ports from the environment (defaults in brackets):
     DSR_KAFKA_PORT [19092], DSR_KAFKA_CONTROLLER_PORT [19093],
     DSR_MONGO_PORT [27018], DSR_SMTP_PORT [2525], DSR_OIDC_PORT [9400],
-    DSR_<NAME>_PORT [8001-8005, web 8080]. Development mode: the shipped development
+    DSR_<NAME>_PORT [8001-8006, web 8080], DSR_MLLP_PORT [2575] (the hospital
+    gateway's HL7 v2 listener). Development mode: the shipped development
     values are accepted, and the directory knows the demo personas.
     """
 
@@ -87,6 +93,7 @@ class Stack:
         self.smtp = SmtpSink(self.root / "smtp", _port("DSR_SMTP_PORT", 2525))
         self.provider = OidcProvider(self.root / "oidc", _port("DSR_OIDC_PORT", 9400))
         self.identity_url = f"http://{HOST}:{_port('DSR_IDENTITY_PORT', SERVICES['identity'])}"
+        self.mllp_port = _port("DSR_MLLP_PORT", MLLP_PORT)
         self.services: dict[str, ServiceProcess] = {}
         for name, default in SERVICES.items():
             port = _port(f"DSR_{name.upper()}_PORT", default)
@@ -113,6 +120,8 @@ class Stack:
             urls = {other: f"http://{HOST}:{_port(f'DSR_{other.upper()}_PORT', default)}"
                     for other, default in SERVICES.items() if other != "web"}
             env.update(web_env(public_url=f"http://{HOST}:{port}", service_urls=urls, provider=self.provider))
+        if name == "hospital_gateway":
+            env["DSR_MLLP_PORT"] = str(self.mllp_port)
         return env
 
     @property
@@ -154,6 +163,7 @@ class Stack:
     def ports(self) -> list[tuple[str, int]]:
         out = [(p.name, p.port) for p in self.parts]
         out.insert(1, ("kafka controller", self.kafka.controller_port))
+        out.append(("hospital_gateway mllp", self.mllp_port))
         return out
 
     def down(self) -> tuple[list[str], list[tuple[str, int]]]:

@@ -24,6 +24,7 @@ CONSUMES: dict[str, list[Topic]] = {
     "rating": [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES],
     "scheduler": [Topic.REFERRALS, Topic.RATINGS],
     "notifier": [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS],
+    "hospital_gateway": [],  # publishes only: no consumer group
 }
 
 # Kafka's names for a group that has no consumer: only then does it take offsets.
@@ -89,7 +90,7 @@ async def kafka_view(settings: OpsSettings, services: list[str], timeout: float 
     try:
         async with admin_client(settings, timeout) as admin:
             topics = await admin.list_topics()
-            groups = {s: GroupView(settings.group(s)) for s in services}
+            groups = {s: GroupView(settings.group(s)) for s in services if CONSUMES.get(s)}
             states = await _group_states(admin, [g.group for g in groups.values()])
             committed = {s: await admin.list_consumer_group_offsets(g.group) for s, g in groups.items()}
             dlqs = dlq_topics(settings, topics)

@@ -13,8 +13,11 @@ from dsr_shared.auth import Role
 from dsr_shared.settings import ServiceSettings
 
 # Each service and its HTTP port on the local stack (`make run`).
-SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004}
+SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "hospital_gateway": 8006}
 IDENTITY_PORT = 8005
+# The services that know a person by register id, and audit by it (`dsr audit`):
+# the hospital gateway knows NHS numbers only, and never keeps them.
+REGISTER_SERVICES = ("referral", "rating", "scheduler", "notifier")
 # The local stack's development secret of the command's client (development mode only).
 DEVELOPMENT_CLIENT_SECRET = "dev-only-dsr-ops-client-secret"
 
@@ -36,6 +39,9 @@ class OpsSettings(ServiceSettings):
     rating_url: str = f"http://127.0.0.1:{SERVICES['rating']}"
     scheduler_url: str = f"http://127.0.0.1:{SERVICES['scheduler']}"
     notifier_url: str = f"http://127.0.0.1:{SERVICES['notifier']}"
+    hospital_gateway_url: str = f"http://127.0.0.1:{SERVICES['hospital_gateway']}"
+    # host:port of the hospital gateway's MLLP listener (`dsr hl7`).
+    gateway_mllp: str = "127.0.0.1:2575"
     http_timeout_seconds: float = 10.0
 
     def url(self, service: str) -> str:

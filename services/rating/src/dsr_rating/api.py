@@ -17,7 +17,7 @@ from dsr_shared.db import VersionConflict
 from dsr_shared.events import Cohort, ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
 from dsr_shared.openapi import documented
 from dsr_shared.runtime import Context
-from dsr_rating.api_models import ProfessionalsBody, RatingChangeBody, RemovalBody, UpdateBody
+from dsr_rating.api_models import MergeResolvedBody, ProfessionalsBody, RatingChangeBody, RemovalBody, UpdateBody
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.rules import Refusal, not_on_register, rating_change_refusals, removal_refusals
@@ -262,5 +262,56 @@ def register_router(register: Register) -> APIRouter:
             ],
             "removed_but_in_hospital": await people.removed_in_hospital(),
         }
+
+    return router
+
+
+def hospital_merges_router(register: Register) -> APIRouter:
+    """Hospital merges of two patient records (HL7 A40) that touch someone on
+    the register: never applied by the register, resolved by the DSR team."""
+    router = APIRouter(tags=["hospital events"])
+    people, audit, clock = register.people, register.runtime.audit, register.runtime.clock
+
+    def view(doc: dict) -> dict:
+        return {
+            "merge_id": doc["_id"],
+            "kept_register_id": doc["kept_register_id"],
+            "merged_register_id": doc["merged_register_id"],
+            "hospital_ods_code": doc["hospital_ods_code"],
+            "merged_at": doc["merged_at"],
+            "resolved_at": doc.get("resolved_at"),
+            "resolved_by": doc.get("resolved_by"),
+            "note": doc.get("note"),
+        }
+
+    @router.get("/hospital-events/merges")
+    async def merges(
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM))],
+        resolved: Annotated[bool, Query(description="Those already resolved instead of those waiting.")] = False,
+    ) -> dict:
+        """Merges waiting for the DSR team: the register ids of the records the
+        hospital merged (one may be someone not on the register: null). Check
+        with the hospital which NHS number is right and correct the register by
+        hand (a new referral, or a removal), then mark the merge resolved."""
+        found = await people.list_merges(resolved=resolved)
+        for doc in found:
+            for register_id in {doc["kept_register_id"], doc["merged_register_id"]} - {None}:
+                await audit.record(principal, "hospital_events.merges", register_id)
+        return {"merges": [view(doc) for doc in found]}
+
+    @router.post("/hospital-events/merges/{merge_id}/resolved", responses=documented(404, 422))
+    async def resolve(
+        merge_id: str,
+        body: MergeResolvedBody,
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM))],
+    ) -> dict:
+        """The DSR team has dealt with the merge; `reason` says how (no NHS number here)."""
+        doc = await people.resolve_merge(merge_id, _actor(principal), body.reason, clock.now())
+        if doc is None:
+            await audit.record(principal, "hospital_events.merge.resolve", merge_id, "missing")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such merge waiting")
+        for register_id in {doc["kept_register_id"], doc["merged_register_id"]} - {None}:
+            await audit.record(principal, "hospital_events.merge.resolve", register_id)
+        return view(doc)
 
     return router

@@ -48,3 +48,10 @@ class RemovalBody(_Body):
 
     reason: Text
     best_interest_meeting: bool = False
+
+
+class MergeResolvedBody(_Body):
+    """How the DSR team dealt with a hospital's merge of two patient records
+    (no NHS number here: the register ids say who)."""
+
+    reason: Text

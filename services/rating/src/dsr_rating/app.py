@@ -11,7 +11,7 @@ from dsr_shared.runtime import Runtime
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
 from dsr_rating.adapters.people import PeopleStore
-from dsr_rating.api import register_router
+from dsr_rating.api import hospital_merges_router, register_router
 from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers
 from dsr_rating.register import Register
 from dsr_rating.sweeper import end_green_months
@@ -47,7 +47,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         runtime,
         title="DSR rating service",
         topics=TOPICS,
-        routers=[register_router(register), worklist_router(register)],
+        routers=[register_router(register), worklist_router(register), hospital_merges_router(register)],
         on_startup=[indexes],
         background=[green_month_sweeper],
     )

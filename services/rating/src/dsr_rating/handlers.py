@@ -4,8 +4,10 @@
   arrived before the referral named them; their age band moves on
   (AgeBandChanged, R-OB-10), and what the register announces next carries it.
 - dsr.hospital.*: admissions and discharges, matched by the keyed hash of the
-  NHS number (R-RAG-3, R-RAG-4); for someone not on the register they are kept
-  until a referral names them.
+  NHS number (R-RAG-3, R-RAG-4), and the hospitals' corrections: cancelled
+  admissions and discharges, transfers (hospital_corrections.py); for someone
+  not on the register they are kept until a referral names them. A merge of
+  two patient records is never applied: it waits for the DSR team.
 - dsr.ratings (the register's own log): changes people made over HTTP. They
   were applied when made, so reading them back changes nothing; after a
   rebuild they are what puts those changes back."""
@@ -21,21 +23,25 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from dsr_shared.db import Outgoing
 from dsr_shared.envelope import Envelope, derived_event_id
 from dsr_shared.events import (
+    AdmissionCancelled,
     Admitted,
     AgeBandChanged,
+    DischargeCancelled,
     Discharged,
+    PatientsMerged,
     PersonRemoved,
     ProfessionalsChanged,
     RatingChanged,
     ReferralAccepted,
     RemovalRequested,
+    Transferred,
     UpdateAdded,
 )
 from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.messaging import Handler
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.runtime import Context
-from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
+from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update, stay_identity
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.register import Register, retrying_conflicts
 
@@ -165,7 +171,77 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
         fact = _discharge_fact(str(envelope.event_id), event.hospital_ods_code, event.discharged_at, event.destination)
         await record_hospital_fact(envelope, event.nhs_number, fact)
 
-    return {Admitted.EVENT_TYPE: on_admitted, Discharged.EVENT_TYPE: on_discharged}
+    async def on_admission_cancelled(envelope: Envelope, event: AdmissionCancelled) -> None:
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="admission_cancelled",
+            at=event.cancelled_at,
+            by=f"hospital:{event.hospital_ods_code}",
+            rationale=f"The admission to {event.hospital_ods_code} at {event.admitted_at.isoformat()} was cancelled by the hospital.",
+            hospital_ods_code=event.hospital_ods_code,
+            cancels=stay_identity("admission", event.hospital_ods_code, event.admitted_at),
+        )
+        await record_hospital_fact(envelope, event.nhs_number, fact)
+
+    async def on_discharge_cancelled(envelope: Envelope, event: DischargeCancelled) -> None:
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="discharge_cancelled",
+            at=event.cancelled_at,
+            by=f"hospital:{event.hospital_ods_code}",
+            rationale=f"The discharge from {event.hospital_ods_code} at {event.discharged_at.isoformat()} was cancelled "
+            "by the hospital: still in hospital (R-RAG-3).",
+            hospital_ods_code=event.hospital_ods_code,
+            cancels=stay_identity("discharge", event.hospital_ods_code, event.discharged_at),
+        )
+        await record_hospital_fact(envelope, event.nhs_number, fact)
+
+    async def on_transferred(envelope: Envelope, event: Transferred) -> None:
+        stay = HospitalStay(**event.model_dump(include=set(HospitalStay.model_fields)), admitted_at=event.transferred_at)
+        fact = Fact(
+            id=str(envelope.event_id),
+            kind="transfer",
+            at=event.transferred_at,
+            by=f"hospital:{event.hospital_ods_code}",
+            rationale=f"Transferred to {event.hospital_ods_code} ({event.bed_type} bed{', secure' if event.secure else ''}, "
+            f"{event.legal_basis}).",
+            hospital=stay,
+            hospital_ods_code=event.hospital_ods_code,
+        )
+        await record_hospital_fact(envelope, event.nhs_number, fact)
+
+    async def on_patients_merged(envelope: Envelope, event: PatientsMerged) -> None:
+        """Never applied: when either record is someone on the register, the DSR
+        team is asked to resolve it (GET /hospital-events/merges); otherwise
+        nothing is kept."""
+        if not (nhs_number_is_valid(event.nhs_number) and nhs_number_is_valid(event.merged_nhs_number)):
+            raise ValueError("R-ID-2: the merge carries an invalid NHS number")  # dead-lettered
+        kept, merged = nhs_number_hash(key, event.nhs_number), nhs_number_hash(key, event.merged_nhs_number)
+
+        async def effect(session: AsyncClientSession) -> list[Outgoing]:
+            people = {}
+            for digest in (kept, merged):
+                await register.people.claim(digest, session)
+                people[digest] = await register.people.by_nhs_number_hash(digest, session)
+            if any(people.values()):
+                await register.people.keep_merge(
+                    kept, merged, people[kept], people[merged], event.hospital_ods_code, event.merged_at,
+                    str(envelope.event_id), session,
+                )
+            return []
+
+        for digest in (kept, merged):
+            await register.people.prepare_claim(digest)
+        await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
+
+    return {
+        Admitted.EVENT_TYPE: on_admitted,
+        Discharged.EVENT_TYPE: on_discharged,
+        AdmissionCancelled.EVENT_TYPE: on_admission_cancelled,
+        DischargeCancelled.EVENT_TYPE: on_discharge_cancelled,
+        Transferred.EVENT_TYPE: on_transferred,
+        PatientsMerged.EVENT_TYPE: on_patients_merged,
+    }
 
 
 def own_log_handlers(register: Register) -> dict[str, Handler]:

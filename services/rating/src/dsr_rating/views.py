@@ -7,6 +7,8 @@ from typing import Any
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
 
+HOSPITAL_KINDS = ("admission", "discharge", "transfer", "admission_cancelled", "discharge_cancelled")
+
 
 def person_view(record: PersonRecord, standing: Standing) -> dict[str, Any]:
     """GET /register/{id}: current rating, history, updates, professionals (docs/CONTRACT.md)."""
@@ -28,9 +30,9 @@ def person_view(record: PersonRecord, standing: Standing) -> dict[str, Any]:
         "updates": [update.model_dump(mode="json") for update in record.updates],
         "professionals": [p.model_dump(mode="json") for p in record.professionals.professionals] if record.professionals else [],
         "hospital_events": [
-            fact.model_dump(mode="json", include={"kind", "at", "hospital_ods_code", "hospital", "destination", "id"})
+            fact.model_dump(mode="json", include={"kind", "at", "hospital_ods_code", "hospital", "destination", "id", "cancels"})
             for fact in record.facts
-            if fact.kind in ("admission", "discharge")
+            if fact.kind in HOSPITAL_KINDS
         ],
         "version": record.version,
     }

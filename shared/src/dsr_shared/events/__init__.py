@@ -2,7 +2,14 @@
 
 from dsr_shared.events.base import Event
 from dsr_shared.events.common import AgeBand, Cohort, Rating
-from dsr_shared.events.hospital import Admitted, Discharged
+from dsr_shared.events.hospital import (
+    AdmissionCancelled,
+    Admitted,
+    DischargeCancelled,
+    Discharged,
+    PatientsMerged,
+    Transferred,
+)
 from dsr_shared.events.notifications import NotificationFailed, NotificationSent
 from dsr_shared.events.obligations import (
     ObligationCancelled,
@@ -40,9 +47,11 @@ __all__ = [
     "EVENT_TYPES",
     "AgeBand",
     "AgeBandChanged",
+    "AdmissionCancelled",
     "Admitted",
     "Cohort",
     "ConsentRenewed",
+    "DischargeCancelled",
     "DischargeSeen",
     "Discharged",
     "Event",
@@ -55,6 +64,7 @@ __all__ = [
     "ObligationDue",
     "ObligationOverdue",
     "ObligationScheduled",
+    "PatientsMerged",
     "PersonRemoved",
     "ProfessionalsChanged",
     "Rating",
@@ -63,6 +73,7 @@ __all__ = [
     "ReferralRejected",
     "ReferralSubmitted",
     "RemovalRequested",
+    "Transferred",
     "Transition",
     "UnknownEventType",
     "UnsupportedSchemaVersion",

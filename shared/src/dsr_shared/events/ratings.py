@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from dsr_shared.events.base import Event
 from dsr_shared.events.bounds import MAX_ITEMS, Code, LongText, Subject, Text
@@ -19,11 +19,16 @@ from dsr_shared.topics import Topic
 # A person's history of transitions, in one event: years of weekly changes fit.
 MAX_TRANSITIONS = 1000
 
-RatingCause = Literal["referral", "person", "admission", "discharge", "green_month_ended"]
+# A cancelled admission or discharge (HL7 A11, A13) puts back the rating the
+# register would have had without it: not a discharge, nor a new admission.
+RatingCause = Literal[
+    "referral", "person", "admission", "discharge", "green_month_ended", "admission_cancelled", "discharge_cancelled"
+]
 
 
-class HospitalStay(BaseModel):
-    """The bed a person was admitted to (no NHS number: the register id says who)."""
+class Stay(BaseModel):
+    """A stay in a mental health or learning disability bed, as the rules read
+    it (no NHS number: the register id says who)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -32,6 +37,14 @@ class HospitalStay(BaseModel):
     bed_type: Literal["mental_health", "learning_disability"]
     secure: bool = False
     legal_basis: Literal["informal", "section_2", "section_3", "other"]
+
+
+class HospitalStay(Stay):
+    """The bed a person is in, and the ward (the hospital's own code) when the
+    hospital gateway knows it. A timeline's transitions keep the `Stay` only:
+    a person's whole history must fit in one message."""
+
+    ward: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 
 class Transition(BaseModel):
@@ -50,7 +63,7 @@ class Transition(BaseModel):
     # As they were at that time (the rules that depend on age, cohort or bed).
     cohort: Cohort = Cohort.UNKNOWN
     age_band: AgeBand = AgeBand.UNKNOWN
-    hospital: HospitalStay | None = None
+    hospital: Stay | None = None
 
 
 class RatingChanged(Event):

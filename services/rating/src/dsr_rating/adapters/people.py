@@ -1,8 +1,10 @@
 """The register's store: one document per person (their record, saved whole,
-guarded by its version), plus hospital events for people not on the register."""
+guarded by its version), plus hospital events for people not on the register
+and hospital merges of patient records for the DSR team to resolve."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +27,14 @@ class PeopleStore:
         self.people = db["people"]
         self.unmatched = db["unmatched_hospital_events"]
         self.claims = db["nhs_number_hash_claims"]
+        self.merges = db["hospital_merges"]
 
     async def ensure_indexes(self) -> None:
         await self.people.create_index("nhs_number_hash")
         await self.people.create_index([("status", 1), ("rating", 1), ("cohort", 1)])
         await self.people.create_index([("status", 1), ("rating", 1), ("green_until", 1)])
         await self.unmatched.create_index("nhs_number_hash")
+        await self.merges.create_index([("resolved_at", 1), ("merged_at", 1)])
 
     async def get(self, register_id: str, session: AsyncClientSession | None = None) -> PersonRecord | None:
         doc = await self.people.find_one({"_id": register_id}, session=session)
@@ -117,3 +121,39 @@ class PeopleStore:
     async def with_removal_requests(self) -> list[PersonRecord]:
         query = {"status": "on_register", "removal_requests.0": {"$exists": True}}
         return [PersonRecord.model_validate(doc) async for doc in self.people.find(query).sort("_id", 1)]
+    async def keep_merge(
+        self,
+        kept_digest: str,
+        merged_digest: str,
+        kept: PersonRecord | None,
+        merged: PersonRecord | None,
+        hospital_ods_code: str,
+        merged_at: datetime,
+        event_id: str,
+        session: AsyncClientSession,
+    ) -> None:
+        """A hospital merged two patient records, at least one of them someone on
+        the register: kept, by register id only, until the DSR team resolves it.
+        The same merge sent twice is one item."""
+        merge_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:merge:{kept_digest}:{merged_digest}"))
+        doc = {
+            "kept_register_id": kept.register_id if kept else None,
+            "merged_register_id": merged.register_id if merged else None,
+            "hospital_ods_code": hospital_ods_code,
+            "merged_at": merged_at,
+            "event_id": event_id,
+            "resolved_at": None,
+        }
+        await self.merges.update_one({"_id": merge_id}, {"$setOnInsert": doc}, upsert=True, session=session)
+
+    async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
+        query = {"resolved_at": {"$ne": None}} if resolved else {"resolved_at": None}
+        return [doc async for doc in self.merges.find(query).sort([("merged_at", 1), ("_id", 1)])]
+
+    async def resolve_merge(self, merge_id: str, by: str, note: str, at: datetime) -> dict[str, Any] | None:
+        """None when there is no such merge waiting."""
+        return await self.merges.find_one_and_update(
+            {"_id": merge_id, "resolved_at": None},
+            {"$set": {"resolved_at": at, "resolved_by": by, "note": note}},
+            return_document=True,
+        )

@@ -50,7 +50,7 @@ def announcements(
     if timeline == before:
         return []
     known = {t.transition_id: t for t in before}
-    entries = {record.transition_id(e.fact_key): e for e in after.history if e.took_effect}
+    entries = {record.transition_id(e.fact_key): e for e in after.history if e.is_transition}
     changed = [t for t in timeline if known.get(t.transition_id) != t]
     if not changed:  # only a transition made untrue: tell the newest again, with the timeline
         changed = timeline[-1:]
@@ -87,7 +87,7 @@ def _event(
         cause_event_id=uuid.UUID(entry.fact_id),
         cohort=transition.cohort,
         age_band=transition.age_band,
-        hospital=transition.hospital,
+        hospital=entry.hospital,  # the bed with its ward; the timeline keeps the bed
         by_dsr_team=entry.by_dsr_team,
         **common,
     )

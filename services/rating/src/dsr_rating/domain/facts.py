@@ -35,7 +35,18 @@ def _stay_as_kept(stay: HospitalStay | None) -> HospitalStay | None:
     return stay.model_copy(update={"admitted_at": _utc_milliseconds(stay.admitted_at)}) if stay else None
 
 
-FactKind = Literal["entry", "rating", "admission", "discharge", "removal", "green_month_ended"]
+FactKind = Literal[
+    "entry", "rating", "admission", "discharge", "removal", "green_month_ended",
+    # Hospital corrections (hospital_corrections.py): HL7 A11, A13, A02.
+    "admission_cancelled", "discharge_cancelled", "transfer",
+]
+# Facts that say where a person is in hospital, told apart by hospital and time.
+STAY_KINDS = ("admission", "discharge", "transfer")
+
+
+def stay_identity(kind: str, hospital_ods_code: str | None, at: datetime) -> str:
+    """What makes an admission, discharge or transfer the same one, whatever event brought it."""
+    return f"{kind}:{hospital_ods_code}:{_utc_milliseconds(at).isoformat()}"
 
 
 class _Record(BaseModel):
@@ -53,9 +64,14 @@ class Fact(_Record):
     rating: Rating | None = None  # entry, rating
     agreed_with_person: bool | None = None  # rating (R-RAG-2)
     by_dsr_team: bool = False  # rating: the DSR team's changes always take effect
-    hospital: Annotated[HospitalStay | None, AfterValidator(_stay_as_kept)] = None  # admission
-    hospital_ods_code: str | None = None  # admission, discharge
+    hospital: Annotated[HospitalStay | None, AfterValidator(_stay_as_kept)] = None  # admission, transfer
+    hospital_ods_code: str | None = None  # admission, discharge, transfer, cancellations
     destination: str | None = None  # discharge
+    # admission_cancelled, discharge_cancelled: the identity of the fact cancelled.
+    cancels: str | None = None
+    # Set only while folding (hospital_corrections.py): an admission or discharge
+    # the hospital cancelled, kept in the history without taking effect.
+    cancelled: bool = False
     # green_month_ended: the green rating whose month ended (R-RAG-5).
     green_since: Instant | None = None
     # entry: an automatic referral because of a discharge (R-ELIG-4); the entry
@@ -71,8 +87,10 @@ class Fact(_Record):
     @property
     def identity(self) -> str:
         """The same admission or discharge sent twice, even under two event ids, is one fact."""
-        if self.kind in ("admission", "discharge"):
-            return f"{self.kind}:{self.hospital_ods_code}:{self.at.isoformat()}"
+        if self.kind in STAY_KINDS:
+            return stay_identity(self.kind, self.hospital_ods_code, self.at)
+        if self.cancels is not None:
+            return f"{self.kind}:{self.cancels}"
         return self.id
 
 

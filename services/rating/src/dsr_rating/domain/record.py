@@ -10,6 +10,7 @@ from pydantic import BaseModel, EmailStr, Field, TypeAdapter
 
 from dsr_shared.area import AreaProfile
 from dsr_shared.events import AgeBand, Cohort, Transition
+from dsr_shared.events.ratings import Stay
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update, _Record, kept_twin
 from dsr_rating.domain.standing import Standing, fold
@@ -130,10 +131,10 @@ class PersonRecord(BaseModel):
                 cause=entry.cause,
                 cohort=self.cohort_at(entry.at),
                 age_band=self.age_band_at(entry.at),
-                hospital=entry.hospital,
+                hospital=Stay(**entry.hospital.model_dump(exclude={"ward"})) if entry.hospital else None,
             )
             for entry in standing.history
-            if entry.took_effect
+            if entry.is_transition
         ]
 
     def standing(self, area: AreaProfile, calendar: WorkingCalendar) -> Standing:

@@ -10,7 +10,10 @@ is recorded and changes nothing. One exception keeps R-RAG-3 whole when an
 admission is reported late: a change a case holder made while the person was
 in fact in hospital (the register did not know yet) is kept in the history
 but does not take effect; the person stays blue until discharged. The DSR
-team's changes always take effect (they correct the record)."""
+team's changes always take effect (they correct the record). What a hospital
+cancels (HL7 A11, A13) is read before the fold (hospital_corrections.py): it
+stays in the history without taking effect, and the person stands as if it
+had never been sent."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from dsr_shared.events import Rating
 from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact
+from dsr_rating.domain.hospital_corrections import CORRECTIONS, corrected, stay_after
 
 Status = Literal["not_entered", "on_register", "removed"]
 ON = "on_register"
@@ -36,6 +40,9 @@ CAUSE_OF_KIND = {
     "discharge": "discharge",
     "removal": "removal",
     "green_month_ended": "green_month_ended",
+    "admission_cancelled": "admission_cancelled",
+    "discharge_cancelled": "discharge_cancelled",
+    "transfer": "admission",
 }
 
 
@@ -59,6 +66,15 @@ class HistoryEntry(BaseModel):
     fact_key: str = ""
     # The stay, when the change is to blue.
     hospital: HospitalStay | None = None
+
+    @property
+    def is_transition(self) -> bool:
+        """A change of where the person stands, in the timeline the register
+        announces. A hospital's cancellation is in the history, as what put
+        the rating back, but is none: the fold reads the facts as if the
+        cancelled admission or discharge had never been sent, so the
+        transition it had made drops out of the timeline instead."""
+        return self.took_effect and self.from_rating != self.to_rating
 
 
 class Standing(BaseModel):
@@ -144,17 +160,20 @@ def fold(facts: Iterable[Fact], area: AreaProfile, calendar: WorkingCalendar) ->
     since = green_since = hold_until = None
     in_hospital, stay = False, None
     history: list[HistoryEntry] = []
-    for fact in sorted(facts, key=lambda f: f.sort_key):
-        if fact.kind == "admission":
-            in_hospital, stay = True, fact.hospital
-        elif fact.kind == "discharge":
-            in_hospital, stay = False, None
+    for fact in corrected(facts):
+        in_hospital, stay = stay_after(fact, in_hospital, stay)
         new_status, new_rating = _outcome(fact, status, rating, green_since, in_hospital, area)
+        if fact.cancelled:  # by the hospital: kept in the history, never in effect
+            if status == ON and (new_status, new_rating) != (status, rating):
+                history.append(_entry(fact, rating, new_rating if new_status == ON else None, took_effect=False))
+            continue
         if fact.kind == "discharge" and new_status == ON and area.post_discharge.holds_for:
             hold_until = calendar.deadline(fact.at, area.post_discharge.holds_for)
         if (new_status, new_rating) == (status, rating):
             if fact.kind == "rating" and status == ON:
                 history.append(_entry(fact, rating, fact.rating, took_effect=False))
+            elif fact.kind in CORRECTIONS and status == ON:
+                history.append(_entry(fact, rating, rating))  # what put the rating back
             continue
         history.append(
             _entry(fact, rating if status == ON else None, new_rating if new_status == ON else None, stay=stay)

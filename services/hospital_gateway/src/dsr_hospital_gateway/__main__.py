@@ -1,0 +1,3 @@
+from dsr_hospital_gateway.main import main
+
+main()
