@@ -27,7 +27,7 @@ ENDPOINTS: dict[tuple[str, str, str], tuple[set[Role], str | None, dict | None]]
     ("referral", "PUT", "/people/{register_id}/address"): (
         {Role.REFERRER, Role.DSR_TEAM}, "person", {"line1": "2 Other Street", "town": "Derby", "postcode": "DE1 1AB"}),
     ("referral", "GET", "/people/{register_id}"): ({Role.REFERRER, Role.DSR_TEAM}, "person", None),
-    ("referral", "POST", "/people/search"): ({Role.DSR_TEAM}, None, {"family_name": "Nobody"}),
+    ("referral", "POST", "/searches/people"): ({Role.DSR_TEAM}, None, {"family_name": "Nobody"}),
     ("rating", "GET", "/register"): ({Role.DSR_TEAM, Role.OPS}, None, None),
     ("rating", "GET", "/caseload"): ({Role.REFERRER, Role.DSR_TEAM}, "mine", None),
     ("rating", "GET", "/removal-requests"): ({Role.DSR_TEAM}, None, None),

@@ -142,7 +142,7 @@ class Demo:
 
     async def story(self, person: Person) -> str:
         """Refer one person, then give them some history; nothing for someone already loaded."""
-        found = await self.call(self.settings.demo_dsr_team, "referral", "POST", "/people/search",
+        found = await self.call(self.settings.demo_dsr_team, "referral", "POST", "/searches/people",
                                 {"nhs_number": person.nhs_number})
         if found.status_code == 200 and found.json()["people"]:
             return "already loaded"

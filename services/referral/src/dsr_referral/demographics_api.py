@@ -51,7 +51,8 @@ def demographics_router(people: People, directory: PeopleDirectory) -> APIRouter
         await audit.record(principal, "person.read", register_id)
         return found
 
-    @router.post("/people/search")
+    # Not under /people/: /people/search would also be a register id's path.
+    @router.post("/searches/people")
     async def search(
         query: PersonSearch,
         principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM))],

@@ -150,7 +150,7 @@ class UserBackend:
         return await self._json("referral", "GET", f"/people/{register_id}")
 
     async def search_people(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        return (await self._json("referral", "POST", "/people/search", json=query))["people"]
+        return (await self._json("referral", "POST", "/searches/people", json=query))["people"]
 
     async def change_address(self, register_id: str, address: dict[str, Any]) -> dict[str, Any]:
         return await self._json("referral", "PUT", f"/people/{register_id}/address", json=address)
