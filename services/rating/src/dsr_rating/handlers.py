@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from nhs_number import is_valid as nhs_number_is_valid
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -171,30 +172,27 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
         fact = _discharge_fact(str(envelope.event_id), event.hospital_ods_code, event.discharged_at, event.destination)
         await record_hospital_fact(envelope, event.nhs_number, fact)
 
-    async def on_admission_cancelled(envelope: Envelope, event: AdmissionCancelled) -> None:
+    async def record_cancellation(envelope: Envelope, event: AdmissionCancelled | DischargeCancelled,
+                                  cancelled: Literal["admission", "discharge"], of: datetime, rationale: str) -> None:
         fact = Fact(
             id=str(envelope.event_id),
-            kind="admission_cancelled",
+            kind=f"{cancelled}_cancelled",
             at=event.cancelled_at,
             by=f"hospital:{event.hospital_ods_code}",
-            rationale=f"The admission to {event.hospital_ods_code} at {event.admitted_at.isoformat()} was cancelled by the hospital.",
+            rationale=rationale,
             hospital_ods_code=event.hospital_ods_code,
-            cancels=stay_identity("admission", event.hospital_ods_code, event.admitted_at),
+            cancels=stay_identity(cancelled, event.hospital_ods_code, of),
         )
         await record_hospital_fact(envelope, event.nhs_number, fact)
 
+    async def on_admission_cancelled(envelope: Envelope, event: AdmissionCancelled) -> None:
+        await record_cancellation(envelope, event, "admission", event.admitted_at, f"The admission to "
+                                  f"{event.hospital_ods_code} at {event.admitted_at.isoformat()} was cancelled by the hospital.")
+
     async def on_discharge_cancelled(envelope: Envelope, event: DischargeCancelled) -> None:
-        fact = Fact(
-            id=str(envelope.event_id),
-            kind="discharge_cancelled",
-            at=event.cancelled_at,
-            by=f"hospital:{event.hospital_ods_code}",
-            rationale=f"The discharge from {event.hospital_ods_code} at {event.discharged_at.isoformat()} was cancelled "
-            "by the hospital: still in hospital (R-RAG-3).",
-            hospital_ods_code=event.hospital_ods_code,
-            cancels=stay_identity("discharge", event.hospital_ods_code, event.discharged_at),
-        )
-        await record_hospital_fact(envelope, event.nhs_number, fact)
+        await record_cancellation(envelope, event, "discharge", event.discharged_at, f"The discharge from "
+                                  f"{event.hospital_ods_code} at {event.discharged_at.isoformat()} was cancelled "
+                                  "by the hospital: still in hospital (R-RAG-3).")
 
     async def on_transferred(envelope: Envelope, event: Transferred) -> None:
         stay = HospitalStay(**event.model_dump(include=set(HospitalStay.model_fields)), admitted_at=event.transferred_at)

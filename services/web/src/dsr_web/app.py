@@ -163,13 +163,10 @@ def _handle_errors(app: FastAPI) -> None:
         request.session.clear()
         return RedirectResponse("/session-ended", status_code=303)
 
+    # Refused by the web's own role rules (PageRefused) or by a service (Forbidden): one page.
     @app.exception_handler(PageRefused)
-    async def refused(request: Request, exc: PageRefused) -> Response:
-        return problem(request, 403, "You do not have access to this page",
-                       "Your role on the register does not include this page. If you need it, ask the DSR team.")
-
     @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, exc: Forbidden) -> Response:
+    async def refused(request: Request, exc: Exception) -> Response:
         return problem(request, 403, "You do not have access to this page",
                        "Your role on the register does not include this page. If you need it, ask the DSR team.")
 
