@@ -97,6 +97,8 @@ def gateway_process(workdir: Path, mllp_port: int) -> ServiceProcess:
         "DSR_MONGO_URI": os.environ.get("DSR_MONGO_URI", "mongodb://127.0.0.1:27018/?replicaSet=secantus"),
         "DSR_TOPIC_PREFIX": f"{run}.", "DSR_MONGO_DB": f"{run}_gateway", "DSR_AREA_PROFILE": "derbyshire",
         "DSR_MLLP_PORT": str(mllp_port), "DSR_LOG_LEVEL": "WARNING",
+        # MLLP takes no token; development mode lets the HTTP side start without an identity service.
+        "DSR_DEVELOPMENT_MODE": "true", "DSR_AUTH_ISSUER": "http://127.0.0.1:8005",
     }
     http_port = free_port()
     env["DSR_HTTP_PORT"] = str(http_port)
