@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import TopicReader, auth, enveloped, eventually, referral_body
+from support import TopicReader, auth, enveloped, eventually, identity, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -120,7 +120,7 @@ async def test_idempotency_keys_belong_to_the_submitter_who_used_them(service_pr
         assert again.json() == bodies["b"], "the same submitter's key still gives their own answer"
         accepted = await eventually(lambda: len(topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")) == 4
                                     and topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted"))
-    assert {e["data"]["accepted_by"] for e in accepted} == {"a@example.org", "b@example.org"}
+    assert {e["data"]["accepted_by"] for e in accepted} == {identity().user_id("a@example.org"), identity().user_id("b@example.org")}
     assert await db["people"].count_documents({}) == 4
     await mongo.close()
 
@@ -162,7 +162,8 @@ async def test_a_further_referral_is_kept_and_sent_to_the_dsr_team_without_the_r
     topic = f"{isolation}.dsr.referrals"
     further = await eventually(lambda: len(topics.events(topic, "FurtherReferralReceived")) == 3 and topics.events(topic, "FurtherReferralReceived"))
     assert [(e["data"]["submitted_by"], e["data"]["proposed_rating"]) for e in further] == [
-        ("other@example.org", "red"), ("owner@example.org", "amber"), ("team@example.org", "amber")
+        (identity().user_id(who), rating)
+        for who, rating in (("other@example.org", "red"), ("owner@example.org", "amber"), ("team@example.org", "amber"))
     ]
     assert all(e["data"]["register_id"] == register_id for e in further)
     assert further[0]["data"]["referral_id"] == unrelated.json()["referral_id"]
