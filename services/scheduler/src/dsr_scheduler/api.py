@@ -50,6 +50,7 @@ class CompletionBody(BaseModel):
 
 LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
 LIST_READERS = (*LIST_WHOLE, Role.REFERRER)
+MAX_LISTED = 1000
 Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
@@ -65,6 +66,10 @@ def obligation_router(scheduler: Scheduler, contacts: ContactsProjection) -> API
         kind: Id | None = None,
         state: State | None = None,
         rule: Id | None = None,
+        due_before: Annotated[
+            IsoInstant | None, Query(description="Only those due before this instant (with `state`: through its index).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LISTED, description="At most this many, soonest due first.")] = MAX_LISTED,
     ) -> dict:
         """The DSR team and ops see everyone's obligations; a referrer, those
         of the people they referred or are named on as a professional."""
@@ -72,7 +77,9 @@ def obligation_router(scheduler: Scheduler, contacts: ContactsProjection) -> API
         filters = {k: v for k, v in (("register_id", scope), ("kind", kind), ("state", state), ("rule", rule)) if v}
         # Withdrawn obligations were never demanded after all: shown only when asked for.
         filters.setdefault("state", {"$ne": "withdrawn"})
-        found = await store.find(filters)
+        if due_before is not None:
+            filters["due_at"] = {"$lt": due_before}
+        found = await store.find(filters, limit)
         await audit.record(principal, "obligations.list", register_id or "*")
         return {"obligations": [o.model_dump(mode="json") for o in found]}
 
