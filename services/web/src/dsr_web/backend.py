@@ -217,6 +217,10 @@ class UserBackend:
     async def obligations(self, **filters: Any) -> list[dict[str, Any]]:
         return (await self._json("scheduler", "GET", "/obligations", params=filters))["obligations"]
 
+    async def obligations_counted(self, **filters: Any) -> dict[str, Any]:
+        """The first `limit` of them (soonest due) and `total`, how many there are."""
+        return await self._json("scheduler", "GET", "/obligations", params=filters)
+
     async def complete_obligation(self, obligation_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._json("scheduler", "POST", f"/obligations/{obligation_id}/complete", json=body)
 

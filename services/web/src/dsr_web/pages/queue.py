@@ -23,7 +23,8 @@ router = APIRouter()
 Team = Annotated[User, Depends(may_use("queue"))]
 CETR_KINDS = ("community_cetr", "post_admission_cetr", "inpatient_cetr")
 ACTION_SLOTS = 3
-INCOMPLETE_SHOWN = 100
+# Each list shows its first (soonest due) this many, and says how many there are.
+SHOWN = 50
 
 
 @router.get("/queue")
@@ -31,9 +32,9 @@ async def queue(request: Request, user: Team, api: Services) -> Response:
     zone = ZoneInfo(request.app.state.settings.area.working_time.timezone)
     week_ends = datetime.now(zone) + timedelta(days=7)
     overdue, due, this_week, removals, unmatched, unknown = await together(
-        api.obligations(state="overdue"), api.obligations(state="due"),
-        api.obligations(state="open", due_before=week_ends.isoformat()),
-        api.removal_requests(), api.unmatched_hospital_events(), api.register(needs_completion="true", limit=INCOMPLETE_SHOWN),
+        api.obligations_counted(state="overdue", limit=SHOWN), api.obligations_counted(state="due", limit=SHOWN),
+        api.obligations_counted(state="open", due_before=week_ends.isoformat(), limit=SHOWN),
+        api.removal_requests(), api.unmatched_hospital_events(), api.register(needs_completion="true", limit=SHOWN),
     )
     for result in (overdue, due, this_week):
         if isinstance(result, BaseException):

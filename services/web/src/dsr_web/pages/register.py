@@ -52,21 +52,28 @@ async def register(request: Request, user: Team, api: Services, rating: str = ""
     if chosen["attention"]:
         shown, counts, pressing = await _needing_attention(api, wanted, chosen["attention"], number)
     else:
-        listing, everyone, due, overdue = _values(await together(
-            api.register(**wanted, limit=PAGE_SIZE, page=number),
-            api.register(limit=0) if wanted else _nothing(),
-            api.obligations(state="due"), api.obligations(state="overdue")))
+        listing, everyone = _values(await together(
+            api.register(**wanted, limit=PAGE_SIZE, page=number), api.register(limit=0) if wanted else _nothing()))
         count = page_count(listing["total"])
         if number > count:  # past the end (people left meanwhile): the last page
             number = count
             listing = await api.register(**wanted, limit=PAGE_SIZE, page=number)
         shown = Page(listing["people"], number, count, listing["total"])
-        counts, pressing = (everyone or listing)["counts"], due_by_person(due + overdue)
+        counts, pressing = (everyone or listing)["counts"], await _pressing([p["register_id"] for p in shown.items], api)
     query = {k: v for k, v in chosen.items() if v}
     return render(request, "register.jinja", {
         "title": "The register", "counts": counts, "total": sum(counts["by_rating"].values()), "page": shown,
         "pressing": pressing, "chosen": chosen, "query": urlencode(query), "filtered": bool(query),
     })
+
+
+async def _pressing(register_ids: list[str], api) -> dict[str, Due]:
+    """What is due and overdue for the people on the page, and only them."""
+    if not register_ids:
+        return {}
+    due, overdue = _values(await together(api.obligations(state="due", people=register_ids),
+                                          api.obligations(state="overdue", people=register_ids)))
+    return due_by_person(due + overdue)
 
 
 async def _nothing() -> None:
