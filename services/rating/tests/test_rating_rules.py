@@ -150,6 +150,25 @@ async def test_updates_professionals_and_the_tracking_list(rating_service):
     assert everyone["counts"]["by_rating"] == {"red": 1, "amber": 1}
     assert everyone["counts"]["by_cohort"] == {"cyp": 1, "adult": 1}
 
+    # A page at a time, in register-identifier order, the counts always of everyone the filters keep.
+    first, second = sorted(p["register_id"] for p in everyone["people"])
+    one = (await svc.http.get(f"{svc.url}/register", params={"limit": 1}, headers=auth(Role.DSR_TEAM))).json()
+    assert [p["register_id"] for p in one["people"]] == [first] and one["next_after"] == first and one["total"] == 2
+    after = (await svc.http.get(f"{svc.url}/register", params={"limit": 1, "after": first}, headers=auth(Role.DSR_TEAM))).json()
+    assert [p["register_id"] for p in after["people"]] == [second] and after["next_after"] is None
+    numbered = (await svc.http.get(f"{svc.url}/register", params={"limit": 1, "page": 2}, headers=auth(Role.DSR_TEAM))).json()
+    assert [p["register_id"] for p in numbered["people"]] == [second]
+    counts = (await svc.http.get(f"{svc.url}/register", params={"limit": 0}, headers=auth(Role.DSR_TEAM))).json()
+    assert counts["people"] == [] and counts["counts"] == everyone["counts"]
+    chosen = (await svc.http.get(f"{svc.url}/register", params={"register_id": [dan, "QJ2-NONE-NONE-X"]}, headers=auth(Role.DSR_TEAM))).json()
+    assert [p["register_id"] for p in chosen["people"]] == [dan]
+    too_many = await svc.http.get(f"{svc.url}/register", params={"limit": 501, "page": 0}, headers=auth(Role.DSR_TEAM))
+    assert too_many.status_code == 422 and {r["field"] for r in too_many.json()["reasons"]} >= {"limit", "page"}
+
+    # The caseload finds the professional however their address was written.
+    caseload = await svc.http.get(f"{svc.url}/caseload", headers=auth(Role.REFERRER, subject="Ana.Worker@example.org"))
+    assert [p["register_id"] for p in caseload.json()["people"]] == [dan]
+
 
 async def test_an_admission_before_the_referral_is_kept_and_applied_when_the_referral_names_them(rating_service):
     svc = await rating_service("derbyshire")

@@ -10,7 +10,15 @@ from importlib.metadata import version
 import pytest
 from dsr_web.assets import SERVICE_ROOT, frontend_dist
 from dsr_web.domain import referral_form as rf
-from dsr_web.domain.listing import due_by_person, looks_like_nhs_number, looks_like_register_id, page_of
+from dsr_web.domain.listing import (
+    chunks,
+    due_by_person,
+    looks_like_nhs_number,
+    looks_like_register_id,
+    page_count,
+    page_of,
+    pressing_ids,
+)
 from dsr_web.domain.wording import obligation_words, when
 from dsr_web.drafts import Drafts
 from dsr_web.settings import WebSettings
@@ -107,6 +115,9 @@ def test_lists_pages_and_what_is_pressing():
     assert page.items == list(range(100, 120)) and page.count == 3
     assert looks_like_register_id("qj2-7kd4-x9mq-r") and not looks_like_register_id("Ashdale")
     assert looks_like_nhs_number("943 476 5919")
+    assert [page_count(n, 50) for n in (0, 1, 50, 51, 5000)] == [1, 1, 1, 2, 100]
+    assert pressing_ids(pressing, "overdue") == ["A"] and pressing_ids(pressing, "update_missing") == ["A"]
+    assert chunks(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
 
 
 def test_the_web_refuses_to_start_with_development_secrets(monkeypatch):
@@ -116,3 +127,19 @@ def test_the_web_refuses_to_start_with_development_secrets(monkeypatch):
     with pytest.raises(ValueError, match="DSR_OIDC_CLIENT_SECRET"):
         WebSettings(_env_file=None, session_secret="s" * 40, oidc_client_secret="dev-only-web-client-secret")
     assert WebSettings(_env_file=None, session_secret="s" * 40, oidc_client_secret="issued-secret").cookie_secure
+
+
+def test_long_tables_are_the_nhsuk_table_component():
+    """The work queue's and the register's tables, built in Python for speed,
+    are the component's markup (whitespace aside)."""
+    import re
+
+    from dsr_web.rendering import environment, long_table
+
+    params = {"responsive": True, "caption": "Due <soon>", "captionClasses": "nhsuk-u-visually-hidden", "attributes": {"id": "due"},
+              "head": [{"text": "Person"}, {"text": "What"}],
+              "rows": [[{"html": '<a href="/people/A">A</a>', "header": "Person"}, {"text": "C(E)TR & review", "header": "What"}]]}
+    component = environment("Europe/London", "Derbyshire").from_string(
+        '{% from "nhsuk/components/tables/macro.jinja" import table %}{{ table(params) }}').render(params=params)
+    squeeze = lambda html: re.sub(r">\s+", ">", re.sub(r"\s+<", "<", str(html))).strip()  # noqa: E731
+    assert squeeze(long_table(params)) == squeeze(component)

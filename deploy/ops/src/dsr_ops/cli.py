@@ -258,8 +258,21 @@ def _rating_cell(rating: str) -> str:
 
 
 async def _register(settings: OpsSettings, params: dict[str, str]) -> httpx.Response:
+    """The listing, page after page (the service gives at most 500 people a
+    page): the last answer, holding everyone it listed."""
     async with _client(settings) as client:
-        return await _request(client, settings, "rating", "GET", "/register", Role.DSR_TEAM, params=params)
+        people: list = []
+        after: str | None = None
+        while True:
+            paged = {**params, **({"after": after} if after else {})}
+            answer = await _request(client, settings, "rating", "GET", "/register", Role.DSR_TEAM, params=paged)
+            if answer.status_code != 200:
+                return answer
+            body = answer.json()
+            people += body["people"]
+            after = body.get("next_after")
+            if not after:
+                return httpx.Response(200, json={**body, "people": people})
 
 
 @app.command()
@@ -273,7 +286,8 @@ def register(
 
     From the rating service's GET /register (role dsr_team)."""
     settings = _settings()
-    params = {"status": status_, **({"rating": rating.value} if rating else {}), **({"cohort": cohort.value} if cohort else {})}
+    params = {"status": status_, "limit": "0" if counts_only else "500",
+              **({"rating": rating.value} if rating else {}), **({"cohort": cohort.value} if cohort else {})}
     try:
         answer = _run(_register(settings, params))
     except Unreachable as exc:

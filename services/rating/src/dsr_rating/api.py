@@ -5,6 +5,7 @@ person's record is audited, refusals included."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -17,7 +18,15 @@ from dsr_shared.db import VersionConflict
 from dsr_shared.events import Cohort, ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
 from dsr_shared.openapi import documented
 from dsr_shared.runtime import Context
-from dsr_rating.api_models import MergeResolvedBody, ProfessionalsBody, RatingChangeBody, RemovalBody, UpdateBody
+from dsr_rating.api_models import (
+    MergeResolvedBody,
+    ProfessionalsBody,
+    RatingChangeBody,
+    RegisterId,
+    RemovalBody,
+    UpdateBody,
+)
+from dsr_rating.domain import listing
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.rules import Refusal, not_on_register, rating_change_refusals, removal_refusals
@@ -67,31 +76,49 @@ def register_router(register: Register) -> APIRouter:
             await audit.record(principal, action, record.register_id, "conflict")
             raise HTTPException(status.HTTP_409_CONFLICT, f"the record is at version {record.version}, not {if_match}")
 
-    @router.get("/register")
+    @router.get("/register", responses=documented(422))
     async def list_register(
         principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM, Role.OPS))],
         rating: Rating | None = None,
         cohort: Cohort | None = None,
         status_: Annotated[Status, Query(alias="status")] = "on_register",
         needs_completion: bool | None = None,
+        in_hospital: bool | None = None,
+        register_id: Annotated[
+            list[RegisterId] | None, Query(max_length=listing.MAX_IDS, description="Only these people (repeat the parameter).")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=0, le=listing.MAX_LIMIT, description="People on this page; 0 for the counts alone.")
+        ] = listing.DEFAULT_LIMIT,
+        page: Annotated[int, Query(ge=1, le=100_000, description="Which page of `limit` people (from 1).")] = 1,
+        after: Annotated[
+            RegisterId | None, Query(description="Only people after this register identifier: `next_after` of the page before.")
+        ] = None,
     ) -> dict:
         """The list the tracking meeting works from (R-OB-14): people by rating
-        and adult/CYP, with counts. `needs_completion=true`: the people referred
-        automatically whose record the DSR team should complete."""
-        filters = {"status": status_, **{k: v.value for k, v in (("rating", rating), ("cohort", cohort)) if v}}
-        if needs_completion is not None:
-            filters["cohort"] = "unknown" if needs_completion else {"$ne": "unknown"}
-        found = await people.list(filters)
-        by_rating: dict[str, int] = {}
-        by_cohort: dict[str, int] = {}
-        for doc in found:
-            by_rating[doc["rating"]] = by_rating.get(doc["rating"], 0) + 1
-            by_cohort[doc["cohort"]] = by_cohort.get(doc["cohort"], 0) + 1
+        and adult/CYP, in register-identifier order, a page at a time, with the
+        counts of everyone the filters keep. `needs_completion=true`: the people
+        referred automatically whose record the DSR team should complete."""
+        filters = listing.Filters(
+            status=status_, rating=rating.value if rating else None, cohort=cohort.value if cohort else None,
+            needs_completion=needs_completion, in_hospital=in_hospital, register_ids=tuple(register_id or ()),
+        )
+        query = filters.query()
+        # One more than the page: whether there is a next one.
+        groups, found = await asyncio.gather(
+            people.groups(query),
+            people.page(listing.after_cursor(query, after), listing.skip_for(page, limit), limit + 1 if limit else 0),
+        )
+        counts = listing.counts_of(groups)
+        shown = found[:limit]
         await audit.record(principal, "register.list", "*")
         return {
-            "total": len(found),
-            "counts": {"by_rating": by_rating, "by_cohort": by_cohort},
-            "people": [summary_view(doc) for doc in found],
+            "total": counts.total,
+            "counts": {"by_rating": counts.by_rating, "by_cohort": counts.by_cohort},
+            "people": [summary_view(doc) for doc in shown],
+            "limit": limit,
+            "page": page,
+            "next_after": shown[-1]["_id"] if len(found) > limit else None,
         }
 
     @router.get("/register/{register_id}", responses=documented(404))

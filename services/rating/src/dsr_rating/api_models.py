@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dsr_shared.events import Rating
 from dsr_shared.events.referrals import Professional
-from dsr_shared.fields import text
+from dsr_shared.fields import IDENTIFIER_PATTERN, text
 
 Text = text(4000)
 UpdateText = text(10000)
+RegisterId = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
 class _Body(BaseModel):

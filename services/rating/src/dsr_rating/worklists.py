@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dsr_shared.access import Contacts
+from dsr_shared.access import Contacts, identities
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_rating.register import Register
 from dsr_rating.views import summary_view
@@ -22,12 +22,11 @@ def worklist_router(register: Register) -> APIRouter:
     async def caseload(principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))]) -> dict:
         """The people on the register this user referred or is named on as a
         professional (the same test as reading a record), as GET /register lists them."""
-        mine = []
-        for doc in await people.contacts_on_register():
+        found = []
+        for doc in await people.keeping(identities(principal)):
             professionals = (doc.get("professionals") or {}).get("professionals", [])
             if Contacts.of(doc.get("referrer_emails") or [], (p.get("email") for p in professionals)).include(principal):
-                mine.append(doc["_id"])
-        found = await people.summaries(mine) if mine else []
+                found.append(doc)
         await audit.record(principal, "register.caseload", "*")
         return {"total": len(found), "people": [summary_view(doc) for doc in found]}
 

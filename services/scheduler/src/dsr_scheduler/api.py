@@ -50,6 +50,16 @@ class CompletionBody(BaseModel):
 
 LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
 LIST_READERS = (*LIST_WHOLE, Role.REFERRER)
+MAX_LISTED = 1000
+MAX_PEOPLE = 100
+
+
+def within_scope(people: list[str], scope: str | dict | None) -> list[str]:
+    """Of the people asked for, those the list's scope admits (None: everyone)."""
+    if scope is None:
+        return sorted(set(people))
+    admitted = {scope} if isinstance(scope, str) else set(scope["$in"])
+    return sorted(set(people) & admitted)
 Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 
 
@@ -62,19 +72,33 @@ def obligation_router(scheduler: Scheduler, contacts: ContactsProjection) -> API
     async def list_obligations(
         principal: Annotated[Principal, Depends(require_roles(*LIST_READERS))],
         register_id: Annotated[Id | None, Query(description="Only this person's (a referrer: 404 unless theirs).")] = None,
+        people: Annotated[
+            list[Id] | None,
+            Query(max_length=MAX_PEOPLE, description="Only these people's (repeat it; a referrer: those of theirs among them)."),
+        ] = None,
         kind: Id | None = None,
         state: State | None = None,
         rule: Id | None = None,
+        due_before: Annotated[
+            IsoInstant | None, Query(description="Only those due before this instant (with `state`: through its index).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LISTED, description="At most this many, soonest due first.")] = MAX_LISTED,
     ) -> dict:
         """The DSR team and ops see everyone's obligations; a referrer, those
         of the people they referred or are named on as a professional."""
         scope = await list_scope(access, contacts, principal, "obligations.list", register_id, LIST_WHOLE)
+        if people:
+            scope = {"$in": within_scope(people, scope)}
         filters = {k: v for k, v in (("register_id", scope), ("kind", kind), ("state", state), ("rule", rule)) if v}
         # Withdrawn obligations were never demanded after all: shown only when asked for.
         filters.setdefault("state", {"$ne": "withdrawn"})
-        found = await store.find(filters)
+        if due_before is not None:
+            filters["due_at"] = {"$lt": due_before}
+        found = await store.find(filters, limit)
+        # Counted again only when the list was cut short.
+        total = len(found) if len(found) < limit else await store.count(filters)
         await audit.record(principal, "obligations.list", register_id or "*")
-        return {"obligations": [o.model_dump(mode="json") for o in found]}
+        return {"obligations": [o.model_dump(mode="json") for o in found], "total": total}
 
     @router.post(
         "/obligations/{obligation_id}/complete",

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dsr_web import session
 from dsr_web.assets import frontend_dist
-from dsr_web.backend import Backend, Conflict, Forbidden, NotFound, NotSignedIn, Unavailable
+from dsr_web.backend import Backend, Conflict, Forbidden, NotFound, NotSignedIn, Unavailable, server_timing, timed_calls
 from dsr_web.drafts import Drafts
 from dsr_web.metrics import PAGE_SECONDS, PAGES, REGISTRY, UNAVAILABLE
 from dsr_web.pages import home, meeting, notifications, queue, record, referral, register, users
@@ -99,6 +99,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         correlation_id = str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
+        calls = timed_calls()
         static = request.url.path.startswith(("/assets", "/static"))
         if not static and session.timed_out(request, idle, absolute):
             request.session.clear()
@@ -110,7 +111,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
                 response = await call_next(request)
         _protect(response, csp, static)
         if not static:
-            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            response.headers["Server-Timing"] = server_timing(time.perf_counter() - started, calls)
         if not static and not request.url.path.startswith(("/health", "/metrics")):
             route = request.scope.get("route")
             elapsed = time.perf_counter() - started

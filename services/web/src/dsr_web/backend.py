@@ -6,7 +6,9 @@ into what a page needs, and says plainly when a service refused."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -62,6 +64,26 @@ class Unavailable(BackendError):
 _ERRORS = {401: NotSignedIn, 403: Forbidden, 404: NotFound, 409: Conflict}
 
 
+# This request's backend calls, (service, seconds), for its Server-Timing header.
+_CALLS: ContextVar[list[tuple[str, float]] | None] = ContextVar("backend_calls", default=None)
+
+
+def timed_calls() -> list[tuple[str, float]]:
+    """Start noting the backend calls of the request under way; the list fills as they answer."""
+    calls: list[tuple[str, float]] = []
+    _CALLS.set(calls)
+    return calls
+
+
+def server_timing(total: float, calls: list[tuple[str, float]]) -> str:
+    """`app` first (the whole request), then each service's slowest call and how many there were."""
+    entries = [f"app;dur={total * 1000:.1f}"]
+    for service in sorted({name for name, _ in calls}):
+        took = [seconds for name, seconds in calls if name == service]
+        entries.append(f'{service};dur={max(took) * 1000:.1f};desc="slowest of {len(took)}"')
+    return ", ".join(entries)
+
+
 class Backend:
     """One connection pool for the web process; `as_user` binds a token."""
 
@@ -87,12 +109,16 @@ class Backend:
         if correlation_id:
             sent["X-Correlation-Id"] = correlation_id
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        started = time.perf_counter()
         try:
             response = await self.http.request(
                 method, f"{self.urls[service]}{path}", params=clean, json=json, data=data, headers=sent
             )
         except httpx.HTTPError as exc:
             raise Unavailable(f"the {service} service did not answer") from exc
+        finally:
+            if (calls := _CALLS.get()) is not None:
+                calls.append((service, time.perf_counter() - started))
         if response.status_code == 422:
             body = _json(response)
             reasons = body.get("reasons") if isinstance(body, dict) else None
@@ -190,6 +216,10 @@ class UserBackend:
     # scheduler
     async def obligations(self, **filters: Any) -> list[dict[str, Any]]:
         return (await self._json("scheduler", "GET", "/obligations", params=filters))["obligations"]
+
+    async def obligations_counted(self, **filters: Any) -> dict[str, Any]:
+        """The first `limit` of them (soonest due) and `total`, how many there are."""
+        return await self._json("scheduler", "GET", "/obligations", params=filters)
 
     async def complete_obligation(self, obligation_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._json("scheduler", "POST", f"/obligations/{obligation_id}/complete", json=body)

@@ -5,11 +5,12 @@ and hospital merges of patient records for the DSR team to resolve."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
 from dsr_shared.db import VersionConflict
@@ -20,6 +21,14 @@ from dsr_rating.domain.standing import Standing
 # Kept beside the record for queries and the tracking-meeting list; always
 # recomputed from the record on save.
 _DERIVED = ("status", "rating", "rating_since", "green_until", "in_hospital")
+
+# One line of a listing: the derived fields and the latest update, not the
+# record's history (views.summary_view).
+SUMMARY = {**{name: 1 for name in _DERIVED}, "cohort": 1, "age_band": 1, "updates": {"$slice": -1}}
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Who may keep a record, as written on it (any case: access.Contacts compares normalised).
+CONTACT_PATHS = ("referrer_emails", "professionals.professionals.email")
+ANY_CASE = Collation(locale="en", strength=2)
 
 
 class PeopleStore:
@@ -33,6 +42,15 @@ class PeopleStore:
         await self.people.create_index("nhs_number_hash")
         await self.people.create_index([("status", 1), ("rating", 1), ("cohort", 1)])
         await self.people.create_index([("status", 1), ("rating", 1), ("green_until", 1)])
+        # The register's listings, page by page in register-identifier order (GET /register).
+        await self.people.create_index([("status", 1), ("_id", 1)])
+        await self.people.create_index([("status", 1), ("rating", 1), ("_id", 1)])
+        await self.people.create_index([("status", 1), ("cohort", 1), ("_id", 1)])
+        await self.people.create_index([("status", 1), ("in_hospital", 1), ("_id", 1)])
+        # Removal requests waiting, and a keeper's caseload: only the records that have them.
+        await self.people.create_index("removal_requests.at")
+        for path in CONTACT_PATHS:
+            await self.people.create_index(path, collation=ANY_CASE)
         await self.unmatched.create_index("nhs_number_hash")
         await self.merges.create_index([("resolved_at", 1), ("merged_at", 1)])
 
@@ -61,9 +79,17 @@ class PeopleStore:
         if result.matched_count == 0:
             raise VersionConflict(record.register_id)
 
-    async def list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
-        projection = {"facts": 0, "removal_requests": 0, "professionals": 0, "nhs_number_hash": 0}
-        return [doc async for doc in self.people.find(filters, projection=projection).sort("_id", 1)]
+    async def page(self, query: dict[str, Any], skip: int, limit: int) -> list[dict[str, Any]]:
+        """One page of summaries in register-identifier order (SUMMARY's fields)."""
+        if limit <= 0:
+            return []
+        cursor = self.people.find(query, projection=SUMMARY).sort("_id", 1).skip(skip).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def groups(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """How many people `query` finds, by rating and cohort, counted by the database."""
+        pipeline = [{"$match": query}, {"$group": {"_id": {"rating": "$rating", "cohort": "$cohort"}, "n": {"$sum": 1}}}]
+        return [group async for group in await self.people.aggregate(pipeline)]
 
     async def green_month_over(self, now: datetime) -> list[str]:
         query = {"status": "on_register", "rating": "green", "green_until": {"$lte": now}}
@@ -110,17 +136,25 @@ class PeopleStore:
         query = {"status": "removed", "in_hospital": True}
         return [doc["_id"] async for doc in self.people.find(query, projection={"_id": 1}).sort("_id", 1)]
 
-    async def contacts_on_register(self) -> list[dict[str, Any]]:
-        """Each person on the register with who may keep their record (referrers and professionals)."""
-        projection = {"referrer_emails": 1, "professionals.professionals.email": 1}
-        return [doc async for doc in self.people.find({"status": "on_register"}, projection=projection)]
-
-    async def summaries(self, register_ids: list[str]) -> list[dict[str, Any]]:
-        return await self.list({"_id": {"$in": register_ids}})
+    async def keeping(self, names: frozenset[str]) -> list[dict[str, Any]]:
+        """The people on the register whose referrers or professionals name
+        any of `names`, with their contacts and SUMMARY's fields: two indexed
+        lookups, not a pass over the register. (The caller checks each match as
+        a record read does: names are compared normalised.)"""
+        projection = {**SUMMARY, **{path: 1 for path in CONTACT_PATHS}}
+        found: dict[str, dict[str, Any]] = {}
+        for path in CONTACT_PATHS:
+            query = {path: {"$in": sorted(names)}, "status": "on_register"}
+            async for doc in self.people.find(query, projection=projection, collation=ANY_CASE):
+                found[doc["_id"]] = doc
+        return [found[key] for key in sorted(found)]
 
     async def with_removal_requests(self) -> list[PersonRecord]:
-        query = {"status": "on_register", "removal_requests.0": {"$exists": True}}
+        """Records on the register with a removal request, through the index on
+        the requests' times (only records that have one are read)."""
+        query = {"removal_requests.at": {"$gte": EPOCH}, "status": "on_register"}
         return [PersonRecord.model_validate(doc) async for doc in self.people.find(query).sort("_id", 1)]
+
     async def keep_merge(
         self,
         kept_digest: str,

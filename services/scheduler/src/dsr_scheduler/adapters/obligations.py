@@ -54,6 +54,10 @@ class ObligationStore:
         cursor = self.obligations.find(filters).sort("due_at", 1).limit(limit)
         return [Obligation.model_validate(doc) async for doc in cursor]
 
+    async def count(self, filters: dict[str, Any]) -> int:
+        """Ids only (count_documents is a collection scan in the embedded database)."""
+        return len([doc async for doc in self.obligations.find(filters, projection={"_id": 1})])
+
     async def ids_to_announce(self, state: str, field: str, now: datetime, limit: int) -> list[str]:
         """Obligations in `state` whose `field` (notice_at or due_at) has come."""
         cursor = self.obligations.find({"state": state, field: {"$lte": now}}, projection={"_id": 1}).sort(field, 1)

@@ -10,6 +10,9 @@ from typing import Any
 ACTIVE = ("open", "due", "overdue")
 UPDATE_KIND = "case_holder_update"
 PAGE_SIZE = 50
+RATINGS = ("red", "amber", "green", "blue")
+COHORTS = ("adult", "cyp", "unknown")
+ATTENTION = ("due", "overdue", "update_missing")
 REGISTER_ID = re.compile(r"^[A-Z0-9]{2,10}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]$")
 
 
@@ -62,9 +65,22 @@ class Page:
 
 
 def page_of(items: list[Any], number: int, size: int = PAGE_SIZE) -> Page:
-    count = max(1, math.ceil(len(items) / size))
+    count = page_count(len(items), size)
     number = min(max(1, number), count)
     return Page(items[(number - 1) * size: number * size], number, count, len(items))
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, math.ceil(total / size))
+
+
+def pressing_ids(pressing: dict[str, Due], attention: str) -> list[str]:
+    """The people whose obligations match `attention`, in register order."""
+    return sorted(register_id for register_id, due in pressing.items() if keep({}, due, attention=attention))
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i: i + size] for i in range(0, len(items), size)]
 
 
 def looks_like_register_id(text: str) -> bool:

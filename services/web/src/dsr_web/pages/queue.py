@@ -23,24 +23,27 @@ router = APIRouter()
 Team = Annotated[User, Depends(may_use("queue"))]
 CETR_KINDS = ("community_cetr", "post_admission_cetr", "inpatient_cetr")
 ACTION_SLOTS = 3
+# Each list shows its first (soonest due) this many, and says how many there are.
+SHOWN = 50
 
 
 @router.get("/queue")
 async def queue(request: Request, user: Team, api: Services) -> Response:
     zone = ZoneInfo(request.app.state.settings.area.working_time.timezone)
     week_ends = datetime.now(zone) + timedelta(days=7)
-    overdue, due, upcoming, removals, unmatched, unknown = await together(
-        api.obligations(state="overdue"), api.obligations(state="due"), api.obligations(state="open"),
-        api.removal_requests(), api.unmatched_hospital_events(), api.register(cohort="unknown"),
+    overdue, due, this_week, removals, unmatched, unknown = await together(
+        api.obligations_counted(state="overdue", limit=SHOWN), api.obligations_counted(state="due", limit=SHOWN),
+        api.obligations_counted(state="open", due_before=week_ends.isoformat(), limit=SHOWN),
+        api.removal_requests(), api.unmatched_hospital_events(), api.register(needs_completion="true", limit=SHOWN),
     )
-    for result in (overdue, due, upcoming):
+    for result in (overdue, due, this_week):
         if isinstance(result, BaseException):
             raise result
-    this_week = [o for o in upcoming if datetime.fromisoformat(o["due_at"]) <= week_ends]
+    incomplete = value_or(unknown, {"people": [], "total": 0})
     return render(request, "queue.jinja", {
         "title": "Work queue", "overdue": overdue, "due": due, "this_week": this_week,
         "removals": value_or(removals, []), "unmatched": value_or(unmatched, {"not_on_register": [], "removed_but_in_hospital": []}),
-        "incomplete": (value_or(unknown, {"people": []}))["people"],
+        "incomplete": incomplete["people"], "incomplete_total": incomplete["total"],
     })
 
 
