@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with Python 3.11+, Java 17, Maven and Node.js (npm):
-#   make run    start Kafka, SecantusDB, an SMTP sink and the four services
+#   make run    start Kafka, SecantusDB, an SMTP sink, an OpenID provider and the services
 #   make test   `make check`, then the tests that need Kafka and the database
 #               (it starts its own infrastructure)
 # and one for every change, with no Java and no infrastructure, in well under a minute:
