@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from nhs_number import is_valid as nhs_number_is_valid
 
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from dsr_shared.area import load_profile
@@ -32,6 +33,7 @@ class World:
     def __init__(self, profile: str, services: dict[str, ServiceProcess], smtp: SmtpSink, feed: EventFeed,
                  reader: TopicReader, prefix: str) -> None:
         self.profile, self.services, self.smtp, self.feed, self.reader = profile, services, smtp, feed, reader
+        self.prefix = prefix  # of this world's topics and consumer groups
         self.reader_topic = f"{prefix}dsr.referrals"
         self.area = load_profile(profile)
         self.calendar = WorkingCalendar(self.area.working_time)
@@ -46,7 +48,7 @@ class World:
         while True:
             self._people += 1
             number = valid_nhs_number(30_000 + 13 * self._people)
-            if number not in self._numbers:
+            if number not in self._numbers and nhs_number_is_valid(number):
                 self._numbers.add(number)
                 return number
 
@@ -132,7 +134,8 @@ class World:
 
 @asynccontextmanager
 async def running_world(infra, folder: Path, profile: str, **extra_env: str):
-    """Start a whole register on an area profile, in its own topics and databases."""
+    """Start a whole register on an area profile, in its own topics and databases
+    (`extra_env` adds to or overrides the services' environment)."""
     isolation = f"w{uuid.uuid4().hex[:10]}"
     smtp = SmtpSink(folder / "smtp", free_port())
     smtp.start()
@@ -141,11 +144,12 @@ async def running_world(infra, folder: Path, profile: str, **extra_env: str):
     try:
         for name in SERVICES:
             port = free_port()
-            env = service_environment(
-                infra, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
-                DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true",
-                DSR_SWEEP_EVERY_SECONDS="1", DSR_NHS_HASH_KEY=HASH_KEY, **extra_env,
+            defaults = dict(
+                DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile, DSR_SMTP_HOST="127.0.0.1",
+                DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true", DSR_SWEEP_EVERY_SECONDS="1",
+                DSR_NHS_HASH_KEY=HASH_KEY,
             )
+            env = service_environment(infra, isolation, name, **{**defaults, **extra_env})
             services[name] = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log")
             services[name].start()
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", load_profile(profile).code).start()

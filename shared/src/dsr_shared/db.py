@@ -79,13 +79,18 @@ class Outbox:
         )
 
     async def publish(self, messages: list[Outgoing]) -> None:
-        if self._silent:
+        """All in flight at once (in order within a partition), then one write
+        marks them published: one broker and one database round trip, not one
+        of each per event. One the broker refused is sent again with retries."""
+        if self._silent or not messages:
             return
-        for m in messages:
-            await self._publisher.publish(m.envelope, m.topic, m.key)
-            await self._entries.update_one(
-                {"_id": str(m.envelope.event_id)}, {"$set": {"published_at": self._clock.now()}}
-            )
+        sent = [await self._publisher.send(m.envelope, m.topic, m.key) for m in messages]
+        acks = await asyncio.gather(*sent, return_exceptions=True)
+        for m, ack in zip(messages, acks):
+            if isinstance(ack, BaseException):
+                await self._publisher.publish(m.envelope, m.topic, m.key)
+        ids = [str(m.envelope.event_id) for m in messages]
+        await self._entries.update_many({"_id": {"$in": ids}}, {"$set": {"published_at": self._clock.now()}})
 
     async def relay_once(self, older_than: timedelta) -> int:
         """Publish what a crashed process staged but never published."""
@@ -136,9 +141,9 @@ class UnitOfWork:
     async def run_once(self, event_id: uuid.UUID | str, effect: Effect) -> bool:
         """True when the effect ran now; False when it had already run."""
         inbox_id = self._inbox_id(event_id)
-        if await self._inbox.find_one({"_id": inbox_id}, projection={"_id": 1}):
-            return False
 
+        # No read of the inbox first: a redelivery fails on the inbox insert,
+        # the transaction's first write, before the effect runs.
         async def transaction(session: AsyncClientSession) -> list[Outgoing]:
             await self._inbox.insert_one({"_id": inbox_id, "at": self._clock.now()}, session=session)
             messages = await effect(session)

@@ -13,6 +13,7 @@ Delivery contract (DEVELOPERS.md "Delivery"):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -97,6 +98,21 @@ class EventPublisher:
                     encode(envelope), topic, key=key.encode(), headers=headers_of(envelope)
                 )
         EVENTS_PUBLISHED.labels(topic, envelope.event_type).inc()
+
+    async def send(self, envelope: Envelope, topic: str, key: str) -> asyncio.Future:
+        """Hand the event to the producer and return at once; the future ends
+        with the broker's acknowledgement. Several sent this way are in flight
+        together and keep their order within a partition (idempotent producer)."""
+        future = await self._broker.publish(
+            encode(envelope), topic, key=key.encode(), headers=headers_of(envelope), no_confirm=True
+        )
+
+        def count(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                EVENTS_PUBLISHED.labels(topic, envelope.event_type).inc()
+
+        future.add_done_callback(count)
+        return future
 
 
 async def _raw_body(message: Any) -> bytes:
