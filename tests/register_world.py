@@ -150,7 +150,7 @@ async def running_world(infra, folder: Path, profile: str, **extra_env: str):
                 DSR_NHS_HASH_KEY=HASH_KEY,
             )
             env = service_environment(infra, isolation, name, **{**defaults, **extra_env})
-            services[name] = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log")
+            services[name] = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log", start_timeout=180)
             services[name].start()
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", load_profile(profile).code).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals")
