@@ -36,6 +36,10 @@ class InMemoryObligations:
     async def replace(self, obligation: Obligation, session=None) -> None:
         self.items[str(obligation.obligation_id)] = obligation
 
+    async def replace_all(self, obligations: list[Obligation], session=None) -> None:
+        for obligation in obligations:
+            await self.replace(obligation)
+
     async def get(self, obligation_id: str, session=None) -> Obligation | None:
         return self.items.get(obligation_id)
 

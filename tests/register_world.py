@@ -33,6 +33,7 @@ class World:
     def __init__(self, profile: str, services: dict[str, ServiceProcess], smtp: SmtpSink, feed: EventFeed,
                  reader: TopicReader, prefix: str) -> None:
         self.profile, self.services, self.smtp, self.feed, self.reader = profile, services, smtp, feed, reader
+        self.prefix = prefix  # of this world's topics and consumer groups
         self.reader_topic = f"{prefix}dsr.referrals"
         self.area = load_profile(profile)
         self.calendar = WorkingCalendar(self.area.working_time)
@@ -138,7 +139,8 @@ class World:
 
 @asynccontextmanager
 async def running_world(infra, identity, folder: Path, profile: str, **extra_env: str):
-    """Start a whole register on an area profile, in its own topics and databases."""
+    """Start a whole register on an area profile, in its own topics and databases
+    (`extra_env` adds to or overrides the services' environment)."""
     isolation = f"w{uuid.uuid4().hex[:10]}"
     smtp = SmtpSink(folder / "smtp", free_port())
     smtp.start()
@@ -147,11 +149,12 @@ async def running_world(infra, identity, folder: Path, profile: str, **extra_env
     try:
         for name in SERVICES:
             port = free_port()
-            env = service_environment(
-                infra, identity, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
-                DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true",
-                DSR_SWEEP_EVERY_SECONDS="1", DSR_NHS_HASH_KEY=HASH_KEY, **extra_env,
+            defaults = dict(
+                DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile, DSR_SMTP_HOST="127.0.0.1",
+                DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true", DSR_SWEEP_EVERY_SECONDS="1",
+                DSR_NHS_HASH_KEY=HASH_KEY,
             )
+            env = service_environment(infra, identity, isolation, name, **{**defaults, **extra_env})
             services[name] = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log", start_timeout=180)
             services[name].start()
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", load_profile(profile).code).start()

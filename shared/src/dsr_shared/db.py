@@ -109,19 +109,35 @@ class Outbox:
         if self._silent or not messages:
             return
         try:
-            await asyncio.wait_for(self._publish_in_order(messages), self._publish_wait)
+            await asyncio.wait_for(self._publish_together(messages), self._publish_wait)
         except TimeoutError:
             PUBLISH_DEFERRED.inc()
             throttled(log).warning("events not published within the wait: the outbox relay will",
                                    count=len(messages), wait_seconds=self._publish_wait)
 
-    async def _publish_in_order(self, messages: list[Outgoing]) -> None:
-        for m in messages:
-            if await self._send(m, m.envelope.model_dump(mode="json")) == "deferred":
-                return  # the broker is away: the rest wait too, in order, for the relay
+    async def _publish_together(self, messages: list[Outgoing]) -> None:
+        """All in flight at once (the idempotent producer keeps their order
+        within a partition), then one write marks those the broker took: one
+        broker and one database round trip, not one of each per event. One
+        refused for good is parked; one met by a passing fault is left to the
+        relay (consumers drop the duplicate if the broker took it after all)."""
+        acks = await asyncio.gather(*(self._in_flight(m) for m in messages), return_exceptions=True)
+        taken = []
+        for m, ack in zip(messages, acks, strict=True):
+            if not isinstance(ack, BaseException):
+                taken.append(str(m.envelope.event_id))
+            elif is_transient(ack):
+                throttled(log).warning("publishing deferred: the broker is not answering", error=repr(ack)[:300])
+            else:
+                await self._park(str(m.envelope.event_id), m.topic, m.envelope.event_type, repr(ack))
+        if taken:
+            await self._entries.update_many({"_id": {"$in": taken}}, {"$set": {"published_at": self._clock.now()}})
+
+    async def _in_flight(self, m: Outgoing) -> object:
+        return await (await self._publisher.send(m.envelope, m.topic, m.key))
 
     async def _send(self, m: Outgoing, raw: dict[str, Any]) -> Sent:
-        """Publish one entry; a refusal for good parks it, a passing fault defers it."""
+        """Publish one entry (the relay); a refusal for good parks it, a passing fault defers it."""
         try:
             await self._publisher.publish(m.envelope, m.topic, m.key)
         except Exception as exc:  # noqa: BLE001 - passing: try later; refused for good: park it, go on
@@ -225,9 +241,9 @@ class UnitOfWork:
     async def run_once(self, event_id: uuid.UUID | str, effect: Effect) -> bool:
         """True when the effect ran now; False when it had already run."""
         inbox_id = self._inbox_id(event_id)
-        if await self._inbox.find_one({"_id": inbox_id}, projection={"_id": 1}):
-            return False
 
+        # No read of the inbox first: a redelivery fails on the inbox insert,
+        # the transaction's first write, before the effect runs.
         async def transaction(session: AsyncClientSession) -> list[Outgoing]:
             await self._inbox.insert_one({"_id": inbox_id, "at": self._clock.now()}, session=session)
             messages = await effect(session)

@@ -18,6 +18,7 @@ Delivery contract (docs/CONTRACT.md "Delivery", "Dead letters"):
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -164,6 +165,21 @@ class EventPublisher:
                     encode(envelope), topic, key=key.encode(), headers=headers_of(envelope)
                 )
         EVENTS_PUBLISHED.labels(topic, envelope.event_type).inc()
+
+    async def send(self, envelope: Envelope, topic: str, key: str) -> asyncio.Future:
+        """Hand the event to the producer and return at once; the future ends
+        with the broker's acknowledgement. Several sent this way are in flight
+        together and keep their order within a partition (idempotent producer)."""
+        future = await self._broker.publish(
+            encode(envelope), topic, key=key.encode(), headers=headers_of(envelope), no_confirm=True
+        )
+
+        def count(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                EVENTS_PUBLISHED.labels(topic, envelope.event_type).inc()
+
+        future.add_done_callback(count)
+        return future
 
 
 async def _raw_body(message: Any) -> bytes:

@@ -42,6 +42,7 @@ from dsr_shared.events.ratings import HospitalStay
 from dsr_shared.messaging import Handler
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.runtime import Context
+from dsr_rating.adapters.people import ClaimMissing
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update, stay_identity
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.register import Register, retrying_conflicts
@@ -151,8 +152,16 @@ def hospital_handlers(register: Register) -> dict[str, Handler]:
             await register.save(record, session)
             return messages
 
-        await register.people.prepare_claim(digest)
-        await retrying_conflicts(lambda: register.runtime.uow.run_once(envelope.event_id, effect))
+        async def attempt() -> None:
+            # The claim is made when the person is first heard of; only then
+            # does the event cost the round trip that prepares it.
+            try:
+                await register.runtime.uow.run_once(envelope.event_id, effect)
+            except ClaimMissing:
+                await register.people.prepare_claim(digest)
+                await register.runtime.uow.run_once(envelope.event_id, effect)
+
+        await retrying_conflicts(attempt)
 
     async def on_admitted(envelope: Envelope, event: Admitted) -> None:
         stay = HospitalStay(**event.model_dump(include=set(HospitalStay.model_fields)))

@@ -89,54 +89,71 @@ class Scheduler:
 
     async def cancel(self, obligation: Obligation, reason: str, at: datetime, context: Context,
                      session: AsyncClientSession, *, withdrawn: bool = False) -> Outgoing:
+        cancelled, event = self.cancelled(obligation, reason, at, context, withdrawn=withdrawn)
+        await self.store.replace(cancelled, session)
+        return event
+
+    def cancelled(self, obligation: Obligation, reason: str, at: datetime, context: Context, *,
+                  withdrawn: bool = False) -> tuple[Obligation, Outgoing]:
         state = "withdrawn" if withdrawn else "cancelled"
         cancelled = obligation.model_copy(update={"state": state, "cancelled_reason": reason, "ended_at": at})
-        await self.store.replace(cancelled, session)
-        return self.announce(
-            ObligationCancelled, cancelled, at, context, reason=reason, withdrawn=withdrawn,
-        )
+        return cancelled, self.announce(ObligationCancelled, cancelled, at, context, reason=reason, withdrawn=withdrawn)
 
     async def reconcile(self, register_id: str, timeline: list[Transition], context: Context,
                         session: AsyncClientSession) -> list[Outgoing]:
-        """Make what is held what the person's timeline demands (domain/reconcile.py)."""
+        """Make what is held what the timeline demands (domain/reconcile.py).
+        Every obligation is written once, in its final state, in two round
+        trips (new ones, changed ones), however many the timeline touches;
+        the events are those of each step, in order."""
         held = await self.store.all_for(register_id, session)
         plan = reconcile(self.area, self.calendar, register_id, timeline, held)
         out: list[Outgoing] = []
+        created: list[Obligation] = []
+        changed: list[Obligation] = []
         for obligation, ended_at, reason in plan.create:
-            await self.store.add_all([obligation], session)
             out.append(self.scheduled(obligation, context))
             if ended_at is not None:
-                out.append(await self.cancel(obligation, reason or "", ended_at, context, session))
+                obligation, cancelled = self.cancelled(obligation, reason or "", ended_at, context)
+                out.append(cancelled)
             else:
-                out += await self.catch_up(obligation, context, session)
+                obligation, late = self.caught_up(obligation, context)
+                out += late
+            created.append(obligation)
         for obligation, at, reason in plan.cancel:
-            out.append(await self.cancel(obligation, reason, at, context, session))
+            obligation, cancelled = self.cancelled(obligation, reason, at, context)
+            changed.append(obligation)
+            out.append(cancelled)
         for obligation in plan.withdraw:
             reason = "withdrawn: a later report changed the history that demanded it"
-            out.append(await self.cancel(obligation, reason, self.runtime.clock.now(), context, session, withdrawn=True))
+            obligation, withdrawn = self.cancelled(obligation, reason, self.runtime.clock.now(), context, withdrawn=True)
+            changed.append(obligation)
+            out.append(withdrawn)
         for obligation in plan.reopen:
             again = obligation.model_copy(
                 update={"state": "open", "cancelled_reason": None, "ended_at": None, "generation": obligation.generation + 1}
             )
-            await self.store.replace(again, session)
             out.append(self.scheduled(again, context))
-            out += await self.catch_up(again, context, session)
+            again, late = self.caught_up(again, context)
+            changed.append(again)
+            out += late
+        await self.store.add_all(created, session)
+        await self.store.replace_all(changed, session)
         return out
 
-    async def catch_up(self, obligation: Obligation, context: Context, session: AsyncClientSession) -> list[Outgoing]:
-        """An obligation created after its notice time or deadline (the transition
-        that demanded it was reported late) is due or overdue at once, and says so."""
+    def caught_up(self, obligation: Obligation, context: Context) -> tuple[Obligation, list[Outgoing]]:
+        """An open obligation made after its notice time or deadline (the
+        transition that demanded it was reported late) is due or overdue at
+        once, and says so: where it stands now, and the events."""
         now, out = self.runtime.clock.now(), []
-        for from_state, to_state, event_type, at in (
-            ("open", "due", ObligationDue, obligation.notice_at),
-            ("due", "overdue", ObligationOverdue, obligation.due_at),
+        for to_state, event_type, at in (
+            ("due", ObligationDue, obligation.notice_at),
+            ("overdue", ObligationOverdue, obligation.due_at),
         ):
             if at > now:
                 break
-            moved = await self.store.move(str(obligation.obligation_id), from_state, to_state, session)
-            if moved is not None:
-                out.append(self.announce(event_type, moved, max(at, moved.started_at), context))
-        return out
+            obligation = obligation.model_copy(update={"state": to_state})
+            out.append(self.announce(event_type, obligation, max(at, obligation.started_at), context))
+        return obligation, out
 
     async def complete(self, obligation: Obligation, completion: Completion, context: Context,
                        session: AsyncClientSession, actions: list[Obligation] = ()) -> list[Outgoing]:

@@ -79,9 +79,6 @@ class Projection:
     async def obligation(self, event_type: str, event: Any, at: datetime, session: AsyncClientSession) -> None:
         state = STATES[event_type]
         key = {"_id": str(event.obligation_id)}
-        current = await self.obligations.find_one(key, projection={"state": 1}, session=session)
-        if current and _RANK[current["state"]] >= _RANK[state]:
-            return
         fields = {
             "register_id": event.register_id,
             "rule": event.rule,
@@ -92,6 +89,12 @@ class Projection:
             "state": state,
             "updated_at": at,
         }
+        if _RANK[state] == 0:  # scheduled: only where nothing is known of it yet, in one round trip
+            await self.obligations.update_one(key, {"$setOnInsert": fields}, upsert=True, session=session)
+            return
+        current = await self.obligations.find_one(key, projection={"state": 1}, session=session)
+        if current and _RANK[current["state"]] >= _RANK[state]:
+            return
         await self.obligations.update_one(key, {"$set": fields}, upsert=True, session=session)
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:

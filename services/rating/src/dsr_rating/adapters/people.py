@@ -31,6 +31,10 @@ CONTACT_PATHS = ("referrer_emails", "professionals.professionals.email")
 ANY_CASE = Collation(locale="en", strength=2)
 
 
+class ClaimMissing(VersionConflict):
+    """The person's claim document is not there yet (prepare_claim makes it)."""
+
+
 class PeopleStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.people = db["people"]
@@ -108,7 +112,7 @@ class PeopleStore:
         that committed at the same moment."""
         result = await self.claims.update_one({"_id": digest}, {"$inc": {"touched": 1}}, session=session)
         if result.matched_count == 0:
-            raise VersionConflict(digest)  # prepare_claim first
+            raise ClaimMissing(digest)  # prepare_claim first
 
     async def keep_unmatched(self, digest: str, fact: Fact, session: AsyncClientSession) -> None:
         """A hospital event for someone not on the register: kept until a referral

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,6 +32,13 @@ class ObligationStore:
     async def add_all(self, obligations: list[Obligation], session: AsyncClientSession) -> None:
         if obligations:
             await self.obligations.insert_many([_doc(o) for o in obligations], session=session)
+
+    async def replace_all(self, obligations: list[Obligation], session: AsyncClientSession) -> None:
+        """Several replaced in one round trip, in order."""
+        if obligations:
+            await self.obligations.bulk_write(
+                [ReplaceOne({"_id": str(o.obligation_id)}, _doc(o)) for o in obligations], session=session
+            )
 
     async def replace(self, obligation: Obligation, session: AsyncClientSession) -> None:
         await self.obligations.replace_one({"_id": str(obligation.obligation_id)}, _doc(obligation), session=session)
