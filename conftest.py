@@ -54,6 +54,25 @@ def identity(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             client.http.close()
 
 
+@pytest.fixture(params=["memory", pytest.param("secantusdb", marks=pytest.mark.infra)])
+def store(request: pytest.FixtureRequest, isolation: str) -> str:
+    """Which store a repository contract test runs against: each runs twice,
+    in memory (in `make check`) and on the real database (in `make test`),
+    so the in-memory repositories the use-case tests rely on cannot drift."""
+    return request.param
+
+
+@pytest.fixture
+def mongo_database(request: pytest.FixtureRequest, isolation: str):
+    """A client and a fresh database of its own on the session's SecantusDB.
+    Ask for it only when `store == "secantusdb"` (request.getfixturevalue);
+    the asking fixture closes the client (closing is asynchronous)."""
+    from dsr_shared.db import build_mongo_client
+
+    client = build_mongo_client(request.getfixturevalue("infra").mongo_uri)
+    return client, client[f"{isolation}_contract"]
+
+
 @pytest.fixture
 def isolation() -> str:
     """A unique name for this test: topic prefix and database name stem."""
