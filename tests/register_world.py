@@ -18,12 +18,13 @@ import httpx
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.topology import REGISTER_SERVICES
 from dsr_shared.working_time import WorkingCalendar
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 from support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number
 
-SERVICES = ("referral", "rating", "scheduler", "notifier")
+SERVICES = REGISTER_SERVICES
 TEAM = auth(Role.DSR_TEAM, subject="dsr.lead@example.org")
 POSTCODE = {"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}
 HASH_KEY = "register-world-hash-key"

@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsr_shared.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 
 # The register's services: they know a person by register id.
-SERVICES = ("referral", "rating", "scheduler", "notifier")
+SERVICES = REGISTER_SERVICES
 GATEWAY = "hospital_gateway"
 WITH_GATEWAY = (*SERVICES, GATEWAY)
 

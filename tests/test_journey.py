@@ -16,12 +16,13 @@ import pytest
 
 from dsr_shared.area import Duration, load_profile
 from dsr_shared.auth import Role
+from dsr_shared.topology import REGISTER_SERVICES
 from dsr_shared.working_time import WorkingCalendar
 from support import EventFeed, TopicReader, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 
-SERVICES = ("referral", "rating", "scheduler", "notifier")
+SERVICES = REGISTER_SERVICES
 PERSON = {"given_name": "Philippa", "family_name": "Quennell", "nhs_number": "9434765870", "date_of_birth": "1987-06-21"}
 PERSONAL = ("Philippa", "Quennell", "9434765870", "943 476 5870", "1987-06-21", "21/06/1987", "21 June 1987")
 POSTCODE = {"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}

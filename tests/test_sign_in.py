@@ -21,12 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pymongo import AsyncMongoClient
 from tokens import BOOTSTRAP_ADMIN
 
+from dsr_shared.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 from support import eventually, referral_body, valid_nhs_number
 from support import identity as identity_client
 
-SERVICES = ("referral", "rating", "scheduler", "notifier")
+SERVICES = REGISTER_SERVICES
 
 
 @pytest.fixture(scope="module")

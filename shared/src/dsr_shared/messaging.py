@@ -48,6 +48,7 @@ from dsr_shared.metrics import (
 )
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
+from dsr_shared.topology import SERVICES
 
 log = structlog.get_logger()
 
@@ -350,7 +351,12 @@ def subscribe(
     """Read every topic in `routes` with ONE consumer of the service's group
     (one consumer per topic would make each start rebalance the group once per
     topic). `routes` maps each input topic to its handlers by event type; a
-    message is handled only by its own topic's handlers."""
+    message is handled only by its own topic's handlers. A service of the
+    topology may read only the topics the topology lists for it."""
+    declared = SERVICES.get(settings.service_name)
+    if declared is not None and not set(routes) <= set(declared.reads):
+        unlisted = sorted(t.value for t in set(routes) - set(declared.reads))
+        raise ValueError(f"{settings.service_name} subscribes to {unlisted}, which dsr_shared.topology does not list")
     dispatcher = Dispatcher(broker, settings, routes)
     broker.subscriber(
         *dispatcher.topics,

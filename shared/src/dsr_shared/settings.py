@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dsr_shared.area import AreaProfile, load_profile
 from dsr_shared.topics import Topic, topic_name
+from dsr_shared.topology import consumer_group
 
 DEVELOPMENT_NHS_HASH_KEY = "dev-only-nhs-hash-key-change-me"
 
@@ -100,7 +101,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"{self.topic_prefix}dsr-{self.service_name}"
+        return consumer_group(self.topic_prefix, self.service_name)
 
     def topic(self, topic: Topic) -> str:
         return topic_name(self.topic_prefix, topic)

@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from dsr_shared.topology import SERVICES as TOPOLOGY
 from ._proc import HOST, DevstackError, ManagedProcess, Timing, port_free
 from .identity import identity_env
 from .kafka import Kafka
@@ -19,12 +20,9 @@ from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 from .web import web_env
 
-# Service name -> default HTTP port; each runs as `python -m dsr_<name>`. The
-# identity service first: the others verify tokens with its keys.
-SERVICES = {
-    "identity": 8005, "referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "hospital_gateway": 8006,
-    "web": 8080,
-}
+# Service name -> default HTTP port, in starting order (the identity service
+# first: the others verify tokens with its keys); each runs as `python -m dsr_<name>`.
+SERVICES = {name: service.port for name, service in TOPOLOGY.items()}
 # Where the hospital gateway takes HL7 v2 over MLLP (DSR_MLLP_PORT).
 MLLP_PORT = 2575
 

@@ -15,17 +15,12 @@ from aiokafka.structs import RecordMetadata
 
 from dsr_shared.envelope import Envelope
 from dsr_shared.topics import DLQ_SUFFIX, Topic
+from dsr_shared.topology import SERVICES
 from dsr_ops.settings import OpsSettings
 
-# The topics each service's consumer group reads (each service's app.py
-# subscribes them); a rewind also takes any other topic the group has offsets on.
-CONSUMES: dict[str, list[Topic]] = {
-    "referral": [Topic.REFERRALS_SUBMITTED, Topic.DISCHARGES, Topic.RATINGS],
-    "rating": [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES],
-    "scheduler": [Topic.REFERRALS, Topic.RATINGS],
-    "notifier": [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS],
-    "hospital_gateway": [],  # publishes only: no consumer group
-}
+# The topics each service's consumer group reads; a rewind also takes any
+# other topic the group has offsets on.
+CONSUMES: dict[str, list[Topic]] = {name: list(s.reads) for name, s in SERVICES.items()}
 
 # Kafka's names for a group that has no consumer: only then does it take offsets.
 STOPPED_STATES = {"Empty", "Dead"}

@@ -21,8 +21,9 @@ from rich.text import Text
 
 from dsr_shared.auth import Role
 from dsr_shared.events import Admitted, Cohort, Discharged, Event, Rating
+from dsr_shared.topology import REGISTER_SERVICES
 from dsr_ops import audit, bus, dlq, gp_practices
-from dsr_ops.settings import REGISTER_SERVICES, SERVICES, NoToken, OpsSettings
+from dsr_ops.settings import SERVICES, NoToken, OpsSettings
 
 T = TypeVar("T")
 

@@ -11,13 +11,12 @@ from pydantic import SecretStr
 
 from dsr_shared.auth import Role
 from dsr_shared.settings import ServiceSettings
+from dsr_shared.topology import OPERATED_SERVICES, consumer_group
+from dsr_shared.topology import SERVICES as TOPOLOGY
 
-# Each service and its HTTP port on the local stack (`make run`).
-SERVICES = {"referral": 8001, "rating": 8002, "scheduler": 8003, "notifier": 8004, "hospital_gateway": 8006}
-IDENTITY_PORT = 8005
-# The services that know a person by register id, and audit by it (`dsr audit`):
-# the hospital gateway knows NHS numbers only, and never keeps them.
-REGISTER_SERVICES = ("referral", "rating", "scheduler", "notifier")
+# Each service the command reaches and its HTTP port on the local stack (`make run`).
+SERVICES = {name: TOPOLOGY[name].port for name in OPERATED_SERVICES}
+IDENTITY_PORT = TOPOLOGY["identity"].port
 # The local stack's development secret of the command's client (development mode only).
 DEVELOPMENT_CLIENT_SECRET = "dev-only-dsr-ops-client-secret"
 
@@ -49,7 +48,7 @@ class OpsSettings(ServiceSettings):
 
     def group(self, service: str) -> str:
         """The service's consumer group, as ServiceSettings.consumer_group names it."""
-        return f"{self.topic_prefix}dsr-{service}"
+        return consumer_group(self.topic_prefix, service)
 
     def _client_secret(self) -> str | None:
         if self.ops_client_secret is not None:
