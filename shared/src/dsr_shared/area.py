@@ -19,12 +19,31 @@ from dsr_shared.events.common import AgeBand, Cohort, Rating
 DurationUnit = Literal["working_hours", "working_days", "calendar_days", "weeks", "months"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
 WEEKDAYS: list[Weekday] = ["monday", "tuesday", "wednesday", "thursday", "friday"]
-# The first birthday an age band is below (None: no upper limit).
-_AGE_BAND_UPPER = {AgeBand.CYP: 18, AgeBand.YOUNG_ADULT: 25, AgeBand.ADULT: None, AgeBand.UNKNOWN: None}
 
 
 class _Setting(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AgeBands(_Setting):
+    """The area's age bands, from its profile, for every service: a child or
+    young person (CYP) until `cyp_until`, a young adult (keyworking, R-OB-10)
+    until `keyworking_until`, an adult after."""
+
+    cyp_until: int = 18
+    keyworking_until: int = 25
+
+    def band(self, age: int) -> AgeBand:
+        if age < self.cyp_until:
+            return AgeBand.CYP
+        return AgeBand.YOUNG_ADULT if age < self.keyworking_until else AgeBand.ADULT
+
+    def cohort(self, age: int) -> Cohort:
+        return Cohort.CYP if age < self.cyp_until else Cohort.ADULT
+
+    def upper(self, band: AgeBand) -> int | None:
+        """The first birthday a band is below (None: no upper limit, or not known)."""
+        return {AgeBand.CYP: self.cyp_until, AgeBand.YOUNG_ADULT: self.keyworking_until}.get(band)
 
 
 class Duration(_Setting):
@@ -43,6 +62,9 @@ class Trigger(_Setting):
     cohort: Cohort | None = None
     secure_bed: bool | None = None
     under_age: int | None = None
+    # Under the area's keyworking age limit (R-OB-10): the limit is the
+    # profile's `keyworking_age_limit`, written once.
+    under_keyworking_age_limit: bool = False
     # What caused the change: "discharge" for the post-discharge meeting
     # (R-OB-5), whether the person was known to be in hospital or referred
     # automatically on discharge (R-ELIG-4).
@@ -58,6 +80,7 @@ class Trigger(_Setting):
         age_band: AgeBand = AgeBand.UNKNOWN,
         secure_bed: bool | None = None,
         cause: str | None = None,
+        age_bands: AgeBands,
     ) -> bool:
         """Whether an event with these facts starts the rule. An age limit
         (R-OB-10) matches only when the age band is known to be under it. A
@@ -76,9 +99,10 @@ class Trigger(_Setting):
                 return False
         if self.secure_bed is not None and bool(secure_bed) != self.secure_bed:
             return False
-        if self.under_age is not None:
-            upper = _AGE_BAND_UPPER[age_band]
-            return upper is not None and upper <= self.under_age
+        limit = age_bands.keyworking_until if self.under_keyworking_age_limit else self.under_age
+        if limit is not None:
+            upper = age_bands.upper(age_band)
+            return upper is not None and upper <= limit
         return True
 
 
@@ -196,6 +220,8 @@ class AreaProfile(_Setting):
     post_discharge: PostDischarge = PostDischarge()
     green_month: Duration = Duration(amount=1, unit="months")
     keyworking_age_limit: int = 25
+    # Children and young people's services until this birthday (cohort CYP).
+    cyp_age_limit: int = 18
     # How long before its deadline an obligation is announced as due (ObligationDue).
     due_notice: Duration = Duration(amount=2, unit="working_days")
     tracking_meeting: TrackingMeeting | None = None
@@ -213,7 +239,11 @@ class AreaProfile(_Setting):
 
     def rules_triggered_by(self, event: str, **facts) -> list[ObligationRule]:
         """The obligation rules an event starts (facts: see Trigger.matches)."""
-        return [rule for rule in self.obligation_rules if rule.trigger.matches(event, **facts)]
+        return [rule for rule in self.obligation_rules if rule.trigger.matches(event, age_bands=self.age_bands, **facts)]
+
+    @property
+    def age_bands(self) -> AgeBands:
+        return AgeBands(cyp_until=self.cyp_age_limit, keyworking_until=self.keyworking_age_limit)
 
     def next_tracking_meeting(self, now: datetime) -> datetime | None:
         """The next tracking meeting at or after `now`, in the area's time zone;
