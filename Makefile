@@ -50,9 +50,10 @@ lint:
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
 
-# Every test that needs neither Kafka nor the database (conftest.py marks the others `infra`).
+# Every test that needs neither Kafka nor the database (conftest.py marks the
+# others `infra`), spread over every core.
 test-fast:
-	$(UV) run --frozen pytest -m "not infra"
+	$(UV) run --frozen pytest -m "not infra" -n auto
 
 # The checks and the fast tests first, then the rest of the suite: together, every test once.
 test: install check
