@@ -47,10 +47,10 @@ class Commands(Register):
     async def open_record(self, register_id: str, principal: Principal, action: str) -> PersonRecord:
         """The record, if this principal may see it; missing otherwise (audited either way)."""
         record = await self.people.get(register_id)
-        known = record is not None and self.standing(record).status != "not_entered"
-        await self.access.require(principal, action, register_id, record_contacts(record) if known else None)
-        assert record is not None  # known, else require raised
-        return record
+        known = record if record is not None and self.standing(record).status != "not_entered" else None
+        await self.access.require(principal, action, register_id, record_contacts(known) if known else None)
+        assert known is not None  # else require raised
+        return known
 
     async def _to_change(self, register_id: str, principal: Principal, action: str, if_match: str | None) -> PersonRecord:
         record = await self.open_record(register_id, principal, action)
