@@ -13,8 +13,7 @@ from dsr_shared.topics import Topic
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.api import hospital_merges_router, register_router
 from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers
-from dsr_rating.register import Register
-from dsr_rating.sweeper import end_green_months
+from dsr_rating.service import RatingService
 from dsr_rating.worklists import worklist_router
 
 TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES]
@@ -24,16 +23,19 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     settings = settings or ServiceSettings(service_name="rating")
     runtime = Runtime.build(settings, clock)
     people = PeopleStore(runtime.db)
-    register = Register(runtime, people)
-    hospital = hospital_handlers(register)
+    service = RatingService(
+        runtime.uow, people, runtime.audit, runtime.clock, settings.area, runtime.outgoing,
+        settings.nhs_hash_key.get_secret_value(),
+    )
+    hospital = hospital_handlers(service)
     subscribe(
         runtime.broker,
         settings,
         {
-            Topic.REFERRALS: referral_handlers(register),
+            Topic.REFERRALS: referral_handlers(service),
             Topic.ADMISSIONS: hospital,
             Topic.DISCHARGES: hospital,
-            Topic.RATINGS: own_log_handlers(register),
+            Topic.RATINGS: own_log_handlers(service),
         },
     )
 
@@ -41,13 +43,13 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         await people.ensure_indexes()
 
     async def green_month_sweeper(_: Runtime) -> None:
-        await every(runtime.clock, settings.sweep_every_seconds, lambda: end_green_months(register), "green months")
+        await every(runtime.clock, settings.sweep_every_seconds, service.end_green_months, "green months")
 
     return create_app(
         runtime,
         title="DSR rating service",
         topics=TOPICS,
-        routers=[register_router(register), worklist_router(register), hospital_merges_router(register)],
+        routers=[register_router(service), worklist_router(service), hospital_merges_router(service)],
         on_startup=[indexes],
         background=[green_month_sweeper],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
 
@@ -54,4 +55,28 @@ def summary_view(doc: dict[str, Any]) -> dict[str, Any]:
         # Referred automatically: the DSR team completes the record (age, and
         # with it the cohort) with a full referral.
         "needs_completion": doc["cohort"] == "unknown",
+    }
+
+
+def unmatched_view(fact: Fact) -> dict[str, Any]:
+    """One hospital event of someone not on the register (GET /hospital-events/unmatched)."""
+    return {
+        "kind": fact.kind,
+        "at": fact.at,
+        "hospital_ods_code": fact.hospital_ods_code,
+        "hospital": fact.hospital.model_dump(mode="json") if fact.hospital else None,
+    }
+
+
+def merge_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A hospital merge waiting for, or resolved by, the DSR team."""
+    return {
+        "merge_id": doc["_id"],
+        "kept_register_id": doc["kept_register_id"],
+        "merged_register_id": doc["merged_register_id"],
+        "hospital_ods_code": doc["hospital_ods_code"],
+        "merged_at": doc["merged_at"],
+        "resolved_at": doc.get("resolved_at"),
+        "resolved_by": doc.get("resolved_by"),
+        "note": doc.get("note"),
     }

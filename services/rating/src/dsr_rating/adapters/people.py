@@ -17,6 +17,7 @@ from dsr_shared.db import VersionConflict
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
+from dsr_rating.service.ports import ClaimMissing
 
 # Kept beside the record for queries and the tracking-meeting list; always
 # recomputed from the record on save.
@@ -31,8 +32,9 @@ CONTACT_PATHS = ("referrer_emails", "professionals.professionals.email")
 ANY_CASE = Collation(locale="en", strength=2)
 
 
-class ClaimMissing(VersionConflict):
-    """The person's claim document is not there yet (prepare_claim makes it)."""
+def merge_id(kept_digest: str, merged_digest: str) -> str:
+    """The same merge sent twice is one item."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:merge:{kept_digest}:{merged_digest}"))
 
 
 class PeopleStore:
@@ -173,7 +175,6 @@ class PeopleStore:
         """A hospital merged two patient records, at least one of them someone on
         the register: kept, by register id only, until the DSR team resolves it.
         The same merge sent twice is one item."""
-        merge_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:merge:{kept_digest}:{merged_digest}"))
         doc = {
             "kept_register_id": kept.register_id if kept else None,
             "merged_register_id": merged.register_id if merged else None,
@@ -182,7 +183,7 @@ class PeopleStore:
             "event_id": event_id,
             "resolved_at": None,
         }
-        await self.merges.update_one({"_id": merge_id}, {"$setOnInsert": doc}, upsert=True, session=session)
+        await self.merges.update_one({"_id": merge_id(kept_digest, merged_digest)}, {"$setOnInsert": doc}, upsert=True, session=session)
 
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
         query = {"resolved_at": {"$ne": None}} if resolved else {"resolved_at": None}
