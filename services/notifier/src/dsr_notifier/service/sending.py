@@ -52,7 +52,8 @@ EMAILS = Counter(
 )
 UNRECORDED_SECONDS = Histogram(
     "dsr_notifier_unrecorded_send_seconds",
-    "From the relay taking an email to the commit of its sent mark: the window in which a crash sends it twice",
+    "From the relay taking an email to the write of its sent mark, in the transaction that commits it: the window "
+    "in which a crash sends it twice",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
     registry=REGISTRY,
 )
@@ -136,7 +137,6 @@ class Courier:
     async def _record_sent(self, row: dict[str, Any], subject: str, taken: float) -> None:
         """Mark it sent, at once; a database fault here is retried until it
         passes, since sending again is what this must avoid."""
-
         marked = taken
 
         async def work(transaction: Transaction) -> list[Outgoing]:
