@@ -27,8 +27,8 @@ from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.domain import messages
 from dsr_notifier.domain.digest import digests
 from dsr_notifier.domain.meetings import digest_at, meeting_to_announce
+from dsr_notifier.domain.messages import queued
 from dsr_notifier.domain.recipients import Contacts, resolve
-from dsr_notifier.handlers import queued
 
 STAFFS = load_profile("staffordshire")
 DERBY = load_profile("derbyshire")

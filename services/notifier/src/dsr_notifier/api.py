@@ -13,8 +13,7 @@ from dsr_shared.contacts import ContactsProjection, list_scope
 from dsr_shared.fields import IDENTIFIER_PATTERN
 from dsr_shared.openapi import documented
 from dsr_shared.runtime import Runtime
-from dsr_notifier.adapters.notifications import NotificationStore
-from dsr_notifier.delivery import Courier
+from dsr_notifier.service import NotifierService
 
 State = Literal["pending", "sending", "sent", "failed"]
 
@@ -31,9 +30,7 @@ LIST_WHOLE = (Role.DSR_TEAM, Role.OPS)
 Id = Annotated[str, Query(min_length=1, max_length=320, pattern=IDENTIFIER_PATTERN)]
 
 
-def notification_router(
-    runtime: Runtime, store: NotificationStore, courier: Courier, contacts: ContactsProjection
-) -> APIRouter:
+def notification_router(runtime: Runtime, service: NotifierService, contacts: ContactsProjection) -> APIRouter:
     router = APIRouter(tags=["notifications"])
     access = PersonAccess(runtime.audit)
 
@@ -61,7 +58,7 @@ def notification_router(
             )
             if v
         }
-        found = await store.recent(filters, limit)
+        found = await service.notifications(filters, limit)
         await runtime.audit.record(principal, "notifications.list", register_id or "*")
         return {"notifications": [_public(doc) for doc in found]}
 
@@ -72,15 +69,14 @@ def notification_router(
     ) -> dict:
         """Send again an email that failed for good (say, after the address was
         corrected at the relay). Only a failed email can be retried."""
-        found = await store.requeue(notification_id)
+        retried = await service.retry(notification_id)
+        found = retried.notification
         if found is None:
-            exists = await store.get(notification_id)
             await runtime.audit.record(principal, "notifications.retry", notification_id, "refused")
-            if exists is None:
+            if retried.state is None:
                 raise not_found()
-            raise HTTPException(status.HTTP_409_CONFLICT, f"the notification is {exists['state']}, not failed")
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the notification is {retried.state}, not failed")
         await runtime.audit.record(principal, "notifications.retry", found.get("register_id") or notification_id)
-        courier.poke()
         return _public(found)
 
     return router

@@ -14,9 +14,8 @@ from dsr_notifier.adapters.notifications import NotificationStore
 from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.api import notification_router
-from dsr_notifier.delivery import Courier
-from dsr_notifier.digests import make_digests
-from dsr_notifier.handlers import Notifier, obligation_handlers, rating_handlers, referral_handlers
+from dsr_notifier.handlers import obligation_handlers, rating_handlers, referral_handlers
+from dsr_notifier.service import Courier, NotifierService
 from dsr_notifier.settings import NotifierSettings
 
 TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS, Topic.NOTIFICATIONS]
@@ -27,15 +26,15 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     runtime = Runtime.build(settings, clock)
     store = NotificationStore(runtime.db)
     projection = Projection(runtime.db)
-    courier = Courier(runtime, store, Renderer(settings.area, settings.mail_from), SmtpMailer(settings))
-    notifier = Notifier(runtime, store, projection, courier)
+    service = NotifierService(settings, runtime.clock, runtime.uow, store, projection)
+    courier = Courier(service, runtime.outgoing, Renderer(settings.area, settings.mail_from), SmtpMailer(settings))
     subscribe(
         runtime.broker,
         settings,
         {
-            Topic.REFERRALS: referral_handlers(notifier),
-            Topic.RATINGS: rating_handlers(notifier),
-            Topic.OBLIGATIONS: obligation_handlers(notifier),
+            Topic.REFERRALS: referral_handlers(service),
+            Topic.RATINGS: rating_handlers(service),
+            Topic.OBLIGATIONS: obligation_handlers(service),
         },
     )
 
@@ -45,7 +44,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
 
     async def digest_sweeper(_: Runtime) -> None:
         await every(
-            runtime.clock, settings.sweep_every_seconds, lambda: make_digests(runtime, store, projection, courier),
+            runtime.clock, settings.sweep_every_seconds, service.make_digests,
             "tracking meeting digests",
         )
 
@@ -53,7 +52,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         runtime,
         title="DSR notifier service",
         topics=TOPICS,
-        routers=[notification_router(runtime, store, courier, projection.contacts)],
+        routers=[notification_router(runtime, service, projection.contacts)],
         on_startup=[indexes],
         background=[courier.run, digest_sweeper],
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 # What GET /notifications shows of a document.
 PUBLIC_FIELDS = {
@@ -24,6 +25,10 @@ PUBLIC_FIELDS = {
     "subject": 1, "state": 1, "attempts": 1, "created_at": 1, "sent_at": 1, "failed_at": 1, "last_error": 1,
     "wake_at": 1,
 }
+
+
+class DigestAlreadyMade(Exception):
+    """This meeting's digests were made already (perhaps by another process)."""
 
 
 def real_now() -> datetime:
@@ -54,8 +59,12 @@ class NotificationStore:
             )
 
     async def record_digest(self, key: str, meeting_at: datetime, at: datetime, session: AsyncClientSession) -> None:
-        """Raises DuplicateKeyError when this meeting's digests were made already."""
-        await self.digests.insert_one({"_id": key, "meeting_at": meeting_at, "made_at": at}, session=session)
+        """Raises DigestAlreadyMade when this meeting's digests were made already:
+        the key can be written once, also by several notifier processes."""
+        try:
+            await self.digests.insert_one({"_id": key, "meeting_at": meeting_at, "made_at": at}, session=session)
+        except DuplicateKeyError as exc:
+            raise DigestAlreadyMade(key) from exc
 
     async def digests_since(self, now: datetime) -> datetime:
         """When the notifier first looked for digests to send (set now, the first time)."""

@@ -1,7 +1,6 @@
 """The notifier's own view of the register, built from the events it reads
 (it calls no other service): each person's contacts (dsr_shared.contacts),
-and, for the
-tracking-meeting digest, who is on the register with which rating and the
+and, for the tracking-meeting digest, who is on the register with which rating and the
 open obligations."""
 
 from __future__ import annotations
@@ -13,26 +12,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsr_shared.contacts import ContactsProjection
-from dsr_shared.events import (
-    ObligationCancelled,
-    ObligationCompleted,
-    ObligationDue,
-    ObligationOverdue,
-    ObligationScheduled,
-)
+from dsr_shared.envelope import Envelope
+from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 from dsr_notifier.domain.recipients import Contacts
+from dsr_notifier.domain.standing import PENDING
 
-STATES = {
-    ObligationScheduled.EVENT_TYPE: "open",
-    ObligationDue.EVENT_TYPE: "due",
-    ObligationOverdue.EVENT_TYPE: "overdue",
-    ObligationCompleted.EVENT_TYPE: "done",
-    ObligationCancelled.EVENT_TYPE: "cancelled",
-}
-# An obligation only moves forward: a late ObligationScheduled does not reopen
-# one already due, and nothing reopens one that is done or cancelled.
-_RANK = {"open": 0, "due": 1, "overdue": 2, "done": 3, "cancelled": 3}
-PENDING = ["open", "due", "overdue"]
 RATING_ORDER = ["red", "amber", "blue", "green"]
 
 
@@ -76,28 +60,26 @@ class Projection:
     async def contacts_for(self, register_ids: set[str]) -> dict[str, Contacts]:
         return {rid: Contacts.from_doc(doc) for rid, doc in (await self.contacts.documents(register_ids)).items()}
 
-    async def obligation(self, event_type: str, event: Any, at: datetime, session: AsyncClientSession) -> None:
-        state = STATES[event_type]
-        key = {"_id": str(event.obligation_id)}
-        fields = {
-            "register_id": event.register_id,
-            "rule": event.rule,
-            "kind": event.kind,
-            "responsible": event.responsible,
-            "due_at": event.due_at,
-            "needs_own_consent": event.needs_own_consent,
-            "state": state,
-            "updated_at": at,
-        }
-        if _RANK[state] == 0:  # scheduled: only where nothing is known of it yet, in one round trip
-            await self.obligations.update_one(key, {"$setOnInsert": fields}, upsert=True, session=session)
-            return
-        current = await self.obligations.find_one(key, projection={"state": 1}, session=session)
-        if current and _RANK[current["state"]] >= _RANK[state]:
-            return
-        await self.obligations.update_one(key, {"$set": fields}, upsert=True, session=session)
+    async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: AsyncClientSession) -> None:
+        await self.contacts.referral_accepted(envelope, event, session)
+
+    async def professionals_changed(
+        self, envelope: Envelope, event: ProfessionalsChanged, session: AsyncClientSession
+    ) -> None:
+        await self.contacts.professionals_changed(envelope, event, session)
+
+    async def obligation_state(self, obligation_id: str, session: AsyncClientSession) -> str | None:
+        current = await self.obligations.find_one({"_id": obligation_id}, projection={"state": 1}, session=session)
+        return current["state"] if current else None
+
+    async def add_obligation(self, obligation_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
+        """Only where nothing is known of it yet, in one round trip."""
+        await self.obligations.update_one({"_id": obligation_id}, {"$setOnInsert": fields}, upsert=True, session=session)
+
+    async def save_obligation(self, obligation_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
+        await self.obligations.update_one({"_id": obligation_id}, {"$set": fields}, upsert=True, session=session)
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         """Open, due or overdue obligations due by `moment`."""
-        cursor = self.obligations.find({"state": {"$in": PENDING}, "due_at": {"$lte": moment}}).sort("due_at", 1)
+        cursor = self.obligations.find({"state": {"$in": list(PENDING)}, "due_at": {"$lte": moment}}).sort("due_at", 1)
         return [doc async for doc in cursor.limit(limit)]

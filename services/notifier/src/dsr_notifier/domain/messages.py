@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from dsr_shared.area import AreaProfile
+from dsr_shared.envelope import derived_event_id
 from dsr_shared.events import (
     FurtherReferralReceived,
     ObligationDue,
@@ -177,3 +178,26 @@ def for_further_referral(event: FurtherReferralReceived, current_rating: str | N
         "next_meeting": area.next_tracking_meeting(event.received_at),
     }
     return _each([_team(area)], "further_referral", event.register_id, context)
+
+
+def queued(source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at: datetime,
+           key=None) -> dict[str, Any]:
+    """The queue's document for one email (adapters/notifications.py). Its id
+    derives from the event and the recipient, so an event gives each recipient
+    one email however often it is delivered; or from `key` (and the template)
+    when several events may tell of the same thing (a transition the register
+    announces again as it learns more)."""
+    mail_id = derived_event_id(key, f"notify:{note.template}:{note.recipient}") if key else derived_event_id(
+        source_event_id, f"notify:{note.recipient}"
+    )
+    return {
+        "_id": str(mail_id),
+        "source_event_id": str(source_event_id),
+        "source_event_type": source_event_type,
+        "correlation_id": correlation_id,
+        "register_id": note.register_id,
+        "recipient": note.recipient,
+        "template": note.template,
+        "context": note.context,
+        "created_at": at,
+    }

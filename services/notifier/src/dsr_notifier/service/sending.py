@@ -1,10 +1,10 @@
-"""The sender: a background task that sends what the handlers queued.
+"""The sender: a background task that sends what the use cases queued.
 
 Consuming never waits on the mail relay: a handler only records the emails
 its event calls for (adapters/notifications.py), in the transaction that marks
 the event processed. This task claims queued emails, sends them over one
 connection, and records each as sent, with NotificationSent in the outbox,
-right after the relay has taken it. An email the relay did not take waits for
+right after the relay has taken it, through the unit of work. An email the relay did not take waits for
 its next attempt, with exponential backoff and jitter (tenacity); after
 `smtp_alert_after_attempts` NotificationFailed (permanent: false) says mail is
 stuck, and the retries go on, so nothing is lost. A message the relay refuses
@@ -12,7 +12,8 @@ for good (5xx) is marked failed, with NotificationFailed (permanent: true).
 
 The one window for a second copy: the relay has taken an email and the process
 dies before the `sent` mark commits (one MongoDB transaction, about 5 ms on
-the local database; `dsr_notifier_unrecorded_send_seconds` measures it). The
+the local database; `dsr_notifier_unrecorded_send_seconds` measures it, up to
+the mark's write in that transaction). The
 email is sent again, with the same Message-ID, when its lease runs out.
 """
 
@@ -21,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
-from pymongo.asynchronous.client_session import AsyncClientSession
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from dsr_shared.db import Outgoing
@@ -36,10 +37,13 @@ from dsr_shared.events import NotificationFailed, NotificationSent
 from dsr_shared.faults import TRANSIENT_FAULTS
 from dsr_shared.metrics import REGISTRY
 from dsr_shared.runtime import Runtime
+from dsr_shared.unit_of_work import Transaction
 from dsr_notifier.adapters.mailer import Refused, SmtpMailer
-from dsr_notifier.adapters.notifications import NotificationStore, real_now
+from dsr_notifier.adapters.notifications import real_now
 from dsr_notifier.adapters.rendering import Renderer
-from dsr_notifier.settings import NotifierSettings
+from dsr_notifier.service.notifying import NotifierService
+
+OutgoingEvent = Callable[..., Outgoing]
 
 log = structlog.get_logger()
 
@@ -48,29 +52,25 @@ EMAILS = Counter(
 )
 UNRECORDED_SECONDS = Histogram(
     "dsr_notifier_unrecorded_send_seconds",
-    "From the relay taking an email to the commit of its sent mark: the window in which a crash sends it twice",
+    "From the relay taking an email to the write of its sent mark, in the transaction that commits it: the window "
+    "in which a crash sends it twice",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
     registry=REGISTRY,
 )
 
 
 class Courier:
-    def __init__(
-        self, runtime: Runtime, store: NotificationStore, renderer: Renderer, mailer: SmtpMailer,
-    ) -> None:
-        self.runtime, self.store, self.renderer, self.mailer = runtime, store, renderer, mailer
-        settings: NotifierSettings = runtime.settings  # type: ignore[assignment]
-        self.settings = settings
+    def __init__(self, service: NotifierService, outgoing: OutgoingEvent, renderer: Renderer, mailer: SmtpMailer) -> None:
+        """`outgoing` builds this service's events (Runtime.outgoing)."""
+        self.service, self.outgoing, self.renderer, self.mailer = service, outgoing, renderer, mailer
+        self.uow, self.store, self.clock = service.uow, service.store, service.clock
+        settings = self.settings = service.settings
         self.owner = f"{settings.service_name}:{uuid.uuid4()}"
         self.backoff = wait_exponential_jitter(
             initial=settings.smtp_retry_first_seconds, max=settings.smtp_retry_longest_seconds,
             jitter=settings.smtp_retry_first_seconds,
         )
-        self._wake = asyncio.Event()
-
-    def poke(self) -> None:
-        """There is mail to send: do not wait for the next poll."""
-        self._wake.set()
+        self._wake = service.mail_waiting
 
     async def run(self, _: Runtime | None = None) -> None:
         while True:
@@ -115,7 +115,7 @@ class Courier:
 
     async def _deliver(self, connection: Any, row: dict[str, Any]) -> None:
         try:
-            message = self.renderer.render(row, self.runtime.clock.now())
+            message = self.renderer.render(row, self.clock.now())
         except Exception as exc:  # noqa: BLE001 - a template fault will not mend itself
             await self._fail(row, f"could not build the email: {exc!r}")
             return
@@ -137,23 +137,24 @@ class Courier:
     async def _record_sent(self, row: dict[str, Any], subject: str, taken: float) -> None:
         """Mark it sent, at once; a database fault here is retried until it
         passes, since sending again is what this must avoid."""
+        marked = taken
 
-        async def work(session: AsyncClientSession) -> list[Outgoing]:
-            now = self.runtime.clock.now()
-            if not await self.store.mark_sent(row["_id"], self.owner, subject, now, session):
+        async def work(transaction: Transaction) -> list[Outgoing]:
+            nonlocal marked
+            now = self.clock.now()
+            sent = await self.store.mark_sent(row["_id"], self.owner, subject, now, transaction)
+            marked = time.perf_counter()  # the last attempt's: the one that commits
+            if not sent:
                 log.warning("email was no longer ours when sent: it may have gone out twice", notification_id=row["_id"])
                 return []
-            messages = [self._event(NotificationSent, row, "NotificationSent")]
-            await self.runtime.outbox.stage(messages, session)
-            return messages
+            return [self._event(NotificationSent, row, "NotificationSent")]
 
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_FAULTS), wait=wait_exponential_jitter(initial=0.2, max=10)
         ):
             with attempt:
-                messages = await self.runtime.uow.in_transaction(work)
-        UNRECORDED_SECONDS.observe(time.perf_counter() - taken)
-        await self._publish(messages)
+                await self.uow.commit_and_publish(work)
+        UNRECORDED_SECONDS.observe(marked - taken)
 
     async def _retry_later(self, row: dict[str, Any], error: str) -> None:
         attempts = row["attempts"]
@@ -165,31 +166,28 @@ class Courier:
             await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=False)
             return
 
-        async def work(session: AsyncClientSession) -> list[Outgoing]:
-            if not await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=True, session=session):
+        async def work(transaction: Transaction) -> list[Outgoing]:
+            if not await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=True,
+                                                session=transaction):
                 return []
-            messages = [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
-                                    attempts=attempts, permanent=False)]
-            await self.runtime.outbox.stage(messages, session)
-            return messages
+            return [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
+                                attempts=attempts, permanent=False)]
 
         log.warning("email still not sent", notification_id=row["_id"], attempts=attempts, error=error)
-        await self._publish(await self.runtime.uow.in_transaction(work))
+        await self.uow.commit_and_publish(work)
 
     async def _fail(self, row: dict[str, Any], error: str) -> None:
         attempts = row["attempts"]
 
-        async def work(session: AsyncClientSession) -> list[Outgoing]:
-            if not await self.store.mark_failed(row["_id"], self.owner, error, self.runtime.clock.now(), session):
+        async def work(transaction: Transaction) -> list[Outgoing]:
+            if not await self.store.mark_failed(row["_id"], self.owner, error, self.clock.now(), transaction):
                 return []
-            messages = [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
-                                    attempts=attempts, permanent=True)]
-            await self.runtime.outbox.stage(messages, session)
-            return messages
+            return [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
+                                attempts=attempts, permanent=True)]
 
         log.error("email refused for good", notification_id=row["_id"], error=error)
         EMAILS.labels(row["template"], "failed").inc()
-        await self._publish(await self.runtime.uow.in_transaction(work))
+        await self.uow.commit_and_publish(work)
 
     def _event(self, cls: type, row: dict[str, Any], purpose: str, **extra: Any) -> Outgoing:
         event = cls(
@@ -201,20 +199,13 @@ class Courier:
             template=row["template"],
             **extra,
         )
-        return self.runtime.outgoing(
+        return self.outgoing(
             event,
-            occurred_at=self.runtime.clock.now(),
+            occurred_at=self.clock.now(),
             correlation_id=row.get("correlation_id"),
             causation_id=row["source_event_id"],
             event_id=derived_event_id(row["_id"], purpose),
         )
-
-    async def _publish(self, messages: list[Outgoing]) -> None:
-        """After the commit; if the broker is away, the outbox relay publishes later."""
-        try:
-            await self.runtime.outbox.publish(messages)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("publishing after the commit failed; the outbox relay will", error=repr(exc))
 
 
 def _error(exc: BaseException) -> str:
