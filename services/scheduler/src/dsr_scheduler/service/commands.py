@@ -50,6 +50,13 @@ def within_scope(people: list[str], scope: str | dict | None) -> list[str]:
     return sorted(set(people) & admitted)
 
 
+def _admitted(scope: str | dict | None) -> frozenset[str] | None:
+    """The people a list's scope (dsr_shared.contacts.list_scope) admits; None: everyone."""
+    if scope is None:
+        return None
+    return frozenset([scope] if isinstance(scope, str) else scope["$in"])
+
+
 class Commands(ObligationChanges):
     @property
     def access(self) -> PersonAccess:
@@ -62,9 +69,7 @@ class Commands(ObligationChanges):
         """The DSR team and ops see everyone's obligations; a referrer, those
         of the people they referred or are named on as a professional."""
         scope = await list_scope(self.access, self.contacts, principal, "obligations.list", register_id, LIST_WHOLE)  # type: ignore[arg-type]
-        if people:
-            scope = {"$in": within_scope(people, scope)}
-        admitted = None if scope is None else frozenset([scope] if isinstance(scope, str) else scope["$in"])
+        admitted = frozenset(within_scope(people, scope)) if people else _admitted(scope)
         query = Listing(people=admitted, kind=kind, state=state, rule=rule, due_before=due_before)
         found = await self.obligations.listing(query, limit)
         # Counted again only when the list was cut short.
