@@ -20,11 +20,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from dsr_shared.clock import FixedClock
+from dsr_shared.contacts import ContactsProjection
 from dsr_shared.runtime import Runtime
 from dsr_shared.settings import ServiceSettings
 from dsr_scheduler.adapters.obligations import ObligationStore
-from dsr_scheduler.scheduling import Scheduler
-from dsr_scheduler.sweeper import sweep
+from dsr_scheduler.service import Scheduler
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -45,7 +45,10 @@ async def measure(size: int, due: int, rounds: int) -> dict[str, float]:
     settings = ServiceSettings(service_name="scheduler", mongo_db=f"bench_sweep_{size}_{uuid.uuid4().hex[:6]}", rebuild=True)
     runtime = Runtime.build(settings, FixedClock(NOW))
     store = ObligationStore(runtime.db)
-    scheduler = Scheduler(runtime, store)
+    scheduler = Scheduler(
+        area=settings.area, clock=runtime.clock, uow=runtime.uow, obligations=store,
+        contacts=ContactsProjection(runtime.db), audit=runtime.audit, outgoing=runtime.outgoing,
+    )
     try:
         await store.ensure_indexes()
         docs = [obligation(n, due=n < due) for n in range(size)]
@@ -53,14 +56,14 @@ async def measure(size: int, due: int, rounds: int) -> dict[str, float]:
             await store.obligations.insert_many(docs[start:start + 5000])
 
         started = time.perf_counter()
-        counts = await sweep(scheduler)  # announces the `due` obligations: due, then overdue
+        counts = await scheduler.sweep()  # announces the `due` obligations: due, then overdue
         first = time.perf_counter() - started
         assert counts == {"due": due, "overdue": due}, counts
 
         idle = []
         for _ in range(rounds):  # nothing left to announce: the cost of looking
             started = time.perf_counter()
-            await sweep(scheduler)
+            await scheduler.sweep()
             idle.append(time.perf_counter() - started)
 
         scan = []

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from obligation_memory import InMemoryObligations, memory_runtime
+from obligation_memory import memory_scheduler
 
 from dsr_shared.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
 from dsr_shared.events.ratings import HospitalStay
@@ -30,7 +30,6 @@ from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
-from dsr_scheduler.scheduling import Scheduler
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 RID = "QJ2-TEST-0000-X"
@@ -75,10 +74,8 @@ def histories(draw):
 
 
 def _run(deliveries: list[Fact], cohort: Cohort, area_name: str):
-    runtime = memory_runtime(area_name)
-    area, calendar = runtime.settings.area, WorkingCalendar(runtime.settings.area.working_time)
-    store = InMemoryObligations()
-    scheduler = Scheduler(runtime, store)
+    world = memory_scheduler(area_name)
+    area, calendar, scheduler, store = world.area, WorkingCalendar(world.area.working_time), world.scheduler, world.obligations
     record = PersonRecord(register_id=RID, cohort=cohort)
     record.set_age_band(AgeBand.CYP if cohort == Cohort.CYP else AgeBand.ADULT, T0, counted=False)
     version, seen, emails = 0, -1, set()

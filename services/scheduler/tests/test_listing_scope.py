@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsr_scheduler.api import within_scope
+from dsr_scheduler.service import within_scope
 
 
 def test_people_asked_for_are_kept_within_the_scope():

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dsr_shared.clock import Clock, every
-from dsr_shared.contacts import ContactsProjection, contacts_handlers
-from dsr_shared.events import ProfessionalsChanged
+from dsr_shared.contacts import ContactsProjection
 from dsr_shared.http import create_app
 from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
@@ -15,8 +14,7 @@ from dsr_shared.topics import Topic
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.api import obligation_router
 from dsr_scheduler.handlers import referral_handlers, register_handlers
-from dsr_scheduler.scheduling import Scheduler
-from dsr_scheduler.sweeper import sweep
+from dsr_scheduler.service import Scheduler
 
 TOPICS = [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS]
 
@@ -25,16 +23,15 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     settings = settings or ServiceSettings(service_name="scheduler")
     runtime = Runtime.build(settings, clock)
     store = ObligationStore(runtime.db)
-    scheduler = Scheduler(runtime, store)
     contacts = ContactsProjection(runtime.db)
-    professionals = contacts_handlers(contacts, runtime.uow.run_once)[ProfessionalsChanged.EVENT_TYPE]
+    scheduler = Scheduler(
+        area=settings.area, clock=runtime.clock, uow=runtime.uow, obligations=store, contacts=contacts,
+        audit=runtime.audit, outgoing=runtime.outgoing,
+    )
     subscribe(
         runtime.broker,
         settings,
-        {
-            Topic.REFERRALS: referral_handlers(scheduler, contacts),
-            Topic.RATINGS: {**register_handlers(scheduler), ProfessionalsChanged.EVENT_TYPE: professionals},
-        },
+        {Topic.REFERRALS: referral_handlers(scheduler), Topic.RATINGS: register_handlers(scheduler)},
     )
 
     async def indexes(_: Runtime) -> None:
@@ -42,13 +39,13 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         await contacts.ensure_indexes()
 
     async def sweeper(_: Runtime) -> None:
-        await every(runtime.clock, settings.sweep_every_seconds, lambda: sweep(scheduler), "obligation sweep")
+        await every(runtime.clock, settings.sweep_every_seconds, scheduler.sweep, "obligation sweep")
 
     return create_app(
         runtime,
         title="DSR scheduler service",
         topics=TOPICS,
-        routers=[obligation_router(scheduler, contacts)],
+        routers=[obligation_router(scheduler)],
         on_startup=[indexes],
         background=[sweeper],
     )

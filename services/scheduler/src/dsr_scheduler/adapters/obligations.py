@@ -11,11 +11,23 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_scheduler.domain.obligations import ACTIVE, Obligation
+from dsr_scheduler.domain.obligations import ACTIVE, Listing, Obligation
 
 
 def _doc(obligation: Obligation) -> dict[str, Any]:
     return {"_id": str(obligation.obligation_id), **obligation.model_dump(mode="python")}
+
+
+def _filter(query: Listing) -> dict[str, Any]:
+    """The query of a Listing (domain/obligations.py says what it shows)."""
+    filters: dict[str, Any] = {"state": query.state or {"$ne": "withdrawn"}}
+    if query.people is not None:
+        people = sorted(query.people)
+        filters["register_id"] = people[0] if len(people) == 1 else {"$in": people}
+    filters.update({k: v for k, v in (("kind", query.kind), ("rule", query.rule)) if v})
+    if query.due_before is not None:
+        filters["due_at"] = {"$lt": query.due_before}
+    return filters
 
 
 class ObligationStore:
@@ -58,13 +70,21 @@ class ObligationStore:
     async def person(self, register_id: str, session: AsyncClientSession) -> dict[str, Any] | None:
         return await self.people.find_one({"_id": register_id}, session=session)
 
-    async def find(self, filters: dict[str, Any], limit: int = 1000) -> list[Obligation]:
+    async def listing(self, query: Listing, limit: int) -> list[Obligation]:
+        """What the list shows, soonest due first."""
+        return await self._find(_filter(query), limit)
+
+    async def count(self, query: Listing) -> int:
+        """Ids only (count_documents is a collection scan in the embedded database)."""
+        return len([doc async for doc in self.obligations.find(_filter(query), projection={"_id": 1})])
+
+    async def pending_until(self, horizon: datetime, limit: int) -> list[Obligation]:
+        """Active obligations due at or before `horizon`, soonest first."""
+        return await self._find({"state": {"$in": list(ACTIVE)}, "due_at": {"$lte": horizon}}, limit)
+
+    async def _find(self, filters: dict[str, Any], limit: int) -> list[Obligation]:
         cursor = self.obligations.find(filters).sort("due_at", 1).limit(limit)
         return [Obligation.model_validate(doc) async for doc in cursor]
-
-    async def count(self, filters: dict[str, Any]) -> int:
-        """Ids only (count_documents is a collection scan in the embedded database)."""
-        return len([doc async for doc in self.obligations.find(filters, projection={"_id": 1})])
 
     async def ids_to_announce(self, state: str, field: str, now: datetime, limit: int) -> list[str]:
         """Obligations in `state` whose `field` (notice_at or due_at) has come."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -114,6 +114,57 @@ def new_obligation(
         triggered_by_event_id=cause,
         transition_id=transition_id,
     )
+
+
+def action(
+    area: AreaProfile, calendar: WorkingCalendar, cetr: Obligation, cause: uuid.UUID, index: int, description: str,
+    owner: str, due_on: date, at: datetime,
+) -> Obligation:
+    """R-OB-15: a C(E)TR's recommendation, as an obligation with its owner and
+    date (due at the end of that working day)."""
+    due_at = datetime.combine(due_on, area.working_time.day_end, tzinfo=calendar.zone)
+    return Obligation(
+        obligation_id=derived_event_id(cause, f"action:{index}"),
+        register_id=cetr.register_id,
+        rule="R-OB-15",
+        kind="cetr_action",
+        title=description,
+        responsible=owner,
+        started_at=at,
+        due_at=due_at,
+        notice_at=min(calendar.before(due_at, area.due_notice), due_at),
+        triggered_by_event_id=cause,
+    )
+
+
+def consent_start(calendar: WorkingCalendar, consent_date: date | None, fallback: datetime) -> datetime:
+    """R-OB-13 counts a year from the consent date, from the start of that day
+    in the area's time zone; without one, from the acceptance."""
+    if consent_date is None:
+        return fallback
+    return datetime.combine(consent_date, time(0), tzinfo=calendar.zone)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which obligations a list shows: of these people (None: anyone), of this
+    kind, rule and state, due before an instant. Withdrawn obligations were
+    never demanded after all: shown only when asked for by state."""
+
+    people: frozenset[str] | None = None
+    kind: str | None = None
+    state: State | None = None
+    rule: str | None = None
+    due_before: datetime | None = None
+
+    def shows(self, obligation: Obligation) -> bool:
+        return (
+            (self.people is None or obligation.register_id in self.people)
+            and (self.kind is None or obligation.kind == self.kind)
+            and (obligation.state == self.state if self.state else obligation.state != "withdrawn")
+            and (self.rule is None or obligation.rule == self.rule)
+            and (self.due_before is None or obligation.due_at < self.due_before)
+        )
 
 
 def rating_no_longer_applies(obligation: Obligation, rating: Rating | None) -> bool:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dsr_shared.area import AreaProfile
 from dsr_scheduler.domain.obligations import Obligation
+
+# An area without a tracking meeting still gets an agenda: for the week ahead.
+WITHOUT_MEETING = timedelta(days=7)
+
+
+def next_meeting(area: AreaProfile, now: datetime) -> tuple[datetime | None, datetime]:
+    """The next meeting (None when the area has none), and how far ahead its
+    agenda looks: to the meeting, or a week."""
+    meeting_at = area.next_tracking_meeting(now)
+    return meeting_at, meeting_at or now + WITHOUT_MEETING
 
 
 def agenda(
     area: AreaProfile, meeting_at: datetime | None, horizon: datetime, people: list[dict[str, Any]],
     pending: list[Obligation],
 ) -> dict[str, Any]:
+    """People by rating, what is due or overdue by the horizon, and whose
+    case holder's update is missing."""
     by_rating: dict[str, list[str]] = {}
     for person in people:
         by_rating.setdefault(person.get("rating") or "unknown", []).append(person["_id"])
