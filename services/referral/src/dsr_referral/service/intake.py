@@ -11,6 +11,7 @@ referrer cannot learn it from an NHS number."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -41,6 +42,10 @@ log = structlog.get_logger()
 
 # `already_on_register`: records made before further referrals were kept.
 Outcome = Literal["accepted", "rejected", "sent_to_dsr_team", "record_completed", "already_on_register"]
+
+
+# The change a referral makes to the person's document, within its transaction.
+PersonChange = Callable[[Transaction], Awaitable[None]]
 
 
 class PersonChanged(Exception):
@@ -277,7 +282,7 @@ class Intake:
         log.info("further referral sent to the DSR team", register_id=register_id, outcome="sent_to_dsr_team")
         return IntakeAnswer.from_record(doc)
 
-    async def _commit(self, doc: dict[str, Any], event: Event, also: Any = None) -> None:
+    async def _commit(self, doc: dict[str, Any], event: Event, also: PersonChange | None = None) -> None:
         """The referral's record, the change to the person (`also`) and its event: one transaction."""
         now: datetime = doc["submitted_at"]
 
