@@ -1,4 +1,8 @@
-"""HTTP: POST /referrals, GET /referrals/{id} (docs/CONTRACT.md), PUT /people/{id}/address."""
+"""HTTP: POST /referrals, GET /referrals/{id} (docs/CONTRACT.md), PUT
+/people/{id}/address, and who a person is (GET /people/{id}, POST
+/searches/people). Each request becomes a call on the use cases (service/);
+who may act on which person is checked here (dsr_shared.access) and every
+read or change of a person is audited."""
 
 from __future__ import annotations
 
@@ -7,16 +11,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dsr_shared.access import Contacts, PersonAccess
+from dsr_shared.access import PersonAccess, not_found
+from dsr_shared.audit import AuditLog
 from dsr_shared.auth import Principal, Role, require_roles
 from dsr_shared.events import ReferralSubmitted
 from dsr_shared.events.referrals import Address, RejectionReason
 from dsr_shared.openapi import documented
-from dsr_referral.access import Submitter
-from dsr_referral.intake import Intake
-from dsr_referral.people import People
+from dsr_referral.service import Intake, People, Submitter
 
 
 class ReferralAnswer(BaseModel):
@@ -41,13 +44,9 @@ class ReferralRefused(BaseModel):
     reasons: list[RejectionReason]
 
 
-def referral_contacts(doc: dict) -> Contacts:
-    return Contacts.of([doc.get("submitted_by"), (doc.get("referrer") or {}).get("email")])
-
-
-def referral_router(intake: Intake) -> APIRouter:
+def referral_router(intake: Intake, audit: AuditLog) -> APIRouter:
     router = APIRouter(tags=["referrals"])
-    access = PersonAccess(intake.runtime.audit)
+    access = PersonAccess(audit)
 
     @router.post(
         "/referrals",
@@ -65,7 +64,7 @@ def referral_router(intake: Intake) -> APIRouter:
         submission_id = referral.submission_id or idempotency_key or str(uuid.uuid4())
         referral = referral.model_copy(update={"submission_id": submission_id})
         answer = await intake.submit(referral, Submitter.of(principal), request.state.correlation_id)
-        await intake.runtime.audit.record(principal, f"referral.submit.{answer.outcome}", answer.register_id or answer.referral_id)
+        await audit.record(principal, f"referral.submit.{answer.outcome}", answer.register_id or answer.referral_id)
         if answer.outcome == "rejected":
             refused = ReferralRefused(referral_id=answer.referral_id, outcome="rejected", reasons=answer.reasons)
             return JSONResponse(refused.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
@@ -81,12 +80,13 @@ def referral_router(intake: Intake) -> APIRouter:
     ) -> dict:
         """The DSR team, or whoever referred: the submitting user or the referrer
         named on it; anyone else gets the 404 of a missing id. The register id
-        only to whoever may see the person's record (dsr_referral.access)."""
-        doc = await intake.store.by_id(referral_id)
-        await access.require(principal, "referral.read", referral_id, referral_contacts(doc) if doc else None)
+        only to the DSR team and to a referrer whose referral put the person on the
+        register."""
+        doc = await intake.referral(referral_id)
+        await access.require(principal, "referral.read", referral_id, intake.contacts_of(doc) if doc else None)
         assert doc is not None  # access.require: a missing referral is 404
         shown, register_id = await intake.referral_as_seen_by(doc, Submitter.of(principal))
-        await intake.runtime.audit.record(principal, "referral.read", register_id or referral_id)
+        await audit.record(principal, "referral.read", register_id or referral_id)
         return shown
 
     return router
@@ -99,9 +99,9 @@ class AddressChanged(BaseModel):
     in_area: bool
 
 
-def people_router(people: People) -> APIRouter:
+def people_router(people: People, audit: AuditLog) -> APIRouter:
     router = APIRouter(tags=["people"])
-    access = PersonAccess(people.runtime.audit)
+    access = PersonAccess(audit)
 
     @router.put("/people/{register_id}/address", responses=documented(404))
     async def change_address(
@@ -115,9 +115,61 @@ def people_router(people: People) -> APIRouter:
         action = "person.address.change"
         await access.require(principal, action, register_id, await people.contacts(register_id))
         changed = await people.change_address(register_id, address, principal.subject)
-        if changed is None:  # gone between the check and the change
+        if changed is None:  # gone between the check and the change: the 404 of a missing id
             await access.require(principal, action, register_id, None)
-        await people.runtime.audit.record(principal, action, register_id)
+            raise AssertionError("access.require refuses a missing person")
+        await audit.record(principal, action, register_id)
         return AddressChanged(register_id=changed.register_id, in_area=changed.in_area)
+
+    return router
+
+
+class PersonSearch(BaseModel):
+    """One of: the NHS number, or the last name (exact, any case)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nhs_number: str | None = Field(default=None, max_length=10, pattern=r"^\d{10}$")
+    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one(self) -> "PersonSearch":
+        if (self.nhs_number is None) == (self.family_name is None):
+            raise ValueError("give either nhs_number or family_name")
+        return self
+
+
+def demographics_router(people: People, audit: AuditLog) -> APIRouter:
+    """Who a person is (name, date of birth, NHS number, address), for the DSR
+    team and for whoever referred them or is named on their record as a
+    professional; and search by NHS number or last name for the DSR team. Only
+    this service holds these details; every read and search is audited. A
+    search is a POST: an NHS number or a name never goes in a URL."""
+    router = APIRouter(tags=["people"])
+    access = PersonAccess(audit)
+
+    @router.get("/people/{register_id}", responses={404: {"description": "No such person, or not yours"}})
+    async def read(
+        register_id: str,
+        principal: Annotated[Principal, Depends(require_roles(Role.REFERRER, Role.DSR_TEAM))],
+    ) -> dict:
+        await access.require(principal, "person.read", register_id, await people.contacts(register_id))
+        found = await people.details(register_id)
+        if found is None:  # removed between the two reads
+            await audit.record(principal, "person.read", register_id, "missing")
+            raise not_found()
+        await audit.record(principal, "person.read", register_id)
+        return found
+
+    # Not under /people/: /people/search would also be a register id's path.
+    @router.post("/searches/people")
+    async def search(
+        query: PersonSearch,
+        principal: Annotated[Principal, Depends(require_roles(Role.DSR_TEAM))],
+    ) -> dict:
+        ids, found = await people.search(nhs_number=query.nhs_number, family_name=query.family_name)
+        for register_id in ids or ["*"]:
+            await audit.record(principal, "people.search", register_id)
+        return {"people": found}
 
     return router

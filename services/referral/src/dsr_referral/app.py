@@ -12,13 +12,10 @@ from dsr_shared.messaging import subscribe
 from dsr_shared.runtime import Runtime
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
-from dsr_referral.adapters.referrals import PeopleDirectory, ReferralStore
-from dsr_referral.api import people_router, referral_router
-from dsr_referral.demographics_api import demographics_router
+from dsr_referral.adapters.referrals import ReferralStore
+from dsr_referral.api import demographics_router, people_router, referral_router
 from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers
-from dsr_referral.intake import Intake
-from dsr_referral.people import People
-from dsr_referral.sweeper import announce_age_bands
+from dsr_referral.service import AgeBands, Discharges, Intake, People, Ports
 
 TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES, Topic.RATINGS]
 
@@ -27,9 +24,9 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     settings = settings or ServiceSettings(service_name="referral")
     runtime = Runtime.build(settings, clock)
     store = ReferralStore(runtime.db)
-    intake = Intake(runtime, store)
     contacts = ContactsProjection(runtime.db)
-    people = People(runtime, store, contacts)
+    ports = Ports.of(runtime, store, contacts)
+    intake, people = Intake(ports), People(ports)
     # Who may see whom: its own ReferralAccepted, and the register's ProfessionalsChanged.
     contact_events = contacts_handlers(contacts, runtime.uow.run_once)
     subscribe(
@@ -38,7 +35,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         {
             Topic.REFERRALS_SUBMITTED: referral_handlers(intake),
             Topic.REFERRALS: {ReferralAccepted.EVENT_TYPE: contact_events[ReferralAccepted.EVENT_TYPE]},
-            Topic.DISCHARGES: discharge_handlers(intake),
+            Topic.DISCHARGES: discharge_handlers(Discharges(ports)),
             Topic.RATINGS: {
                 **removal_handlers(people),
                 ProfessionalsChanged.EVENT_TYPE: contact_events[ProfessionalsChanged.EVENT_TYPE],
@@ -50,14 +47,20 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         await store.ensure_indexes()
         await contacts.ensure_indexes()
 
+    age_bands = AgeBands(ports)
+
     async def age_band_sweeper(_: Runtime) -> None:
-        await every(runtime.clock, settings.sweep_every_seconds, lambda: announce_age_bands(runtime, store), "age bands")
+        await every(runtime.clock, settings.sweep_every_seconds, age_bands.announce, "age bands")
 
     return create_app(
         runtime,
         title="DSR referral service",
         topics=TOPICS,
-        routers=[referral_router(intake), people_router(people), demographics_router(people, PeopleDirectory(store))],
+        routers=[
+            referral_router(intake, runtime.audit),
+            people_router(people, runtime.audit),
+            demographics_router(people, runtime.audit),
+        ],
         on_startup=[indexes],
         background=[age_band_sweeper],
     )

@@ -1,14 +1,13 @@
 """Subscribers: referrals from other systems (through the same path as HTTP),
-discharges (R-ELIG-4) and removals from the register (dsr.ratings)."""
+discharges (R-ELIG-4) and removals from the register (dsr.ratings). Each
+turns an envelope into one call on the use cases (service/)."""
 
 from __future__ import annotations
 
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
 from dsr_shared.messaging import Handler
-from dsr_referral.access import Submitter
-from dsr_referral.intake import Intake
-from dsr_referral.people import People
+from dsr_referral.service import Discharges, Intake, People, Submitter
 
 
 def referral_handlers(intake: Intake) -> dict[str, Handler]:
@@ -20,9 +19,9 @@ def referral_handlers(intake: Intake) -> dict[str, Handler]:
     return {ReferralSubmitted.EVENT_TYPE: on_submitted}
 
 
-def discharge_handlers(intake: Intake) -> dict[str, Handler]:
+def discharge_handlers(discharges: Discharges) -> dict[str, Handler]:
     async def on_discharged(envelope: Envelope, event: Discharged) -> None:
-        await intake.refer_on_discharge(envelope, event)
+        await discharges.discharged(envelope, event)
 
     return {Discharged.EVENT_TYPE: on_discharged}
 

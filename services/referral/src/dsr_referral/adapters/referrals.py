@@ -17,7 +17,13 @@ person's document in `record_completed`). Records made before further
 referrals were kept say `already_on_register`.
 
 Idempotency keys (`submission_id`) belong to whoever submitted them
-(`submitted_by`): another submitter's same key is another referral."""
+(`submitted_by`): another submitter's same key is another referral.
+
+Writes within a use case's transaction take it as `transaction` (a client
+session, from the unit of work). A write that meets a unique key already
+taken raises `Conflict`, so that the use cases need not know the driver.
+The in-memory twin the use-case tests use (tests/memory.py) keeps the same
+behaviour; tests/test_repository_contract.py holds both to it."""
 
 from __future__ import annotations
 
@@ -27,9 +33,15 @@ from datetime import date, datetime
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from dsr_shared.unit_of_work import Transaction
+
+
+class Conflict(Exception):
+    """A unique key already taken: the same submitter's key, or a person's
+    NHS number or register id, written by another process meanwhile."""
 
 
 class ReferralStore:
@@ -53,7 +65,7 @@ class ReferralStore:
         except OperationFailure:
             pass  # another process dropped it first
 
-    async def by_submission(self, submission_id: str, submitted_by: str) -> dict[str, Any] | None:
+    async def by_submission(self, submission_id: str | None, submitted_by: str) -> dict[str, Any] | None:
         return await self.referrals.find_one({"submitted_by": submitted_by, "submission_id": submission_id})
 
     async def by_id(self, referral_id: str) -> dict[str, Any] | None:
@@ -64,7 +76,7 @@ class ReferralStore:
         cursor = self.referrals.find(
             {"register_id": register_id, "outcome": "accepted"}, projection={"submitted_by": 1, "referrer.email": 1}
         )
-        found: list[str] = []
+        found: list[str | None] = []
         async for doc in cursor:
             found += [doc.get("submitted_by"), (doc.get("referrer") or {}).get("email")]
         return [f for f in found if f]
@@ -76,8 +88,11 @@ class ReferralStore:
         query = {**_WITH_DETAILS, "register_id": register_id}
         return await self.referrals.find_one(query, projection={"_id": 1}) is not None
 
-    async def add_referral(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.referrals.insert_one(doc, session=session)
+    async def add_referral(self, doc: dict[str, Any], transaction: Transaction) -> None:
+        try:
+            await self.referrals.insert_one(doc, session=transaction)
+        except DuplicateKeyError as taken:
+            raise Conflict(str(taken)) from taken
 
     async def person(self, register_id: str) -> dict[str, Any] | None:
         return await self.people.find_one({"_id": register_id})
@@ -91,7 +106,7 @@ class ReferralStore:
         nhs_number: str,
         referral_id: str,
         at: datetime,
-        session: AsyncClientSession,
+        transaction: Transaction,
         *,
         address: dict[str, Any] | None = None,
         by: str | None = None,
@@ -100,17 +115,20 @@ class ReferralStore:
         """`age_band`: the band ReferralAccepted announces (None when it does not know it)."""
         doc: dict[str, Any] = {"_id": register_id, "nhs_number": nhs_number, "referral_id": referral_id, "on_register_since": at}
         if address is not None:
-            doc |= _address_fields(address, at, by)
+            doc |= address_fields(address, at, by)
         if age_band is not None:
             doc["announced_age_band"] = age_band
-        await self.people.insert_one(doc, session=session)
+        try:
+            await self.people.insert_one(doc, session=transaction)
+        except DuplicateKeyError as taken:
+            raise Conflict(str(taken)) from taken
 
     async def return_person(
         self,
         register_id: str,
         referral_id: str,
         at: datetime,
-        session: AsyncClientSession,
+        transaction: Transaction,
         *,
         address: dict[str, Any] | None = None,
         by: str | None = None,
@@ -123,18 +141,18 @@ class ReferralStore:
         looks at the person again."""
         fields: dict[str, Any] = {"referral_id": referral_id, "on_register_since": at}
         if address is not None:
-            fields |= _address_fields(address, at, by)
+            fields |= address_fields(address, at, by)
         if age_band is not None:
             fields["announced_age_band"] = age_band
         result = await self.people.update_one(
             {"_id": register_id, "removed_at": {"$ne": None}},
             {"$set": fields, "$unset": {"removed_at": "", "removal": "", "age_band_checked_on": ""}},
-            session=session,
+            session=transaction,
         )
         return result.matched_count == 1
 
     async def complete_person(
-        self, person: dict[str, Any], referral_id: str, at: datetime, session: AsyncClientSession, *,
+        self, person: dict[str, Any], referral_id: str, at: datetime, transaction: Transaction, *,
         address: dict[str, Any], by: str, age_band: str,
     ) -> bool:
         """The DSR team's full referral completes an automatically referred
@@ -145,37 +163,37 @@ class ReferralStore:
             {"_id": person["_id"], "referral_id": person["referral_id"], "removed_at": None, "record_completed": None},
             {
                 "$set": {
-                    **_address_fields(address, at, by),
+                    **address_fields(address, at, by),
                     "announced_age_band": age_band,
                     "record_completed": {"referral_id": referral_id, "at": at, "by": by},
                 },
                 "$unset": {"age_band_checked_on": ""},
             },
-            session=session,
+            session=transaction,
         )
         return result.matched_count == 1
 
     async def note_further_referral(
-        self, register_id: str, referral_id: str, at: datetime, session: AsyncClientSession
+        self, register_id: str, referral_id: str, at: datetime, transaction: Transaction
     ) -> bool:
         """A further referral is kept with the person's record. False when the
         person is no longer on the register (removed meanwhile)."""
         result = await self.people.update_one(
             {"_id": register_id, "removed_at": None},
             {"$push": {"further_referrals": {"referral_id": referral_id, "at": at}}},
-            session=session,
+            session=transaction,
         )
         return result.matched_count == 1
 
     async def mark_removed(
-        self, register_id: str, at: datetime, removal: dict[str, Any], session: AsyncClientSession
+        self, register_id: str, at: datetime, removal: dict[str, Any], transaction: Transaction
     ) -> bool:
         """False when the person is unknown here or already removed. Every removal
         is also kept in `removals`, which a return to the register leaves alone."""
         result = await self.people.update_one(
             {"_id": register_id, "removed_at": None},
             {"$set": {"removed_at": at, "removal": removal}, "$push": {"removals": {"at": at, **removal}}},
-            session=session,
+            session=transaction,
         )
         return result.matched_count == 1
 
@@ -201,7 +219,7 @@ class ReferralStore:
         return found
 
     async def announce_age_band(
-        self, person: dict[str, Any], age_band: str, today: date, session: AsyncClientSession
+        self, person: dict[str, Any], age_band: str, today: date, transaction: Transaction
     ) -> bool:
         """Record `age_band` as announced, only if the person is as the sweeper
         read them (same referral, same band, still on the register): False when
@@ -209,19 +227,48 @@ class ReferralStore:
         result = await self.people.update_one(
             _as_read(person) | {"removed_at": None},
             {"$set": {"announced_age_band": age_band, "age_band_checked_on": today.isoformat()}},
-            session=session,
+            session=transaction,
         )
         return result.matched_count == 1
 
-    async def age_checked(self, people: Iterable[dict[str, Any]], today: date) -> None:
+    async def age_checked(self, people: Iterable[dict[str, Any]], today: date, transaction: Transaction) -> None:
         """The sweeper compared these people's band with their age today and found nothing to announce."""
         updates = [UpdateOne(_as_read(p), {"$set": {"age_band_checked_on": today.isoformat()}}) for p in people]
         if updates:
-            await self.people.bulk_write(updates, ordered=False)
+            await self.people.bulk_write(updates, ordered=False, session=transaction)
 
-    async def change_address(self, register_id: str, address: dict[str, Any], at: datetime, by: str) -> bool:
-        result = await self.people.update_one({"_id": register_id}, {"$set": _address_fields(address, at, by)})
+    async def change_address(
+        self, register_id: str, address: dict[str, Any], at: datetime, by: str, transaction: Transaction
+    ) -> bool:
+        result = await self.people.update_one(
+            {"_id": register_id}, {"$set": address_fields(address, at, by)}, session=transaction
+        )
         return result.matched_count == 1
+
+    # Who a person is, for the people who may see it: the person's document
+    # with their latest accepted referral's details.
+
+    async def details(self, register_id: str) -> dict[str, Any] | None:
+        person = await self.person(register_id)
+        if person is None:
+            return None
+        referral = await self.referrals.find_one(
+            {"register_id": register_id, "outcome": "accepted", "submission": {"$exists": True}},
+            projection={"submission.person": 1}, sort=[("submitted_at", -1)],
+        )
+        return person_details(person, (referral or {}).get("submission", {}).get("person", {}))
+
+    async def by_family_name(self, family_name: str, limit: int = 50) -> list[str]:
+        """The register ids of the people whose accepted referral names them so (exact, any case)."""
+        pattern = {"$regex": f"^{re.escape(family_name.strip())}$", "$options": "i"}
+        cursor = self.referrals.find(
+            {"outcome": "accepted", "submission.person.family_name": pattern}, projection={"register_id": 1}
+        ).limit(limit * 4)
+        found: list[str] = []
+        async for doc in cursor:
+            if doc["register_id"] not in found:
+                found.append(doc["register_id"])
+        return found[:limit]
 
 
 # Referrals whose form is the person's record (the date of birth and the rest).
@@ -236,44 +283,11 @@ def _as_read(person: dict[str, Any]) -> dict[str, Any]:
     return {"_id": person["_id"], "referral_id": person["referral_id"], "announced_age_band": person.get("announced_age_band")}
 
 
-def _address_fields(address: dict[str, Any], at: datetime, by: str | None) -> dict[str, Any]:
+def address_fields(address: dict[str, Any], at: datetime, by: str | None) -> dict[str, Any]:
     return {"address": address, "address_changed_at": at, "address_changed_by": by}
 
 
-class PeopleDirectory:
-    """Reads of who a person is, for the people who may see it: the person's
-    document with their latest accepted referral's details."""
-
-    def __init__(self, store: ReferralStore) -> None:
-        self.store = store
-
-    async def details(self, register_id: str) -> dict[str, Any] | None:
-        person = await self.store.person(register_id)
-        if person is None:
-            return None
-        referral = await self.store.referrals.find_one(
-            {"register_id": register_id, "outcome": "accepted", "submission": {"$exists": True}},
-            projection={"submission.person": 1}, sort=[("submitted_at", -1)],
-        )
-        return _details(person, (referral or {}).get("submission", {}).get("person", {}))
-
-    async def by_nhs_number(self, nhs_number: str) -> list[str]:
-        person = await self.store.person_by_nhs_number(nhs_number)
-        return [person["_id"]] if person else []
-
-    async def by_family_name(self, family_name: str, limit: int = 50) -> list[str]:
-        pattern = {"$regex": f"^{re.escape(family_name.strip())}$", "$options": "i"}
-        cursor = self.store.referrals.find(
-            {"outcome": "accepted", "submission.person.family_name": pattern}, projection={"register_id": 1}
-        ).limit(limit * 4)
-        found: list[str] = []
-        async for doc in cursor:
-            if doc["register_id"] not in found:
-                found.append(doc["register_id"])
-        return found[:limit]
-
-
-def _details(person: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+def person_details(person: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
     return {
         "register_id": person["_id"],
         "nhs_number": person["nhs_number"],

@@ -12,6 +12,9 @@ from dsr_shared.area import AreaProfile
 from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
 from dsr_shared.events.referrals import RejectionReason
 
+# Children and young people are under 18. This service's own copy of the CYP
+# limit (the keyworking limit comes from the area profile); issue 13 derives
+# every age band from the area profile in one place.
 CYP_UNTIL_AGE = 18
 
 

@@ -1,0 +1,93 @@
+"""The people on the register, as this service keeps them: removal (heard
+from the rating service), the current address (changed over HTTP, never
+published: addresses do not leave this service), and who a person is, for
+whoever may see it (api.py checks who)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from dsr_shared.access import NOBODY, Contacts
+from dsr_shared.db import Outgoing
+from dsr_shared.envelope import Envelope
+from dsr_shared.events import PersonRemoved
+from dsr_shared.events.referrals import Address
+from dsr_shared.unit_of_work import Transaction
+from dsr_referral.domain.eligibility import lives_in_area
+from dsr_referral.service.ports import Ports
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    register_id: str
+    in_area: bool
+
+
+class People:
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+        self.store = ports.store
+
+    async def removed(self, envelope: Envelope, event: PersonRemoved) -> None:
+        """R-RAG-6 / R-RAG-5: the person is off the register. Their record stays,
+        marked, so that a new referral (or a discharge, R-ELIG-4) brings them
+        back under the same register id (R-ID-1)."""
+        removal = {
+            "cause": event.cause,
+            "removed_by": event.removed_by,
+            "reason": event.reason,
+            "event_id": str(envelope.event_id),
+        }
+
+        async def effect(transaction: Transaction) -> list[Outgoing]:
+            if not await self.store.mark_removed(event.register_id, envelope.occurred_at, removal, transaction):
+                log.warning("removal of a person not on the register here", register_id=event.register_id)
+            return []
+
+        await self.ports.uow.run_once(envelope.event_id, effect)
+
+    async def contacts(self, register_id: str) -> Contacts | None:
+        """Who referred the person (the submitting users and the referrers named
+        on their accepted referrals, known here at once) and the professionals
+        on their current list (from the register's events); None when there is
+        no such person. The same lookups either way (dsr_shared.access)."""
+        person, referrers, listed = await asyncio.gather(
+            self.store.person(register_id), self.store.referrers_of(register_id), self.ports.contacts.of(register_id)
+        )
+        return (Contacts.of(referrers) | (listed or NOBODY)) if person else None
+
+    async def change_address(self, register_id: str, address: Address, by: str) -> AddressChange | None:
+        """None when there is no such person. `in_area`: whether the new address
+        alone ties the person to the area (R-ELIG-3, postcode district)."""
+        fields = address.model_dump(mode="json")
+        changed = False
+
+        async def change(transaction: Transaction) -> list[Outgoing]:
+            nonlocal changed
+            changed = await self.store.change_address(register_id, fields, self.ports.clock.now(), by, transaction)
+            return []  # no event: the address stays here
+
+        await self.ports.uow.commit_and_publish(change)
+        if not changed:
+            return None
+        return AddressChange(register_id, lives_in_area(address.postcode, self.ports.settings.area))
+
+    async def details(self, register_id: str) -> dict[str, Any] | None:
+        """Name, date of birth, NHS number, current address; None when there is no such person."""
+        return await self.store.details(register_id)
+
+    async def search(self, *, nhs_number: str | None = None, family_name: str | None = None) -> tuple[list[str], list[dict]]:
+        """The register ids found by NHS number or last name (exact, any case), and each one's details."""
+        if nhs_number:
+            person = await self.store.person_by_nhs_number(nhs_number)
+            ids = [person["_id"]] if person else []
+        else:
+            ids = await self.store.by_family_name(family_name or "")
+        found = [d for d in [await self.store.details(register_id) for register_id in ids] if d]
+        return ids, found
