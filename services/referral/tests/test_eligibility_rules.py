@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from dsr_shared.area import load_profile
+from dsr_shared.area import AgeBands, load_profile
 from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
 from dsr_referral.domain.eligibility import age_band_on, assess, lives_in_area
 
@@ -160,9 +160,9 @@ def test_r_elig_3_the_postcode_district_check_alone_as_used_for_a_changed_addres
     ],
 )
 def test_the_age_band_follows_the_age_on_the_day(day, band):
-    assert age_band_on(date(2008, 6, 15), day, keyworking_age_limit=25) == band
+    assert age_band_on(date(2008, 6, 15), day, AgeBands(keyworking_until=25)) == band
 
 
 def test_a_leap_day_birthday_comes_on_the_first_of_march_in_other_years():
-    assert age_band_on(date(2008, 2, 29), date(2026, 2, 28), 25) == AgeBand.CYP
-    assert age_band_on(date(2008, 2, 29), date(2026, 3, 1), 25) == AgeBand.YOUNG_ADULT
+    assert age_band_on(date(2008, 2, 29), date(2026, 2, 28), AgeBands()) == AgeBand.CYP
+    assert age_band_on(date(2008, 2, 29), date(2026, 3, 1), AgeBands()) == AgeBand.YOUNG_ADULT

@@ -8,14 +8,9 @@ from datetime import date
 
 from nhs_number import is_valid as nhs_number_is_valid
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.area import AgeBands, AreaProfile
 from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
 from dsr_shared.events.referrals import RejectionReason
-
-# Children and young people are under 18. This service's own copy of the CYP
-# limit (the keyworking limit comes from the area profile); issue 13 derives
-# every age band from the area profile in one place.
-CYP_UNTIL_AGE = 18
 
 
 @dataclass(frozen=True)
@@ -73,22 +68,15 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
 
     # R-ELIG-3: a connection to the area.
     age = age_on(person.date_of_birth, referral.referral_date)
-    if not _in_area(referral, area, is_cyp=age < CYP_UNTIL_AGE):
+    if not _in_area(referral, area, is_cyp=area.age_bands.cohort(age) == Cohort.CYP):
         reasons.append(_reason("R-ELIG-3.out_of_area", f"The person has no qualifying connection to {area.name}.", "person.address.postcode"))
 
-    cohort = Cohort.CYP if age < CYP_UNTIL_AGE else Cohort.ADULT
-    return Assessment(reasons=tuple(reasons), cohort=cohort, age_band=age_band(age, area.keyworking_age_limit))
+    return Assessment(reasons=tuple(reasons), cohort=area.age_bands.cohort(age), age_band=area.age_bands.band(age))
 
 
-def age_band(age: int, keyworking_age_limit: int) -> AgeBand:
-    if age < CYP_UNTIL_AGE:
-        return AgeBand.CYP
-    return AgeBand.YOUNG_ADULT if age < keyworking_age_limit else AgeBand.ADULT
-
-
-def age_band_on(born: date, day: date, keyworking_age_limit: int) -> AgeBand:
+def age_band_on(born: date, day: date, bands: AgeBands) -> AgeBand:
     """The band of someone born on `born`, on `day` (R-OB-10: the age on the day)."""
-    return age_band(age_on(born, day), keyworking_age_limit)
+    return bands.band(age_on(born, day))
 
 
 def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:

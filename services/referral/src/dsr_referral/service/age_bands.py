@@ -58,7 +58,7 @@ class AgeBands:
                 log.warning("age band: the referral's dates cannot be read", register_id=register_id)
                 unchanged.append(person)  # looked at again tomorrow
                 continue
-            band = age_band_change(born, referred_on, person.get("announced_age_band"), today, area.keyworking_age_limit)
+            band = age_band_change(born, referred_on, person.get("announced_age_band"), today, area.age_bands)
             if band is None:
                 unchanged.append(person)
             elif await self._announce(person, band, today, now):

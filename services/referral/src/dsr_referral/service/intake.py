@@ -234,7 +234,7 @@ class Intake:
         on discharge: the form is kept here, and the age band (as of today) is
         announced without the date of birth; the age sweeper follows it after."""
         register_id, now = person["_id"], base["submitted_at"]
-        band = age_band_on(referral.person.date_of_birth, today, self.ports.settings.area.keyworking_age_limit)
+        band = age_band_on(referral.person.date_of_birth, today, self.ports.settings.area.age_bands)
         doc = {
             **base,
             "outcome": "record_completed",
