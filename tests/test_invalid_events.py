@@ -13,7 +13,7 @@ wrong area. They go onto one partition, then a valid event; then:
   (messaging.Dispatcher): every group for an invalid envelope, a wrong area or
   (other systems' topics) an unknown type; the groups that handle the type for
   invalid fields or a wrong key. An unknown type on an internal topic is
-  skipped, not dead-lettered (docs/CONTRACT.md: a newer producer's type).
+  skipped, not dead-lettered (docs/RUNBOOK.md: a newer producer's type).
 
 Generation is derandomized: CI sees the same messages every run."""
 
