@@ -103,6 +103,17 @@ def referral_body(
     return body
 
 
+def referral_accepted(register_id: str, nhs_number_hash: str, *, rating: str = "amber",
+                      referrer: str = "case.holder@example.org", **overrides: Any) -> dict[str, Any]:
+    """The data of a ReferralAccepted as the referral service publishes it:
+    `register_id` is on the register, rated `rating`, referred by `referrer`."""
+    return {
+        "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": rating,
+        "rating_rationale": "Wellbeing deteriorating.", "cohort": "adult", "age_band": "adult",
+        "nhs_number_hash": nhs_number_hash, "referrer_email": referrer, "accepted_by": referrer, **overrides,
+    }
+
+
 def valid_nhs_number(seed: int) -> str:
     """A valid NHS number from a seed (modulus 11), for many distinct people."""
     while True:

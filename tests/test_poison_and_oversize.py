@@ -30,7 +30,7 @@ from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from dsr_shared.pseudonym import nhs_number_hash
 from infra import OPS_CLIENT
-from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_body
+from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_accepted, referral_body
 
 pytestmark = pytest.mark.stack
 
@@ -70,12 +70,7 @@ async def test_a_message_at_the_brokers_limit_is_dead_lettered_as_an_excerpt_and
     http = httpx.AsyncClient(timeout=30)
     try:
         async with TopicReader(infra.kafka_bootstrap, f"{admissions}.dlq", f"{submitted}.dlq", referrals) as reader:
-            accepted = {
-                "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": "amber",
-                "rating_rationale": "Wellbeing deteriorating.", "cohort": "adult", "age_band": "adult",
-                "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs_number), "referrer_email": "case.holder@example.org",
-                "accepted_by": "dsr.team@example.org",
-            }
+            accepted = referral_accepted(register_id, nhs_number_hash(HASH_KEY, nhs_number), accepted_by="dsr.team@example.org")
             await producer.send_and_wait(referrals, enveloped("ReferralAccepted", accepted), key=register_id.encode())
 
             async def rating_of() -> str | None:

@@ -18,7 +18,7 @@ from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_hospital_gateway.samples import adt
 from dsr_ops.cli import app
-from support import EventFeed, TopicReader, auth, eventually, valid_nhs_number
+from support import EventFeed, TopicReader, auth, eventually, referral_accepted, valid_nhs_number
 
 HASH_KEY = "gateway-tests-hash-key"
 # Several services as processes, and the first consumer group of a fresh broker.
@@ -62,10 +62,7 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
                 nhs = valid_nhs_number(9100 + 10 * seed)
                 register_id = f"QJ2-GATE-{seed:04d}-X"
                 people[register_id] = nhs
-                data = {"referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": "amber",
-                        "rating_rationale": "r", "cohort": "adult", "age_band": "adult",
-                        "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs), "referrer_email": "ref@example.org",
-                        "accepted_by": "ref@example.org"}
+                data = referral_accepted(register_id, nhs_number_hash(HASH_KEY, nhs), referrer="ref@example.org")
                 await feed.publish("dsr.referrals", "ReferralAccepted", data, key=register_id)
             (first, nhs), (second, other) = people.items()
 

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
 from dsr_shared.envelope import Envelope
-from support import EventFeed, TopicReader, auth
+from support import EventFeed, TopicReader, auth, referral_accepted
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TEAM = "dynamicsupportregister@mpft.nhs.uk"
@@ -93,11 +93,8 @@ class NotifierService:
     # The events, as the referral, rating and scheduler services publish them.
 
     async def accepted(self, rid: str, *, professionals: list[dict] | None = None, rating: str = "amber") -> Envelope:
-        data = {
-            "referral_id": str(uuid.uuid4()), "register_id": rid, "initial_rating": rating, "rating_rationale": LEAKY,
-            "cohort": "adult", "age_band": "adult", "nhs_number_hash": "h" * 64, "referrer_email": REFERRER,
-            "accepted_by": REFERRER, "professionals": professionals or [],
-        }
+        data = referral_accepted(rid, "h" * 64, rating=rating, referrer=REFERRER, rating_rationale=LEAKY,
+                                 professionals=professionals or [])
         return await self.publish("dsr.referrals", "ReferralAccepted", data, key=rid)
 
     async def rejected(self) -> Envelope:

@@ -14,7 +14,7 @@ import pytest
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
-from support import EventFeed, TopicReader, auth, valid_nhs_number
+from support import EventFeed, TopicReader, auth, referral_accepted, valid_nhs_number
 
 HASH_KEY = "rating-tests-hash-key"
 REFERRER = "case.holder@example.org"
@@ -52,12 +52,8 @@ class RatingService:
 
     async def accept(self, register_id: str, nhs_number: str, rating: str = "amber", *, at: datetime | None = None,
                      cohort: str = "adult", age_band: str = "adult", referrer: str = REFERRER, **extra) -> uuid.UUID:
-        data = {
-            "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": rating,
-            "rating_rationale": "Wellbeing deteriorating.", "cohort": cohort, "age_band": age_band,
-            "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs_number), "referrer_email": referrer,
-            "accepted_by": referrer, **extra,
-        }
+        data = referral_accepted(register_id, nhs_number_hash(HASH_KEY, nhs_number), rating=rating, referrer=referrer,
+                                 cohort=cohort, age_band=age_band, **extra)
         return await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)
 
     async def age_band_changed(self, register_id: str, age_band: str, *, at: datetime | None = None,

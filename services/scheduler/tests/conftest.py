@@ -13,7 +13,7 @@ import pytest
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import EventFeed, TopicReader, auth
+from support import EventFeed, TopicReader, auth, referral_accepted
 
 
 @dataclass
@@ -34,12 +34,7 @@ class SchedulerService:
 
     async def accepted(self, register_id: str, at: datetime, *, consent_date: str | None = None, cohort: str = "adult",
                        age_band: str = "adult") -> uuid.UUID:
-        data = {
-            "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": "amber",
-            "rating_rationale": "r", "cohort": cohort, "age_band": age_band, "nhs_number_hash": "h" * 64,
-            "referrer_email": "case.holder@example.org", "accepted_by": "case.holder@example.org",
-            "consent_date": consent_date,
-        }
+        data = referral_accepted(register_id, "h" * 64, cohort=cohort, age_band=age_band, consent_date=consent_date)
         return await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)
 
     async def rated(self, register_id: str, to: str, at: datetime, *, frm: str | None = None, cohort: str = "adult",

@@ -345,6 +345,12 @@ def consumed_topics(broker: KafkaBroker) -> list[str]:
     return dispatcher.topics if dispatcher else []
 
 
+def consumed_routes(broker: KafkaBroker) -> dict[str, frozenset[str]]:
+    """The event types the service handles on each (prefixed) topic its consumer reads."""
+    dispatcher = _DISPATCHERS.get(broker)
+    return {topic: frozenset(handlers) for topic, handlers in dispatcher.routes.items()} if dispatcher else {}
+
+
 def subscribe(
     broker: KafkaBroker, settings: ServiceSettings, routes: Mapping[Topic, Mapping[str, Handler]]
 ) -> Dispatcher:
