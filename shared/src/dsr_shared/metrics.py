@@ -32,7 +32,6 @@ CONSUMER_LAG = Gauge(
     "dsr_consumer_lag", "Messages on a topic this service's consumer group has not yet handled", ["topic"], registry=REGISTRY
 )
 DLQ_SIZE = Gauge("dsr_dlq_size", "Messages waiting in a dead-letter topic", ["topic"], registry=REGISTRY)
-OBLIGATIONS = Gauge("dsr_obligations", "Obligations by state (scheduler)", ["state"], registry=REGISTRY)
 STALLED_PARTITIONS = Gauge(
     "dsr_consumer_stalled_partitions",
     "Partitions with lag whose committed offset has not moved for DSR_CONSUMER_STALL_AFTER_SECONDS",

@@ -6,9 +6,9 @@ import structlog
 
 from dsr_shared.db import Outgoing
 from dsr_shared.events import Event, ObligationDue, ObligationOverdue
-from dsr_shared.metrics import OBLIGATIONS
 from dsr_shared.runtime import Context
 from dsr_shared.unit_of_work import Transaction
+from dsr_scheduler.metrics import OBLIGATIONS
 from dsr_scheduler.service.changes import ObligationChanges
 
 log = structlog.get_logger()
