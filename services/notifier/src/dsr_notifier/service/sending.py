@@ -158,7 +158,7 @@ class Courier:
 
     async def _retry_later(self, row: dict[str, Any], error: str) -> None:
         attempts = row["attempts"]
-        delay = self.backoff(SimpleNamespace(attempt_number=attempts))
+        delay = self.backoff(SimpleNamespace(attempt_number=attempts))  # type: ignore[arg-type]  # only the attempt number is read
         alert = attempts >= self.settings.smtp_alert_after_attempts and not row.get("alerted")
         next_at = real_now() + timedelta(seconds=delay)
         EMAILS.labels(row["template"], "retry").inc()
