@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
@@ -21,7 +22,7 @@ from dsr_shared.auth import Role
 from dsr_shared.envelope import Envelope
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_devstack import free_port
-from dsr_ops import dlq
+from dsr_ops import dlq, replay
 from dsr_ops.cli import app
 from dsr_ops.settings import SERVICES
 from infra import OPS_CLIENT
@@ -241,10 +242,25 @@ async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, ide
     assert "8 partition(s) of 4 topic(s)" in output and "DSR_REBUILD=true" in output
     assert set((await _committed(bootstrap, group)).values()) == {0}
 
+    # As the runbook runs it in a pod, without this package: `python - GROUP TOPIC... < replay.py`.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(partitions)
+    await consumer.commit(await consumer.end_offsets(partitions))
+    await consumer.stop()
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-", group, *topics], input=Path(replay.__file__).read_text("utf-8"),
+        env={"DSR_KAFKA_BOOTSTRAP": bootstrap}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "8 partition(s) of 4 topic(s)" in done.stdout
+    assert set((await _committed(bootstrap, group)).values()) == {0}
 
-def test_the_dlq_module_needs_only_the_standard_library_and_aiokafka():
-    """It runs in a service's pod, where this package is not installed."""
-    tree = ast.parse(Path(dlq.__file__).read_text("utf-8"))
+
+@pytest.mark.parametrize("module", [dlq, replay], ids=["dlq", "replay"])
+def test_the_dlq_and_replay_modules_need_only_the_standard_library_and_aiokafka(module):
+    """They run in a service's pod, where this package is not installed."""
+    tree = ast.parse(Path(module.__file__).read_text("utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     roots = {name.split(".")[0] for name in imported}

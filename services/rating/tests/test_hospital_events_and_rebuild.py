@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from dsr_shared.replay import rewind_consumer_group
+from dsr_ops.replay import rewind_consumer_group
 from support import auth, eventually
 
 RATING_TOPICS = ["dsr.referrals", "dsr.ratings", "dsr.hospital.admissions", "dsr.hospital.discharges"]

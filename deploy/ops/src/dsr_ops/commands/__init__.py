@@ -1,0 +1,1 @@
+"""The `dsr` command's commands, a module per section; each adds its own to the app (`add_to`)."""
