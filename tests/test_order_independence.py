@@ -134,3 +134,27 @@ def test_an_admission_before_the_referral_makes_the_person_blue_at_once():
         assert [(h["to_rating"], h["cause"]) for h in history] == [(Rating.BLUE, "admission")]
         assert {rule for rule, _, _, state in demanded if state == "open"} == {"R-OB-7", "R-OB-8", "R-OB-9"}
         assert len(emails) == 1
+
+
+def test_an_obligation_cancelled_then_withdrawn_is_announced_twice_under_two_ids():
+    """Found by the chaos run: the withdrawal of an obligation already
+    cancelled took the cancellation's event id, so the scheduler's outbox
+    refused it and the rating change that caused it was dead-lettered."""
+    from dsr_shared.events import Transition
+
+    def transition(hours: int, from_rating, to_rating, cause: str) -> Transition:
+        return Transition(transition_id=uuid.uuid4(), at=_at(hours), from_rating=from_rating, to_rating=to_rating,
+                          cause=cause)
+
+    scheduler = memory_scheduler("derbyshire").scheduler
+    entry = transition(0, None, Rating.AMBER, "referral")
+    greener = transition(5, Rating.AMBER, Rating.GREEN, "person")
+    # A late fact: the person entered green, so the amber entry's obligations were never demanded.
+    timelines = [[entry], [entry, greener], [transition(0, None, Rating.GREEN, "referral")]]
+    announced = []
+    for timeline in timelines:
+        announced += asyncio.run(scheduler.reconcile(RID, timeline, Context("c", uuid.uuid4()), None))
+    ids = [m.envelope.event_id for m in announced]
+    assert len(ids) == len(set(ids))
+    withdrawn = [m for m in announced if m.envelope.data.get("withdrawn")]
+    assert {m.envelope.data["rule"] for m in withdrawn} >= {"R-OB-3", "R-OB-4", "R-OB-11"}

@@ -161,15 +161,21 @@ class ObligationChanges:
 
     # --- the events that say so -----------------------------------------------------
 
-    def announce(self, event_type: type[Event], obligation: Obligation, at: datetime, context: Context,
-                  **extra: Any) -> Outgoing:
+    def announce(self, event_type: type[Event], obligation: Obligation, at: datetime, context: Context, *,
+                 again: bool = False, **extra: Any) -> Outgoing:
         """An obligation event; its id derives from the obligation (and how many
-        times it was opened again), so announcing twice is one event."""
+        times it was opened again), so announcing twice is one event. `again`:
+        a second event of this type for the same opening (an obligation
+        cancelled, then withdrawn when a late fact changed the history that
+        demanded it): its id also names what caused it, or the outbox would
+        refuse it as a repeat and the event that caused it would be lost."""
         fields = obligation.model_dump(include={"obligation_id", "register_id", "kind", "title", "rule", "responsible",
                                                 "due_at", "needs_own_consent"})
         event = event_type(**fields, **extra)
         generation = obligation.generation
         name = event_type.EVENT_TYPE if not generation else f"{event_type.EVENT_TYPE}:{generation}"
+        if again:
+            name = f"{name}:{context.causation_id or at.isoformat()}"
         return self.outgoing(
             event, occurred_at=at, correlation_id=context.correlation_id, causation_id=context.causation_id,
             event_id=derived_event_id(obligation.obligation_id, name),
@@ -185,4 +191,5 @@ class ObligationChanges:
                    withdrawn: bool = False) -> tuple[Obligation, Outgoing]:
         state = "withdrawn" if withdrawn else "cancelled"
         cancelled = obligation.model_copy(update={"state": state, "cancelled_reason": reason, "ended_at": at})
-        return cancelled, self.announce(ObligationCancelled, cancelled, at, context, reason=reason, withdrawn=withdrawn)
+        return cancelled, self.announce(ObligationCancelled, cancelled, at, context, reason=reason, withdrawn=withdrawn,
+                                        again=obligation.state in ("cancelled", "withdrawn"))
