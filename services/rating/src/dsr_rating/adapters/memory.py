@@ -12,7 +12,7 @@ from typing import Any
 
 from dsr_shared.db import VersionConflict
 from dsr_shared.unit_of_work import Transaction
-from dsr_rating.adapters.people import _DERIVED, merge_id
+from dsr_rating.adapters.people import _DERIVED, merge_document, merge_id
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
@@ -138,15 +138,8 @@ class InMemoryPeople:
         self, kept_digest: str, merged_digest: str, kept: PersonRecord | None, merged: PersonRecord | None,
         hospital_ods_code: str, merged_at: datetime, event_id: str, transaction: Transaction,
     ) -> None:
-        self.merges.setdefault(merge_id(kept_digest, merged_digest), {
-            "_id": merge_id(kept_digest, merged_digest),
-            "kept_register_id": kept.register_id if kept else None,
-            "merged_register_id": merged.register_id if merged else None,
-            "hospital_ods_code": hospital_ods_code,
-            "merged_at": merged_at,
-            "event_id": event_id,
-            "resolved_at": None,
-        })
+        key = merge_id(kept_digest, merged_digest)
+        self.merges.setdefault(key, {"_id": key, **merge_document(kept, merged, hospital_ods_code, merged_at, event_id)})
 
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
         found = [d for d in self.merges.values() if (d["resolved_at"] is not None) == resolved]

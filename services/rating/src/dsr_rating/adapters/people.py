@@ -37,6 +37,19 @@ def merge_id(kept_digest: str, merged_digest: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:merge:{kept_digest}:{merged_digest}"))
 
 
+def merge_document(kept: PersonRecord | None, merged: PersonRecord | None, hospital_ods_code: str,
+                   merged_at: datetime, event_id: str) -> dict[str, Any]:
+    """What is kept of a merge until the DSR team resolves it: register ids only."""
+    return {
+        "kept_register_id": kept.register_id if kept else None,
+        "merged_register_id": merged.register_id if merged else None,
+        "hospital_ods_code": hospital_ods_code,
+        "merged_at": merged_at,
+        "event_id": event_id,
+        "resolved_at": None,
+    }
+
+
 class PeopleStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.people = db["people"]
@@ -175,14 +188,7 @@ class PeopleStore:
         """A hospital merged two patient records, at least one of them someone on
         the register: kept, by register id only, until the DSR team resolves it.
         The same merge sent twice is one item."""
-        doc = {
-            "kept_register_id": kept.register_id if kept else None,
-            "merged_register_id": merged.register_id if merged else None,
-            "hospital_ods_code": hospital_ods_code,
-            "merged_at": merged_at,
-            "event_id": event_id,
-            "resolved_at": None,
-        }
+        doc = merge_document(kept, merged, hospital_ods_code, merged_at, event_id)
         await self.merges.update_one({"_id": merge_id(kept_digest, merged_digest)}, {"$setOnInsert": doc}, upsert=True, session=session)
 
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
