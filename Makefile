@@ -8,6 +8,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+# Compiled bytecode is kept between runs: without it every test run and every
+# service the tests start compiles its libraries again (half of `make check`).
+unexport PYTHONDONTWRITEBYTECODE
 
 # Files kept in `ruff format` style. The rest of the code base joins in one
 # `make format` run once no branch is open (it rewraps most files); until then
