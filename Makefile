@@ -69,4 +69,4 @@ asyncapi: install
 	$(UV) run --frozen python -m dsr_shared.contract docs/asyncapi
 
 openapi: install
-	$(UV) run --frozen python tests/openapi_docs.py
+	$(UV) run --frozen python -m dsr_testing.openapi_docs

@@ -3,20 +3,16 @@ gets its own topic prefix and database names, so tests never see each other."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "tests"))
-
-from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
-
-import support  # noqa: E402
-from infra import Identity, Infra, infrastructure, service_environment  # noqa: E402
-from infra import identity as identity_stack
+from dsr_testing import support
+from dsr_testing.infra import Identity, Infra, infrastructure, service_environment
+from dsr_testing.infra import identity as identity_stack
+from dsr_testing.tokens import BOOTSTRAP_ADMIN, IdentityClient
 
 # Fixtures that start or reach Kafka, the database or the identity stack. A
 # test that uses one, directly or through other fixtures, is marked `infra`,
@@ -117,7 +113,7 @@ def service_process(tmp_path: Path, service_env):
 @pytest.fixture
 def stack(tmp_path: Path, infra: Infra, identity: Identity, isolation: str):
     """The whole system for this test: the SMTP sink and the four services."""
-    from stack import whole_stack
+    from dsr_testing.stack import whole_stack
 
     with whole_stack(infra, identity, isolation, tmp_path) as running:
         yield running

@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dsr_testing import support
+from dsr_testing.infra import identity as identity_stack
+from dsr_testing.infra import infrastructure
+from dsr_testing.register_world import running_world  # noqa: F401  (re-exported for the benchmarks)
+from dsr_testing.tokens import BOOTSTRAP_ADMIN, IdentityClient
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from register_world import running_world  # noqa: E402,F401  (re-exported for the benchmarks)
-from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
-
-import support  # noqa: E402
-from infra import identity as identity_stack  # noqa: E402
-from infra import infrastructure  # noqa: E402
 
 
 @contextmanager

@@ -44,7 +44,7 @@ from harness import (
 )
 
 from dsr_shared.envelope import new_envelope
-from support import TopicReader  # noqa: E402  (tests/ is on the path through harness)
+from dsr_testing.support import TopicReader
 
 
 class Mailbox:

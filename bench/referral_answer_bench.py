@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -28,16 +27,14 @@ from pathlib import Path
 import httpx
 import nhs_number
 
+from dsr_shared.auth import Role
+from dsr_devstack import ServiceProcess, free_port
+from dsr_testing import support
+from dsr_testing.infra import identity as identity_stack
+from dsr_testing.infra import infrastructure, service_environment
+from dsr_testing.tokens import BOOTSTRAP_ADMIN, IdentityClient
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
-
-from dsr_shared.auth import Role  # noqa: E402
-from dsr_devstack import ServiceProcess, free_port  # noqa: E402
-import support  # noqa: E402
-from infra import identity as identity_stack  # noqa: E402
-from infra import infrastructure, service_environment  # noqa: E402
 
 
 def headers(subject: str) -> dict[str, str]:

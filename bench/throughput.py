@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -40,17 +39,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests")]
+from dsr_shared.db import build_mongo_client
+from dsr_shared.envelope import new_envelope
+from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.replay import rewind_consumer_group
+from dsr_shared.topics import Topic
+from dsr_devstack import ServiceProcess, free_port
+from dsr_testing.infra import infrastructure
+from dsr_testing.support import referral_accepted, valid_nhs_number
 
-from dsr_shared.db import build_mongo_client  # noqa: E402
-from dsr_shared.envelope import new_envelope  # noqa: E402
-from dsr_shared.pseudonym import nhs_number_hash  # noqa: E402
-from dsr_shared.replay import rewind_consumer_group  # noqa: E402
-from dsr_shared.topics import Topic  # noqa: E402
-from dsr_devstack import ServiceProcess, free_port  # noqa: E402
-from infra import infrastructure  # noqa: E402
-from support import referral_accepted, valid_nhs_number  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 HASH_KEY = "throughput-bench-hash-key"
 AREA = "QJ2"

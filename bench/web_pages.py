@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -26,21 +25,19 @@ from pathlib import Path
 
 import httpx
 
+from dsr_shared.area import load_profile
+from dsr_shared.db import build_mongo_client
+from dsr_shared.working_time import WorkingCalendar
+from dsr_rating.adapters.people import PeopleStore
+from dsr_rating.domain.facts import Fact, Update
+from dsr_rating.domain.record import PersonRecord
+from dsr_testing import support
+from dsr_testing.infra import identity as identity_stack
+from dsr_testing.infra import infrastructure
+from dsr_testing.tokens import BOOTSTRAP_ADMIN, IdentityClient
+from dsr_testing.web.harness import start_instance, stop_instance
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services" / "web" / "tests")]
-
-from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
-from web_harness import start_instance, stop_instance  # noqa: E402
-
-from dsr_shared.area import load_profile  # noqa: E402
-from dsr_shared.db import build_mongo_client  # noqa: E402
-from dsr_shared.working_time import WorkingCalendar  # noqa: E402
-from dsr_rating.adapters.people import PeopleStore  # noqa: E402
-from dsr_rating.domain.facts import Fact, Update  # noqa: E402
-from dsr_rating.domain.record import PersonRecord  # noqa: E402
-import support  # noqa: E402
-from infra import identity as identity_stack  # noqa: E402
-from infra import infrastructure  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 RATINGS = ["amber", "amber", "red", "green", "amber", "blue"]

@@ -20,13 +20,13 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from endpoints import ENDPOINTS, EVERY_ROLE, UNTOUCHED
 from typer.testing import CliRunner
 
 from dsr_shared.auth import Role
 from dsr_ops.cli import app as dsr_app
-from stack import SERVICES, WITH_GATEWAY, whole_stack
-from support import auth, eventually, identity, referral_body, token, valid_nhs_number
+from dsr_testing.endpoints import ENDPOINTS, EVERY_ROLE, UNTOUCHED
+from dsr_testing.stack import SERVICES, WITH_GATEWAY, whole_stack
+from dsr_testing.support import auth, eventually, identity, referral_body, token, valid_nhs_number
 
 pytestmark = pytest.mark.stack
 

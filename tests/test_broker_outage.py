@@ -15,7 +15,7 @@ import pytest
 
 from dsr_shared.auth import Role
 from dsr_devstack import Kafka, cache_root, find_repo_root, free_port
-from support import NHS_NUMBERS, TopicReader, auth, eventually, referral_body
+from dsr_testing.support import NHS_NUMBERS, TopicReader, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 

@@ -10,7 +10,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
-from support import auth, eventually, referral_body, valid_nhs_number
+from dsr_testing.support import auth, eventually, referral_body, valid_nhs_number
 
 pytestmark = pytest.mark.stack
 

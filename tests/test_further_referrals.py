@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import EventFeed, auth, eventually, referral_body
+from dsr_testing.support import EventFeed, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 

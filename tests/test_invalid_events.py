@@ -43,9 +43,9 @@ from dsr_shared.events import EVENT_TYPES, decode_event
 from dsr_shared.messaging import consumed_routes
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
-from infra import NHS_HASH_KEY
-from stack import WITH_GATEWAY, whole_stack
-from support import TopicReader, auth, eventually, referral_accepted, referral_body, valid_nhs_number
+from dsr_testing.infra import NHS_HASH_KEY
+from dsr_testing.stack import WITH_GATEWAY, whole_stack
+from dsr_testing.support import TopicReader, auth, eventually, referral_accepted, referral_body, valid_nhs_number
 
 pytestmark = pytest.mark.stack
 

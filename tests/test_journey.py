@@ -18,7 +18,7 @@ from dsr_shared.area import Duration, load_profile
 from dsr_shared.auth import Role
 from dsr_shared.topology import REGISTER_SERVICES
 from dsr_shared.working_time import WorkingCalendar
-from support import EventFeed, TopicReader, auth, eventually, referral_body
+from dsr_testing.support import EventFeed, TopicReader, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 

@@ -21,11 +21,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from endpoints import ENDPOINTS, UNTOUCHED
 
 from dsr_shared.auth import Role
-from stack import WITH_GATEWAY, whole_stack
-from support import token
+from dsr_testing.endpoints import ENDPOINTS, UNTOUCHED
+from dsr_testing.stack import WITH_GATEWAY, whole_stack
+from dsr_testing.support import token
 
 pytestmark = pytest.mark.stack
 

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from obligation_memory import memory_scheduler
 
 from dsr_shared.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
 from dsr_shared.events.ratings import HospitalStay
@@ -30,6 +29,7 @@ from dsr_shared.working_time import WorkingCalendar
 from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
+from dsr_testing.scheduler_world import memory_scheduler
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 RID = "QJ2-TEST-0000-X"

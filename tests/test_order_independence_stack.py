@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from register_world import World, running_world
 
-from support import eventually
+from dsr_testing.register_world import World, running_world
+from dsr_testing.support import eventually
 
 pytestmark = pytest.mark.stack
 PEOPLE = 12  # the pure property (test_order_independence.py) covers breadth; this covers the wiring

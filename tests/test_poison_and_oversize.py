@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from dsr_shared.auth import Role
 from dsr_shared.envelope import new_envelope
 from dsr_shared.pseudonym import nhs_number_hash
-from infra import OPS_CLIENT
-from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_accepted, referral_body
+from dsr_testing.infra import OPS_CLIENT
+from dsr_testing.support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_accepted, referral_body
 
 pytestmark = pytest.mark.stack
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from openapi_docs import DOCS, SERVICES, render
+from dsr_testing.openapi_docs import DOCS, SERVICES, render
 
 
 @pytest.mark.parametrize("service", SERVICES)

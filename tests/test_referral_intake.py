@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import TopicReader, auth, enveloped, eventually, identity, referral_body
+from dsr_testing.support import TopicReader, auth, enveloped, eventually, identity, referral_body
 
 pytestmark = pytest.mark.stack
 

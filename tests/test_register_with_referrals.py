@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import auth, enveloped, eventually, referral_body
+from dsr_testing.support import auth, enveloped, eventually, referral_body
 
 HASH_KEY = "journey-hash-key"
 TEAM = auth(Role.DSR_TEAM, subject="dsr.team@example.org")

@@ -19,13 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pymongo import AsyncMongoClient
-from tokens import BOOTSTRAP_ADMIN
 
 from dsr_shared.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from infra import service_environment
-from support import eventually, referral_body, valid_nhs_number
-from support import identity as identity_client
+from dsr_testing.infra import service_environment
+from dsr_testing.support import eventually, referral_body, valid_nhs_number
+from dsr_testing.support import identity as identity_client
+from dsr_testing.tokens import BOOTSTRAP_ADMIN
 
 SERVICES = REGISTER_SERVICES
 

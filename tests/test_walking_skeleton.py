@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from dsr_shared.auth import Role
-from support import auth, eventually, referral_body
+from dsr_testing.support import auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from register_world import TEAM, World, running_world
 
-from support import eventually
+from dsr_testing.register_world import TEAM, World, running_world
+from dsr_testing.support import eventually
 
 pytestmark = pytest.mark.stack
 

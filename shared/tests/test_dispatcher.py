@@ -19,7 +19,7 @@ from dsr_shared.messaging import ensure_topics, subscribe
 from dsr_shared.metrics import REGISTRY
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.topics import Topic
-from support import NHS_NUMBERS, enveloped, eventually
+from dsr_testing.support import NHS_NUMBERS, enveloped, eventually
 
 
 def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) -> bytes:

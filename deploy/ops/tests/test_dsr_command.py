@@ -25,8 +25,8 @@ from dsr_devstack import free_port
 from dsr_ops import dlq, replay
 from dsr_ops.cli import app
 from dsr_ops.settings import SERVICES
-from infra import OPS_CLIENT
-from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, token
+from dsr_testing.infra import OPS_CLIENT
+from dsr_testing.support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, token
 
 HASH_KEY = "ops-tests-hash-key"
 

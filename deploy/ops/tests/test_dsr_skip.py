@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from dsr_ops.cli import app
-from support import eventually
+from dsr_testing.support import eventually
 
 POISON = b"{" + b"y" * 1_048_447
 

@@ -16,7 +16,7 @@ import pytest
 
 from dsr_shared.auth import Role
 from dsr_hospital_gateway.samples import Stay, adt
-from support import TopicReader, auth, eventually, referral_body, valid_nhs_number
+from dsr_testing.support import TopicReader, auth, eventually, referral_body, valid_nhs_number
 
 # Several services as processes, and the first consumer group of a fresh broker.
 pytestmark = pytest.mark.timeout(600)

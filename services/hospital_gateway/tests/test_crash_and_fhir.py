@@ -18,7 +18,7 @@ from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_hospital_gateway.samples import adt
 from dsr_ops.cli import app
-from support import EventFeed, TopicReader, auth, eventually, referral_accepted, valid_nhs_number
+from dsr_testing.support import EventFeed, TopicReader, auth, eventually, referral_accepted, valid_nhs_number
 
 HASH_KEY = "gateway-tests-hash-key"
 # Several services as processes, and the first consumer group of a fresh broker.

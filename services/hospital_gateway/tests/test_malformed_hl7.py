@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from dsr_shared.auth import Role
 from dsr_hospital_gateway.samples import Ack, adt
-from support import auth
+from dsr_testing.support import auth
 
 NHS_NUMBER = "9434765919"
 START, END = b"\x0b", b"\x1c\x0d"

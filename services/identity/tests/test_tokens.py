@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from dsr_shared.auth import InvalidToken, JwksKeys, Role, TokenVerifier
 from dsr_devstack import ServiceProcess, free_port, identity_env
-from infra import FEED_CLIENT, OPS_CLIENT
-from support import identity as identity_client
+from dsr_testing.infra import FEED_CLIENT, OPS_CLIENT
+from dsr_testing.support import identity as identity_client
 
 
 @dataclass

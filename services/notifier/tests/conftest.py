@@ -3,16 +3,11 @@ server (notifier_harness.py has the handle the tests drive it by)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from pymongo import AsyncMongoClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from notifier_harness import FAST_RETRIES, NotifierService, area_profile_file  # noqa: E402
-from support import EventFeed, TopicReader  # noqa: E402
+from dsr_testing.notifier import FAST_RETRIES, NotifierService, area_profile_file
+from dsr_testing.support import EventFeed, TopicReader
 
 
 @pytest.fixture

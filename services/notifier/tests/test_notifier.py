@@ -12,8 +12,17 @@ from datetime import datetime, timedelta, timezone
 
 from dsr_shared.area import load_profile
 from dsr_notifier.domain.meetings import digest_at
-from notifier_harness import COMMISSIONER, LEAKY, ON_CALL, PERSONAL, REFERRER, TEAM, assert_names_no_one, register_id
-from support import eventually
+from dsr_testing.notifier import (
+    COMMISSIONER,
+    LEAKY,
+    ON_CALL,
+    PERSONAL,
+    REFERRER,
+    TEAM,
+    assert_names_no_one,
+    register_id,
+)
+from dsr_testing.support import eventually
 
 CASEY = {"name": "Casey Holder", "role": "Community nurse", "email": "Casey.Holder@example.org", "case_holder": True}
 DANA = {"name": "Dana Other", "role": "Social worker", "email": "dana.other@example.org"}

@@ -18,8 +18,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from dsr_shared.auth import Role
-from notifier_harness import ON_CALL, TEAM, area_profile_file, assert_names_no_one, register_id
-from support import auth, eventually
+from dsr_testing.notifier import ON_CALL, TEAM, area_profile_file, assert_names_no_one, register_id
+from dsr_testing.support import auth, eventually
 
 USER, PASSWORD = "dsr-notifier", "relay-password-for-tests"
 REFUSED = "left.the.trust@example.org"

@@ -1,4 +1,4 @@
-"""The notifier's repositories keep one contract in memory (tests/memory.py,
+"""The notifier's repositories keep one contract in memory (adapters/memory.py,
 which the use-case tests rely on) and on MongoDB (adapters/): each check runs
 on both (the root conftest's `store` fixture; the SecantusDB half in `make test`)."""
 
@@ -8,10 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from memory import MemoryNotificationStore, MemoryProjection
 
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_notifier.adapters.memory import MemoryNotificationStore, MemoryProjection
 from dsr_notifier.adapters.notifications import DigestAlreadyMade, NotificationStore
 from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.domain.recipients import Contacts

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from memory import MemoryNotificationStore, MemoryProjection
 
 from dsr_shared.clock import FixedClock
 from dsr_shared.envelope import Envelope, new_envelope
@@ -38,6 +37,7 @@ from dsr_shared.events import (
 from dsr_shared.runtime import Runtime
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
 from dsr_notifier.adapters.mailer import Refused
+from dsr_notifier.adapters.memory import MemoryNotificationStore, MemoryProjection
 from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.service import Courier, NotifierService
 from dsr_notifier.settings import NotifierSettings

@@ -14,7 +14,7 @@ import pytest
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
-from support import EventFeed, TopicReader, auth, referral_accepted, valid_nhs_number
+from dsr_testing.support import EventFeed, TopicReader, auth, referral_accepted, valid_nhs_number
 
 HASH_KEY = "rating-tests-hash-key"
 REFERRER = "case.holder@example.org"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from support import eventually
+from dsr_testing.support import eventually
 
 
 async def consumed(svc, event_type: str) -> float:

@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
 from dsr_ops.replay import rewind_consumer_group
-from support import auth, eventually
+from dsr_testing.support import auth, eventually
 
 RATING_TOPICS = ["dsr.referrals", "dsr.ratings", "dsr.hospital.admissions", "dsr.hospital.discharges"]
 REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture accepts people from

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dsr_shared.auth import Role
-from support import auth, eventually
+from dsr_testing.support import auth, eventually
 
 REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture accepts people from
 

@@ -13,7 +13,7 @@ import pytest
 
 from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
-from support import EventFeed, TopicReader, auth, referral_accepted
+from dsr_testing.support import EventFeed, TopicReader, auth, referral_accepted
 
 
 @dataclass

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dsr_shared.auth import Role
-from support import auth
+from dsr_testing.support import auth
 
 ENDPOINTS = [
     ("GET", "/obligations", None, {Role.DSR_TEAM, Role.OPS, Role.REFERRER}),

@@ -10,7 +10,7 @@ import pytest
 from dsr_shared.area import Duration, load_profile
 from dsr_shared.auth import Role
 from dsr_shared.working_time import WorkingCalendar
-from support import auth, eventually
+from dsr_testing.support import auth, eventually
 
 PROFILES = ["derbyshire", "staffordshire"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from support import eventually
+from dsr_testing.support import eventually
 
 PEOPLE = 40
 

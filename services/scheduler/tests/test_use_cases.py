@@ -17,7 +17,6 @@ import holidays
 import pytest
 from dateutil.relativedelta import relativedelta
 from fastapi import HTTPException
-from obligation_memory import SchedulerWorld, memory_scheduler
 
 from dsr_shared.auth import Principal, Role
 from dsr_shared.envelope import new_envelope
@@ -32,6 +31,7 @@ from dsr_shared.events import (
 )
 from dsr_scheduler.domain.completion import Recommendation
 from dsr_scheduler.handlers import referral_handlers, register_handlers
+from dsr_testing.scheduler_world import SchedulerWorld, memory_scheduler
 
 LONDON = ZoneInfo("Europe/London")
 ENGLAND = holidays.country_holidays("GB", subdiv="ENG")

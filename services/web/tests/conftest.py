@@ -1,17 +1,13 @@
 """One instance of the whole system per test module, with the web service in
-front, and Chromium (web_harness.py has the handles)."""
+front, and Chromium (dsr_testing.web.harness has the handles)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from web_harness import CHROMIUM, RegisterInstance, start_instance, stop_instance  # noqa: E402
+from dsr_testing.web.harness import CHROMIUM, RegisterInstance, start_instance, stop_instance
 
 
 @pytest.fixture(scope="module")

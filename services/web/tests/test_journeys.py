@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from web_harness import PageChecks, sign_in
-from web_keys import activate, choose, type_into
-from web_referral import PERSON, next_page, refer
 
-from support import NHS_NUMBERS, EventFeed, eventually
+from dsr_testing.support import NHS_NUMBERS, EventFeed, eventually
+from dsr_testing.web.harness import PageChecks, sign_in
+from dsr_testing.web.keys import activate, choose, type_into
+from dsr_testing.web.referral import PERSON, next_page, refer
 
 # A loaded machine starts the whole system slowly; the journey itself takes a minute or two.
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]

@@ -5,11 +5,11 @@ area's), finds their record, and prints the agenda; axe-core on every page."""
 from __future__ import annotations
 
 import pytest
-from web_harness import PageChecks, sign_in
-from web_keys import activate
-from web_referral import refer
 
-from support import NHS_NUMBERS
+from dsr_testing.support import NHS_NUMBERS
+from dsr_testing.web.harness import PageChecks, sign_in
+from dsr_testing.web.keys import activate
+from dsr_testing.web.referral import refer
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 

@@ -22,7 +22,7 @@ Idempotency keys (`submission_id`) belong to whoever submitted them
 Writes within a use case's transaction take it as `transaction` (a client
 session, from the unit of work). A write that meets a unique key already
 taken raises `Conflict`, so that the use cases need not know the driver.
-The in-memory twin the use-case tests use (tests/memory.py) keeps the same
+The in-memory twin the use-case tests use (adapters/memory.py) keeps the same
 behaviour; tests/test_repository_contract.py holds both to it."""
 
 from __future__ import annotations

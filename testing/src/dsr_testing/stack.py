@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dsr_shared.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from infra import service_environment
+from dsr_testing.infra import service_environment
 
 # The register's services: they know a person by register id.
 SERVICES = REGISTER_SERVICES

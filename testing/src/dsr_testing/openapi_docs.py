@@ -1,5 +1,5 @@
 """The OpenAPI document of each service, checked in under docs/openapi/.
-`python tests/openapi_docs.py` rewrites them (`make openapi`)."""
+`python -m dsr_testing.openapi_docs` rewrites them (`make openapi`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import importlib
 import json
 from pathlib import Path
 
+from dsr_devstack import find_repo_root
+
 SERVICES = ("referral", "rating", "scheduler", "notifier", "identity", "hospital_gateway")
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi"
+DOCS = find_repo_root(Path(__file__).parent) / "docs" / "openapi"
 
 
 def render(service: str) -> str:

@@ -21,8 +21,8 @@ from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.topology import REGISTER_SERVICES
 from dsr_shared.working_time import WorkingCalendar
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from infra import service_environment
-from support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number
+from dsr_testing.infra import service_environment
+from dsr_testing.support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number
 
 SERVICES = REGISTER_SERVICES
 TEAM = auth(Role.DSR_TEAM, subject="dsr.lead@example.org")

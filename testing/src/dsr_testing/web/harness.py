@@ -15,9 +15,9 @@ from pathlib import Path
 from axe_playwright_python.async_playwright import Axe
 
 from dsr_devstack import WEB_CLIENT_ID, ServiceProcess, SmtpSink, free_port
-import support
-from infra import service_environment
-from stack import SERVICES
+from dsr_testing import support
+from dsr_testing.infra import service_environment
+from dsr_testing.stack import SERVICES
 
 CHROMIUM = "/usr/bin/chromium"
 SESSION_SECRET = "web-tests-session-secret-0123456789abcdef"

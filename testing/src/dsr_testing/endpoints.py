@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from dsr_shared.auth import Role
-from stack import WITH_GATEWAY
+from dsr_testing.stack import WITH_GATEWAY
 
 EVERY_ROLE = set(Role)
 UNTOUCHED = {"/health/live", "/health/ready", "/health/consumer", "/metrics"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from web_harness import PageChecks
-from web_keys import activate, choose, fill_date, focus, tick, type_into
+from dsr_testing.web.harness import PageChecks
+from dsr_testing.web.keys import activate, choose, fill_date, focus, tick, type_into
 
 PERSON = {"given": "Jordan", "family": "Webbtest"}
 

@@ -18,7 +18,7 @@ import httpx
 import jwt
 
 from dsr_devstack import WEB_CLIENT_ID
-from infra import FEED_CLIENT
+from dsr_testing.infra import FEED_CLIENT
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from dsr_shared.auth import Role
 from dsr_shared.envelope import Envelope
-from support import EventFeed, TopicReader, auth, referral_accepted
+from dsr_testing.support import EventFeed, TopicReader, auth, referral_accepted
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TEAM = "dynamicsupportregister@mpft.nhs.uk"

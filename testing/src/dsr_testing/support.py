@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from tokens import BearerHeaders, IdentityClient
-
 from dsr_shared.auth import Role
+from dsr_testing.tokens import BearerHeaders, IdentityClient
 
 T = TypeVar("T")
 
