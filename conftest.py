@@ -111,6 +111,17 @@ def service_process(tmp_path: Path, service_env):
 
 
 @pytest.fixture
+async def service_harness(service_process, infra: Infra, isolation: str):
+    """Starts one service for this test, driven through a handle (dsr_testing.harness):
+    `await service_harness.start(RatingService, "rating", profile=..., **env)`."""
+    from dsr_testing.harness import ServiceHarness
+
+    harness = ServiceHarness(service_process, infra.kafka_bootstrap, infra.mongo_uri, isolation)
+    yield harness
+    await harness.close()
+
+
+@pytest.fixture
 def stack(tmp_path: Path, infra: Infra, identity: Identity, isolation: str):
     """The whole system for this test: the SMTP sink and the four services."""
     from dsr_testing.stack import whole_stack

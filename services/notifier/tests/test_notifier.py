@@ -200,7 +200,7 @@ async def test_a_digest_before_each_tracking_meeting_to_the_team_and_each_case_h
                 and await svc.db["people"].count_documents({"on_register": False}) == 1)
 
     await eventually(projected, timeout=60)
-    await svc.clock_to(digest_at(area, meeting) + timedelta(minutes=1))
+    await svc.advance_clock(to=digest_at(area, meeting) + timedelta(minutes=1))
 
     def digests():
         return [m for m in svc.emails() if m["X-DSR-Kind"].startswith("digest_")]
@@ -223,12 +223,12 @@ async def test_a_digest_before_each_tracking_meeting_to_the_team_and_each_case_h
 
     # The next meeting's digest comes a week on; the first meeting's went out once.
     following = meeting + timedelta(days=7)
-    await svc.clock_to(digest_at(area, following) + timedelta(minutes=1))
+    await svc.advance_clock(to=digest_at(area, following) + timedelta(minutes=1))
     await eventually(lambda: sum(m["X-DSR-Kind"] == "digest_team" for m in digests()) == 2, timeout=60)
     # A notifier not running at a digest time (here: the clock jumps over the
     # digest time and the meeting) sends that meeting's digest at once, late.
     third = following + timedelta(days=7)
-    await svc.clock_to(third + timedelta(hours=26))
+    await svc.advance_clock(to=third + timedelta(hours=26))
     await eventually(lambda: sum(m["X-DSR-Kind"] == "digest_team" for m in digests()) == 3, timeout=60)
     team_digests = [m for m in digests() if m["X-DSR-Kind"] == "digest_team"]
     for week in (meeting, following, third):

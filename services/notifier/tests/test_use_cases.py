@@ -13,7 +13,6 @@ import uuid
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -34,7 +33,7 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import outgoing as build_outgoing
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
 from dsr_notifier.adapters.mailer import Refused
 from dsr_notifier.adapters.memory import MemoryNotificationStore, MemoryProjection
@@ -303,7 +302,7 @@ class Relay:
 
 def courier(world: World, relay: Relay) -> Courier:
     # This service's events in their envelopes, as the running service builds them.
-    outgoing = functools.partial(Runtime.outgoing, SimpleNamespace(settings=world.settings))
+    outgoing = functools.partial(build_outgoing, world.settings)
     return Courier(world.service, outgoing, Renderer(world.settings.area, world.settings.mail_from), relay)
 
 

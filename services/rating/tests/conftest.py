@@ -1,46 +1,29 @@
 """The rating service as its own process on the real broker and database, fed
-the way other services and NHS systems feed it: events on its input topics."""
+the way other services and NHS systems feed it: events on its input topics
+(dsr_testing.harness starts it; RatingService knows its events)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timezone
 
 import httpx
 import pytest
 
-from dsr_shared.area import load_profile
 from dsr_shared.auth import Role
 from dsr_shared.pseudonym import nhs_number_hash
-from dsr_testing.support import EventFeed, TopicReader, auth, referral_accepted, valid_nhs_number
+from dsr_testing.harness import RunningService
+from dsr_testing.support import auth, referral_accepted, valid_nhs_number
 
 HASH_KEY = "rating-tests-hash-key"
 REFERRER = "case.holder@example.org"
 
 
 @dataclass
-class RatingService:
-    process: Any
-    feed: EventFeed
-    reader: TopicReader
-    prefix: str
-    area: str
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+class RatingService(RunningService):
     _people: int = 0
     _nhs_numbers: set[str] = field(default_factory=set)
-
-    @property
-    def url(self) -> str:
-        return self.process.url
-
-    def topic(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None,
-                      event_id: uuid.UUID | None = None) -> uuid.UUID:
-        return (await self.feed.publish(topic, event_type, data, key=key, at=at, event_id=event_id)).event_id
 
     def new_person(self) -> tuple[str, str]:
         """A register id and a valid NHS number nobody else in this test uses."""
@@ -54,25 +37,25 @@ class RatingService:
                      cohort: str = "adult", age_band: str = "adult", referrer: str = REFERRER, **extra) -> uuid.UUID:
         data = referral_accepted(register_id, nhs_number_hash(HASH_KEY, nhs_number), rating=rating, referrer=referrer,
                                  cohort=cohort, age_band=age_band, **extra)
-        return await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)
+        return (await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)).event_id
 
     async def age_band_changed(self, register_id: str, age_band: str, *, at: datetime | None = None,
                                event_id: uuid.UUID | None = None) -> uuid.UUID:
         """As the referral service announces a birthday that moved the person to another band."""
         at = at or datetime.now(timezone.utc)
         data = {"register_id": register_id, "age_band": age_band, "effective_on": at.date().isoformat()}
-        return await self.publish("dsr.referrals", "AgeBandChanged", data, key=register_id, at=at, event_id=event_id)
+        return (await self.publish("dsr.referrals", "AgeBandChanged", data, key=register_id, at=at, event_id=event_id)).event_id
 
     async def admit(self, nhs_number: str, at: datetime, *, ods: str = "RXM", secure: bool = False,
                     event_id: uuid.UUID | None = None) -> uuid.UUID:
         data = {"nhs_number": nhs_number, "admitted_at": at.isoformat(), "hospital_ods_code": ods,
                 "bed_type": "learning_disability", "secure": secure, "legal_basis": "section_3"}
-        return await self.publish("dsr.hospital.admissions", "Admitted", data, key=nhs_number, event_id=event_id)
+        return (await self.publish("dsr.hospital.admissions", "Admitted", data, key=nhs_number, event_id=event_id)).event_id
 
     async def discharge(self, nhs_number: str, at: datetime, *, ods: str = "RXM",
                         event_id: uuid.UUID | None = None) -> uuid.UUID:
         data = {"nhs_number": nhs_number, "discharged_at": at.isoformat(), "hospital_ods_code": ods, "destination": "home"}
-        return await self.publish("dsr.hospital.discharges", "Discharged", data, key=nhs_number, event_id=event_id)
+        return (await self.publish("dsr.hospital.discharges", "Discharged", data, key=nhs_number, event_id=event_id)).event_id
 
     async def person(self, register_id: str, *roles: Role, subject: str = "dsr.team@example.org") -> httpx.Response:
         return await self.http.get(f"{self.url}/register/{register_id}", headers=auth(*(roles or (Role.DSR_TEAM,)), subject=subject))
@@ -87,37 +70,18 @@ class RatingService:
         return await self.http.post(f"{self.url}/register/{register_id}/rating", json=payload,
                                     headers={**auth(role, subject=subject), **(headers or {})})
 
-    async def advance_clock(self, by: timedelta) -> dict:
-        answer = await self.http.post(f"{self.url}/clock/advance", json={"by": by.total_seconds()}, headers=auth(Role.OPS))
-        answer.raise_for_status()
-        return answer.json()
-
     def published(self, event_type: str, register_id: str | None = None) -> list[dict]:
-        found = self.reader.events(self.topic("dsr.ratings"), event_type)
-        return [e for e in found if register_id is None or e["data"]["register_id"] == register_id]
+        return self.events("dsr.ratings", event_type, register_id)
 
 
 @pytest.fixture
-async def rating_service(service_process, infra, isolation):
+def rating_service(service_harness):
     """Start the rating service on an area profile; feed it and read what it publishes."""
-    started: list[RatingService] = []
 
     async def start(profile: str = "derbyshire", **env: str) -> RatingService:
-        process = service_process(
-            "rating", DSR_AREA_PROFILE=profile, DSR_NHS_HASH_KEY=HASH_KEY, DSR_SIMULATED_CLOCK="true",
+        return await service_harness.start(
+            RatingService, "rating", profile=profile, DSR_NHS_HASH_KEY=HASH_KEY, DSR_SIMULATED_CLOCK="true",
             DSR_SWEEP_EVERY_SECONDS="1", **env,
         )
-        area = load_profile(profile).code
-        feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", area).start()
-        reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.ratings")
-        await reader.__aenter__()
-        service = RatingService(process, feed, reader, f"{isolation}.", area)
-        started.append(service)
-        return service
 
-    yield start
-    for service in started:
-        await service.reader.__aexit__(None, None, None)
-        await service.feed.stop()
-        await service.http.aclose()
-
+    return start

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +36,7 @@ from dsr_shared.events import (
 )
 from dsr_shared.events.referrals import DischargeSeen
 from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import outgoing as build_outgoing
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
 from dsr_rating.adapters.memory import InMemoryPeople
@@ -73,8 +72,8 @@ class World:
         self.people = InMemoryPeople()
         self.uow = InMemoryUnitOfWork(self.people)
         self.audit = Audit()
-        # Runtime.outgoing needs only the settings: the one way to build an event, without broker or database.
-        outgoing = functools.partial(Runtime.outgoing, SimpleNamespace(settings=settings))
+        # The one way to build an event (Runtime.outgoing's), without broker or database.
+        outgoing = functools.partial(build_outgoing, settings)
         self.service = RatingService(self.uow, self.people, self.audit, self.clock, self.area, outgoing, KEY)
         self.handlers = {**referral_handlers(self.service), **hospital_handlers(self.service),
                          **own_log_handlers(self.service)}

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from dsr_shared.envelope import new_envelope
 from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
 from dsr_shared.events.referrals import Address
 from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import outgoing as build_outgoing
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
 from dsr_referral.adapters.memory import InMemoryContacts, InMemoryReferralStore
@@ -86,8 +85,8 @@ def service() -> Service:
     settings = ServiceSettings(service_name="referral", area_profile="derbyshire")
     clock, store, contacts = FixedClock(NOW), InMemoryReferralStore(), InMemoryContacts()
     uow = InMemoryUnitOfWork(store)
-    # The one way to build an outgoing event; it reads only the settings of the runtime.
-    outgoing = partial(Runtime.outgoing, SimpleNamespace(settings=settings))
+    # The one way to build an outgoing event (Runtime.outgoing's).
+    outgoing = partial(build_outgoing, settings)
     ports = Ports(settings, clock, uow, outgoing, store, contacts)  # type: ignore[arg-type]
     return Service(settings, clock, store, contacts, uow, Intake(ports), People(ports), Discharges(ports), AgeBands(ports))
 

@@ -62,14 +62,32 @@ class Runtime:
         event_id: uuid.UUID | None = None,
     ) -> Outgoing:
         """An event of this service, in its envelope, addressed to its topic."""
-        envelope = new_envelope(
-            event_type=event.EVENT_TYPE,
-            schema_version=event.SCHEMA_VERSION,
-            occurred_at=occurred_at,
-            area=self.settings.area.code,
-            data=event.model_dump(mode="json"),
-            correlation_id=correlation_id,
-            causation_id=str(causation_id) if causation_id else None,
+        return outgoing(
+            self.settings, event, occurred_at=occurred_at, correlation_id=correlation_id, causation_id=causation_id,
             event_id=event_id,
         )
-        return Outgoing(envelope, self.settings.topic(event.TOPIC), event.message_key())
+
+
+def outgoing(
+    settings: ServiceSettings,
+    event: Event,
+    *,
+    occurred_at: datetime,
+    correlation_id: str | None = None,
+    causation_id: uuid.UUID | str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Outgoing:
+    """An event of the service `settings` describe, in its envelope, addressed
+    to its topic: what Runtime.outgoing gives, and what the use-case tests
+    build their outgoing events with (functools.partial(outgoing, settings))."""
+    envelope = new_envelope(
+        event_type=event.EVENT_TYPE,
+        schema_version=event.SCHEMA_VERSION,
+        occurred_at=occurred_at,
+        area=settings.area.code,
+        data=event.model_dump(mode="json"),
+        correlation_id=correlation_id,
+        causation_id=str(causation_id) if causation_id else None,
+        event_id=event_id,
+    )
+    return Outgoing(envelope, settings.topic(event.TOPIC), event.message_key())

@@ -1,24 +1,23 @@
 """The notifier as its own process on the real broker and database, with a
 real SMTP server, fed the events the other services publish: the handle the
-tests drive it by, and the fixtures' personal data that no email may carry."""
+tests drive it by (started by dsr_testing.harness), and the fixtures'
+personal data that no email may carry."""
 
 from __future__ import annotations
 
 import json
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
-from pymongo import AsyncMongoClient
-
 from dsr_shared.auth import Role
 from dsr_shared.envelope import Envelope
-from dsr_testing.support import EventFeed, TopicReader, auth, referral_accepted
+from dsr_testing.harness import RunningService
+from dsr_testing.support import auth, referral_accepted
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TEAM = "dynamicsupportregister@mpft.nhs.uk"
@@ -65,30 +64,8 @@ def assert_names_no_one(messages: list[EmailMessage]) -> None:
 
 
 @dataclass
-class NotifierService:
-    process: Any
-    smtp: Any
-    feed: EventFeed
-    reader: TopicReader
-    mongo: AsyncMongoClient
-    prefix: str
-    database: str
-    area: str = "QNC"
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
-
-    @property
-    def url(self) -> str:
-        return self.process.url
-
-    @property
-    def db(self):
-        return self.mongo[self.database]
-
-    async def send(self, topic: str, envelope: Envelope, key: str) -> Envelope:
-        return await self.feed.send(topic, envelope, key)
-
-    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None) -> Envelope:
-        return await self.feed.publish(topic, event_type, data, key=key, at=at)
+class NotifierService(RunningService):
+    smtp: Any = None  # the SMTP sink the test started, if it did
 
     # The events, as the referral, rating and scheduler services publish them.
 
@@ -161,15 +138,7 @@ class NotifierService:
 
     def published(self, event_type: str) -> dict[str, dict]:
         """Events on dsr.notifications, one per event id (the outbox relay may repeat one)."""
-        return {e["event_id"]: e for e in self.reader.events(f"{self.prefix}dsr.notifications", event_type)}
-
-    async def now(self) -> datetime:
-        answer = await self.http.get(f"{self.url}/clock", headers=auth(Role.OPS))
-        return datetime.fromisoformat(answer.json()["now"])
-
-    async def clock_to(self, moment: datetime) -> None:
-        answer = await self.http.post(f"{self.url}/clock/advance", json={"to": moment.isoformat()}, headers=auth(Role.OPS))
-        answer.raise_for_status()
+        return {e["event_id"]: e for e in self.events("dsr.notifications", event_type)}
 
 
 FAST_RETRIES = {

@@ -7,9 +7,9 @@ tests use whole seconds."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from types import SimpleNamespace
 from typing import Any
 
 from dsr_shared.access import Contacts, identities
@@ -20,11 +20,11 @@ from dsr_shared.contacts import contacts_in, professionals_fields
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.events.referrals import Professional
-from dsr_shared.runtime import Runtime
+from dsr_shared.runtime import outgoing
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
 from dsr_scheduler.domain.obligations import ACTIVE, Listing, Obligation
-from dsr_scheduler.service import BuildOutgoing, Scheduler
+from dsr_scheduler.service import Scheduler
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -151,12 +151,6 @@ class InMemoryAudit:
         self.entries.append((action, subject_id, outcome))
 
 
-def outgoing_for(settings: ServiceSettings) -> BuildOutgoing:
-    """Runtime.outgoing itself, which needs only the settings."""
-    holder = SimpleNamespace(settings=settings)
-    return lambda event, **kw: Runtime.outgoing(holder, event, **kw)  # type: ignore[arg-type]
-
-
 @dataclass
 class SchedulerWorld:
     """The scheduler's use cases and everything they touch, in memory."""
@@ -179,6 +173,6 @@ def memory_scheduler(area_profile: str = "derbyshire", now: datetime = T0) -> Sc
     area = settings.area
     scheduler = Scheduler(
         area=area, clock=clock, uow=uow, obligations=obligations, contacts=contacts, audit=audit,
-        outgoing=outgoing_for(settings),
+        outgoing=functools.partial(outgoing, settings),
     )
     return SchedulerWorld(scheduler, uow, obligations, contacts, audit, clock, area, settings)
