@@ -59,14 +59,21 @@ def store(request: pytest.FixtureRequest, isolation: str) -> str:
 
 
 @pytest.fixture
-def mongo_database(request: pytest.FixtureRequest, isolation: str):
-    """A client and a fresh database of its own on the session's SecantusDB.
-    Ask for it only when `store == "secantusdb"` (request.getfixturevalue);
-    the asking fixture closes the client (closing is asynchronous)."""
+async def mongo_database(request: pytest.FixtureRequest, store: str, isolation: str):
+    """The database of a repository contract test: None in memory; on
+    SecantusDB, a fresh database of its own (its client: `.client`), closed
+    when the test ends."""
+    if store == "memory":
+        yield None
+        return
     from dsr_shared.db import build_mongo_client
 
+    # Reached lazily: the in-memory half needs no infrastructure.
     client = build_mongo_client(request.getfixturevalue("infra").mongo_uri)
-    return client, client[f"{isolation}_contract"]
+    try:
+        yield client[f"{isolation}_contract"]
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -60,18 +60,16 @@ def announced(event_type: str) -> Outgoing:
 
 
 @pytest.fixture
-async def unit(store, request):
-    if store == "memory":
+def unit(mongo_database):
+    if mongo_database is None:
         counter = Counter()
         uow = InMemoryUnitOfWork(counter)
-        yield uow, counter, lambda: [m.envelope.event_type for m in uow.published]
-        return
-    client, db = request.getfixturevalue("mongo_database")
+        return uow, counter, lambda: [m.envelope.event_type for m in uow.published]
+    db = mongo_database
     broker = Published()
     outbox = Outbox(db, broker, FixedClock(NOW))  # type: ignore[arg-type]
     counter = Counter(db["counter"])
-    yield UnitOfWork(client, db, outbox, "test", FixedClock(NOW)), counter, lambda: broker.events
-    await client.close()
+    return UnitOfWork(db.client, db, outbox, "test", FixedClock(NOW)), counter, lambda: broker.events
 
 
 async def test_an_event_takes_effect_once_however_often_it_is_delivered(unit):

@@ -22,13 +22,10 @@ LEASE = timedelta(seconds=60)
 
 
 @pytest.fixture
-async def repositories(store, request):
-    if store == "memory":
-        yield MemoryNotificationStore(), MemoryProjection()
-        return
-    client, db = request.getfixturevalue("mongo_database")
-    yield NotificationStore(db), Projection(db)
-    await client.close()
+def repositories(mongo_database):
+    if mongo_database is None:
+        return MemoryNotificationStore(), MemoryProjection()
+    return NotificationStore(mongo_database), Projection(mongo_database)
 
 
 def row(register_id: str = RID, recipient: str = "a@example.org", created_at: datetime = AT) -> dict:

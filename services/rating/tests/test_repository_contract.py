@@ -28,15 +28,12 @@ CALENDAR = WorkingCalendar(AREA.working_time)
 
 
 @pytest.fixture
-async def people(store, request):
-    if store == "memory":
-        yield InMemoryPeople()
-        return
-    client, db = request.getfixturevalue("mongo_database")
-    found = PeopleStore(db)
+async def people(mongo_database):
+    if mongo_database is None:
+        return InMemoryPeople()
+    found = PeopleStore(mongo_database)
     await found.ensure_indexes()
-    yield found
-    await client.close()
+    return found
 
 
 def person(register_id: str, rating: str = "amber", *, cohort: str = "adult", digest: str | None = None,

@@ -18,15 +18,12 @@ ADDRESS = {"line1": "1 Example Street", "postcode": "DE1 1AA"}
 
 
 @pytest.fixture
-async def people(store, request):
-    if store == "memory":
-        yield InMemoryReferralStore()
-        return
-    client, db = request.getfixturevalue("mongo_database")
-    referrals = ReferralStore(db)
+async def people(mongo_database):
+    if mongo_database is None:
+        return InMemoryReferralStore()
+    referrals = ReferralStore(mongo_database)
     await referrals.ensure_indexes()
-    yield referrals
-    await client.close()
+    return referrals
 
 
 def form(register_id: str, referral_id: str, *, outcome: str = "accepted", by: str = "referrer-1", born: str = "1990-04-12",

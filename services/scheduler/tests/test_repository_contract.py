@@ -24,15 +24,12 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def repositories(store, request):
-    if store == "memory":
-        yield InMemoryObligations(), InMemoryContacts()
-        return
-    client, db = request.getfixturevalue("mongo_database")
-    obligations = ObligationStore(db)
+async def repositories(mongo_database):
+    if mongo_database is None:
+        return InMemoryObligations(), InMemoryContacts()
+    obligations = ObligationStore(mongo_database)
     await obligations.ensure_indexes()
-    yield obligations, ContactsProjection(db)
-    await client.close()
+    return obligations, ContactsProjection(mongo_database)
 
 
 @pytest.fixture
