@@ -1,4 +1,5 @@
-"""The contacts projection (dsr_shared/contacts.py) on the real database: the
+"""The contacts projection (dsr_shared/contacts.py), on the real database and
+in memory (the one the use-case tests use; the root conftest's `store`): the
 same events in any order, each delivered twice, leave the same document; who
 may see whom follows from it (dsr_shared/access.py)."""
 
@@ -8,12 +9,11 @@ import itertools
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from pymongo import AsyncMongoClient
+import pytest
 
 from dsr_shared.access import Contacts, PersonAccess
 from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.db import build_mongo_client
+from dsr_shared.contacts import ContactsProjection, InMemoryContacts
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 
@@ -44,7 +44,7 @@ def professional(email: str, case_holder: bool = False) -> dict:
     return {"name": "N", "role": "R", "email": email, "case_holder": case_holder}
 
 
-async def apply(projection: ContactsProjection, item) -> None:
+async def apply(projection: ContactsProjection | InMemoryContacts, item) -> None:
     env, event = item
     if isinstance(event, ReferralAccepted):
         await projection.referral_accepted(env, event)
@@ -52,47 +52,55 @@ async def apply(projection: ContactsProjection, item) -> None:
         await projection.professionals_changed(env, event)
 
 
-async def test_any_order_twice_over_ends_the_same(infra):
+@pytest.fixture
+def new_projection(mongo_database):
+    """A fresh, empty projection at each call: in memory, or a collection of its own."""
+    made = itertools.count()
+
+    def new() -> ContactsProjection | InMemoryContacts:
+        if mongo_database is None:
+            return InMemoryContacts()
+        projection = ContactsProjection(mongo_database)
+        projection.contacts = mongo_database[f"contacts_{next(made)}"]
+        return projection
+
+    return new
+
+
+async def test_any_order_twice_over_ends_the_same(new_projection):
     events = [
         accepted("First.Referrer@example.org", "first-sub", [professional("early@example.org")], T0),
         changed([professional("Case.Holder@example.org", True), professional("other@example.org")], T0 + timedelta(days=1)),
         accepted("second.referrer@example.org", "system:discharge", [], T0 + timedelta(days=2)),
         changed([professional("late@example.org", True)], T0 + timedelta(days=3)),
     ]
-    mongo: AsyncMongoClient = build_mongo_client(infra.mongo_uri)
-    db = mongo[f"t{uuid.uuid4().hex[:10]}_contacts"]
     ends = set()
-    try:
-        for n, order in enumerate(itertools.permutations(events)):
-            projection = ContactsProjection(db)
-            projection.contacts = db[f"contacts_{n}"]
-            for item in [*order, *reversed(order)]:
-                await apply(projection, item)
-            doc = await projection.document(REGISTER_ID)
-            doc.pop("_id")
-            doc["referrers"] = sorted(doc["referrers"])
-            ends.add(repr(sorted(doc.items())))
-        assert len(ends) == 1
-        contacts = await projection.of(REGISTER_ID)
-        assert contacts == Contacts.of(
-            ["first.referrer@example.org", "first-sub", "second.referrer@example.org"], ["late@example.org"]
-        )
-        assert doc["referrer_email"] == "second.referrer@example.org"  # the latest referral's
-        assert doc["case_holders"] == ["late@example.org"]
-        assert await projection.of("QJ2-NONE-0000-A") is None
+    for order in itertools.permutations(events):
+        projection = new_projection()
+        for item in [*order, *reversed(order)]:
+            await apply(projection, item)
+        doc = await projection.document(REGISTER_ID)
+        doc.pop("_id")
+        doc["referrers"] = sorted(doc["referrers"])
+        ends.add(repr(sorted(doc.items())))
+    assert len(ends) == 1
+    contacts = await projection.of(REGISTER_ID)
+    assert contacts == Contacts.of(
+        ["first.referrer@example.org", "first-sub", "second.referrer@example.org"], ["late@example.org"]
+    )
+    assert doc["referrer_email"] == "second.referrer@example.org"  # the latest referral's
+    assert doc["case_holders"] == ["late@example.org"]
+    assert await projection.of("QJ2-NONE-0000-A") is None
 
-        def principal(email: str, *roles: Role) -> Principal:
-            return Principal(subject=email, roles=frozenset(roles or (Role.REFERRER,)), email=email)
+    def principal(email: str, *roles: Role) -> Principal:
+        return Principal(subject=email, roles=frozenset(roles or (Role.REFERRER,)), email=email)
 
-        access = PersonAccess(audit=None)  # type: ignore[arg-type]
-        assert access.may_act(principal("Late@Example.org"), contacts)  # the current list, any case
-        assert not access.may_act(principal("early@example.org"), contacts)  # a list replaced since
-        assert access.may_act(principal("first-sub"), contacts)  # the submitting user
-        assert not access.may_act(principal("system:discharge"), contacts)
-        assert access.may_act(principal("team@example.org", Role.DSR_TEAM), contacts)
-        assert not access.may_act(principal("team@example.org", Role.DSR_TEAM), None)  # no such record
-        assert await projection.seen_by(principal("late@example.org")) == [REGISTER_ID]
-        assert await projection.seen_by(principal("early@example.org")) == []
-    finally:
-        await mongo.drop_database(db.name)
-        await mongo.close()
+    access = PersonAccess(audit=None)  # type: ignore[arg-type]
+    assert access.may_act(principal("Late@Example.org"), contacts)  # the current list, any case
+    assert not access.may_act(principal("early@example.org"), contacts)  # a list replaced since
+    assert access.may_act(principal("first-sub"), contacts)  # the submitting user
+    assert not access.may_act(principal("system:discharge"), contacts)
+    assert access.may_act(principal("team@example.org", Role.DSR_TEAM), contacts)
+    assert not access.may_act(principal("team@example.org", Role.DSR_TEAM), None)  # no such record
+    assert await projection.seen_by(principal("late@example.org")) == [REGISTER_ID]
+    assert await projection.seen_by(principal("early@example.org")) == []

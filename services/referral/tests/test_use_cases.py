@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from dsr_shared.access import Contacts
 from dsr_shared.clock import FixedClock
+from dsr_shared.contacts import InMemoryContacts
 from dsr_shared.envelope import new_envelope
-from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
+from dsr_shared.events import Discharged, PersonRemoved, ProfessionalsChanged, ReferralSubmitted
 from dsr_shared.events.referrals import Address
 from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.runtime import outgoing as build_outgoing
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
-from dsr_referral.adapters.memory import InMemoryContacts, InMemoryReferralStore
+from dsr_referral.adapters.memory import InMemoryReferralStore
 from dsr_referral.domain.register_id import is_valid_register_id
 from dsr_referral.service import AgeBands, Discharges, Intake, People, Ports, Submitter
 
@@ -315,7 +315,9 @@ async def test_r_elig_3_a_changed_address_says_whether_it_alone_ties_the_person_
 
 async def test_who_may_act_on_a_person_referrers_and_listed_professionals_and_search_by_nhs_number_or_name(service):
     first = await service.intake.submit(referral(), REFERRER, "c-1")
-    service.contacts.listed[first.register_id] = Contacts.of(professionals=["kit.casey@example.org"])
+    listed = ProfessionalsChanged.model_validate({"register_id": first.register_id, "changed_by": "dsr-1", "professionals": [
+        {"name": "Kit Casey", "role": "Nurse", "email": "kit.casey@example.org"}]})
+    await service.contacts.professionals_changed(envelope_of(listed), listed)
     contacts = await service.people.contacts(first.register_id)
     assert contacts.referrers == {"referrer-1", "sam.referrer@example.org"}
     assert contacts.professionals == {"kit.casey@example.org"}

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import ContactsProjection
+from dsr_shared.contacts import ContactsProjection, InMemoryContacts
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.domain.obligations import Listing, Obligation
-from dsr_testing.scheduler_world import InMemoryContacts, InMemoryObligations
+from dsr_testing.scheduler_world import InMemoryObligations
 
 # Whole seconds: the database keeps milliseconds.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

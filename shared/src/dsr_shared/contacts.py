@@ -16,6 +16,7 @@ leave the same document."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -110,6 +111,54 @@ class ContactsProjection:
             {"$or": [{"referrers": {"$in": names}}, {"professionals": {"$in": names}}]}, projection={"_id": 1}
         )
         return sorted([doc["_id"] async for doc in cursor])
+
+
+class InMemoryContacts:
+    """ContactsProjection kept in a dict, for the use-case tests that run in
+    milliseconds: the same methods and answers (shared/tests/
+    test_contacts_projection.py runs the same checks on both). Documents are
+    copied out, as from the database; the transaction is ignored (the in-memory
+    unit of work puts the state back when a use case fails)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def ensure_indexes(self) -> None:
+        pass
+
+    async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: Any = None) -> None:
+        doc = self.docs.setdefault(event.register_id, {"_id": event.register_id})
+        named = sorted({n for n in (_email(event.referrer_email), _email(event.accepted_by)) if n and not n.startswith("system:")})
+        held = doc.setdefault("referrers", [])
+        held += [n for n in named if n not in held]  # as $addToSet
+        if doc.get("referrer_at") is None or doc["referrer_at"] <= envelope.occurred_at:
+            doc.update(referrer_email=_email(event.referrer_email), referrer_at=envelope.occurred_at)
+        self._newest_professionals(doc, event.professionals, envelope)
+
+    async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Any = None) -> None:
+        self._newest_professionals(self.docs.setdefault(event.register_id, {"_id": event.register_id}), event.professionals, envelope)
+
+    @staticmethod
+    def _newest_professionals(doc: dict[str, Any], professionals: list[Professional], envelope: Envelope) -> None:
+        if doc.get("professionals_at") is not None:
+            if (doc["professionals_at"], doc.get("professionals_event") or "") >= (envelope.occurred_at, str(envelope.event_id)):
+                return
+        doc.update(professionals_fields(professionals), professionals_at=envelope.occurred_at,
+                   professionals_event=str(envelope.event_id))
+
+    async def document(self, register_id: str, session: Any = None) -> dict[str, Any] | None:
+        return copy.deepcopy(self.docs.get(register_id))
+
+    async def documents(self, register_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {rid: copy.deepcopy(self.docs[rid]) for rid in sorted(set(register_ids)) if rid in self.docs}
+
+    async def of(self, register_id: str, session: Any = None) -> Contacts | None:
+        doc = self.docs.get(register_id)
+        return contacts_in(doc) if doc else None
+
+    async def seen_by(self, principal: Principal) -> list[str]:
+        names = identities(principal)
+        return sorted(rid for rid, doc in self.docs.items() if names & {*doc.get("referrers", []), *doc.get("professionals", [])})
 
 
 async def list_scope(

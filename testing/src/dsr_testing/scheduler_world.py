@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from dsr_shared.access import Contacts, identities
 from dsr_shared.area import AreaProfile
 from dsr_shared.auth import Principal
 from dsr_shared.clock import FixedClock
-from dsr_shared.contacts import contacts_in, professionals_fields
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.events.referrals import Professional
+from dsr_shared.contacts import InMemoryContacts
 from dsr_shared.runtime import outgoing
 from dsr_shared.settings import ServiceSettings
 from dsr_shared.unit_of_work import InMemoryUnitOfWork
@@ -98,47 +94,6 @@ class InMemoryObligations:
 
     async def people_on_register(self) -> list[dict[str, Any]]:
         return [p for _, p in sorted(self.people.items()) if p.get("on_register") is True]
-
-
-def _email(value: str | None) -> str | None:
-    return (value or "").strip().lower() or None
-
-
-class InMemoryContacts:
-    """What dsr_shared.contacts.ContactsProjection keeps of each person:
-    referrers (a set), the latest referrer, the newest list of professionals."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    async def ensure_indexes(self) -> None:
-        pass
-
-    async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, transaction=None) -> None:
-        doc = self.docs.setdefault(event.register_id, {"_id": event.register_id})
-        named = {_email(event.referrer_email), _email(event.accepted_by)}
-        doc["referrers"] = sorted(set(doc.get("referrers", [])) | {n for n in named if n and not n.startswith("system:")})
-        if doc.get("referrer_at") is None or doc["referrer_at"] <= envelope.occurred_at:
-            doc.update(referrer_email=_email(event.referrer_email), referrer_at=envelope.occurred_at)
-        self._newest(doc, event.professionals, envelope)
-
-    async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, transaction=None) -> None:
-        self._newest(self.docs.setdefault(event.register_id, {"_id": event.register_id}), event.professionals, envelope)
-
-    def _newest(self, doc: dict[str, Any], professionals: list[Professional], envelope: Envelope) -> None:
-        if doc.get("professionals_at") is not None:
-            if (doc["professionals_at"], doc.get("professionals_event") or "") >= (envelope.occurred_at, str(envelope.event_id)):
-                return
-        doc.update(professionals_fields(professionals), professionals_at=envelope.occurred_at,
-                   professionals_event=str(envelope.event_id))
-
-    async def of(self, register_id: str, transaction=None) -> Contacts | None:
-        doc = self.docs.get(register_id)
-        return contacts_in(doc) if doc else None
-
-    async def seen_by(self, principal: Principal) -> list[str]:
-        names = identities(principal)
-        return sorted(i for i, d in self.docs.items() if names & set(d.get("referrers", []) + d.get("professionals", [])))
 
 
 @dataclass

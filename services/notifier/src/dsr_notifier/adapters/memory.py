@@ -12,7 +12,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from dsr_shared.contacts import professionals_fields
+from dsr_shared.contacts import InMemoryContacts
 from dsr_shared.envelope import Envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.unit_of_work import Transaction
@@ -136,7 +136,8 @@ class MemoryNotificationStore:
 
 class MemoryProjection:
     def __init__(self) -> None:
-        self.contacts: dict[str, dict[str, Any]] = {}
+        # Shared with the other services, as the MongoDB projection's (dsr_shared.contacts).
+        self.contacts = InMemoryContacts()
         self.obligations: dict[str, dict[str, Any]] = {}
         self.people: dict[str, dict[str, Any]] = {}
 
@@ -163,31 +164,16 @@ class MemoryProjection:
         return dict(sorted(found.items(), key=lambda item: order.get(item[0], len(order))))
 
     async def contacts_of(self, register_id: str, session: Transaction = None) -> Contacts:
-        return Contacts.from_doc(copy.deepcopy(self.contacts.get(register_id)))
+        return Contacts.from_doc(await self.contacts.document(register_id, session))
 
     async def contacts_for(self, register_ids: set[str]) -> dict[str, Contacts]:
-        return {rid: Contacts.from_doc(copy.deepcopy(self.contacts[rid])) for rid in register_ids if rid in self.contacts}
+        return {rid: Contacts.from_doc(doc) for rid, doc in (await self.contacts.documents(register_ids)).items()}
 
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: Transaction) -> None:
-        """As dsr_shared.contacts: referrers add up; the newest referral's referrer wins."""
-        doc = self.contacts.setdefault(event.register_id, {"_id": event.register_id})
-        names = {_email(event.referrer_email), _email(event.accepted_by)}
-        doc["referrers"] = sorted(set(doc.get("referrers", [])) | {n for n in names if n and not n.startswith("system:")})
-        if doc.get("referrer_at") is None or doc["referrer_at"] <= envelope.occurred_at:
-            doc.update(referrer_email=_email(event.referrer_email), referrer_at=envelope.occurred_at)
-        self._newest_professionals(doc, event.professionals, envelope)
+        await self.contacts.referral_accepted(envelope, event, session)
 
     async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Transaction) -> None:
-        doc = self.contacts.setdefault(event.register_id, {"_id": event.register_id})
-        self._newest_professionals(doc, event.professionals, envelope)
-
-    @staticmethod
-    def _newest_professionals(doc: dict[str, Any], professionals: list, envelope: Envelope) -> None:
-        if doc.get("professionals_at") is not None:
-            if (doc["professionals_at"], doc.get("professionals_event") or "") >= (envelope.occurred_at, str(envelope.event_id)):
-                return
-        doc.update(professionals_fields(professionals), professionals_at=envelope.occurred_at,
-                   professionals_event=str(envelope.event_id))
+        await self.contacts.professionals_changed(envelope, event, session)
 
     async def obligation_state(self, obligation_id: str, session: Transaction) -> str | None:
         current = self.obligations.get(obligation_id)
@@ -203,7 +189,3 @@ class MemoryProjection:
         found = [o for o in self.obligations.values() if o["state"] in PENDING and o["due_at"] <= moment]
         return copy.deepcopy(sorted(found, key=lambda o: o["due_at"])[:limit])
 
-
-def _email(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
-    return value or None

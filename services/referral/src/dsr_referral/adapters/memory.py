@@ -1,9 +1,10 @@
 """The referral service's stores in memory, for the use-case tests that run
 in milliseconds (with dsr_shared.unit_of_work.InMemoryUnitOfWork, which puts
 their state back when a use case fails, as a rolled-back transaction would).
-Same methods and behaviour as referrals.ReferralStore and the shared
-ContactsProjection's reads; services/referral/tests/test_repository_contract.py
-holds both to it. Documents are copied in and out, as the database does."""
+Same methods and behaviour as referrals.ReferralStore;
+services/referral/tests/test_repository_contract.py holds both to it (the
+contacts in memory are the other services': dsr_shared.contacts.InMemoryContacts).
+Documents are copied in and out, as the database does."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from dsr_shared.access import Contacts
 from dsr_shared.unit_of_work import Transaction
 from dsr_referral.adapters.referrals import Conflict, address_fields, person_details
 
@@ -191,17 +191,6 @@ class InMemoryReferralStore:
             held.get(k) == person.get(k) for k in ("referral_id", "announced_age_band")
         )
         return held if same else None
-
-
-class InMemoryContacts:
-    """Who is listed on each person, as the shared ContactsProjection would
-    have heard it from the register's events; `listed` is set by the tests."""
-
-    def __init__(self) -> None:
-        self.listed: dict[str, Contacts] = {}
-
-    async def of(self, register_id: str, transaction: Transaction = None) -> Contacts | None:
-        return self.listed.get(register_id)
 
 
 def _first(docs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
