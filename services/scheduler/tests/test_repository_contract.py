@@ -1,5 +1,5 @@
 """The scheduler's repositories keep one contract (service/ports.py): the
-in-memory ones the use-case tests run on (dsr_testing.scheduler_world) and the
+in-memory ones the use-case tests run on (adapters/memory.py) and the
 MongoDB ones the service runs on (adapters/obligations.py, the shared contacts
 projection). Each test runs on both (the `store` fixture); the database half
 in `make test`."""
@@ -15,9 +15,9 @@ from dsr_shared.auth import Principal, Role
 from dsr_shared.contacts import ContactsProjection, InMemoryContacts
 from dsr_shared.envelope import new_envelope
 from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_scheduler.adapters.memory import InMemoryObligations
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.domain.obligations import Listing, Obligation
-from dsr_testing.scheduler_world import InMemoryObligations
 
 # Whole seconds: the database keeps milliseconds.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
