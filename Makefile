@@ -15,7 +15,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # Files kept in `ruff format` style. The rest of the code base joins in one
 # `make format` run once no branch is open (it rewraps most files); until then
 # each new package is added here.
-FORMATTED := tests/import_contracts.py tests/test_repository_explains_itself.py
+FORMATTED := tests/import_contracts.py tests/test_repository_explains_itself.py testing/src/dsr_testing/harness.py
 
 .PHONY: install sync run stop status check lint test-fast test format asyncapi openapi check-tools python-tools
 

@@ -53,8 +53,16 @@ class RunningService:
     async def send(self, topic: str, envelope: Envelope, key: str) -> Envelope:
         return await self.feed.send(topic, envelope, key)
 
-    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: datetime | None = None,
-                      event_id: uuid.UUID | None = None) -> Envelope:
+    async def publish(
+        self,
+        topic: str,
+        event_type: str,
+        data: dict,
+        *,
+        key: str,
+        at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> Envelope:
         """The envelope sent (`at`, its occurred_at, defaults to now)."""
         return await self.feed.publish(topic, event_type, data, key=key, at=at, event_id=event_id)
 
@@ -69,8 +77,9 @@ class RunningService:
 
     async def advance_clock(self, by: timedelta | None = None, *, to: datetime | None = None) -> dict:
         """Every process's simulated clock, by an interval or to a moment; the first process's answer."""
-        assert (by is None) != (to is None), "by an interval or to a moment"
-        body = {"by": by.total_seconds()} if by is not None else {"to": to.isoformat() if to else None}
+        if (by is None) == (to is None):
+            raise TypeError("advance the clock by an interval or to a moment")
+        body = {"by": by.total_seconds()} if by is not None else {"to": to.isoformat()}  # type: ignore[union-attr]
         answers = []
         for process in self.processes:
             answer = await self.http.post(f"{process.url}/clock/advance", json=body, headers=auth(Role.OPS))
@@ -91,8 +100,9 @@ class ServiceHarness:
         self.kafka_bootstrap, self.mongo_uri, self.isolation = kafka_bootstrap, mongo_uri, isolation
         self.started: list[RunningService] = []
 
-    async def start(self, handle: type[S], service: str, *, profile: str = "derbyshire", processes: int = 1,
-                    **env: str) -> S:
+    async def start(
+        self, handle: type[S], service: str, *, profile: str = "derbyshire", processes: int = 1, **env: str
+    ) -> S:
         """`processes` of `service` on one database, on the area profile `profile`
         (a bundled profile's name or a TOML file), driven through `handle`."""
         running = [self._service_process(service, DSR_AREA_PROFILE=profile, **env) for _ in range(processes)]
