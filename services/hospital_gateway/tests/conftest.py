@@ -1,25 +1,21 @@
-"""The hospital gateway as its own process, spoken to as a trust's integration
-engine would: HL7 v2 over MLLP (a real TCP client) and FHIR over HTTP."""
+"""The hospital gateway as its own process (started by dsr_testing.harness),
+spoken to as a trust's integration engine would: HL7 v2 over MLLP (a real TCP
+client) and FHIR over HTTP."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from dsr_devstack import free_port
 from dsr_hospital_gateway.samples import Ack, MllpSender
+from dsr_testing.harness import RunningService
 
 
 @dataclass
-class Gateway:
-    process: Any
-    mllp_port: int
-
-    @property
-    def url(self) -> str:
-        return self.process.url
+class Gateway(RunningService):
+    mllp_port: int = 0
 
     def sender(self) -> MllpSender:
         return MllpSender("127.0.0.1", self.mllp_port, timeout=90)
@@ -31,13 +27,14 @@ class Gateway:
 
 
 @pytest.fixture
-def hospital_gateway(service_process):
+def hospital_gateway(service_harness):
     """Start a gateway (derbyshire's hospital feeds unless told otherwise)."""
 
-    def start(mllp_port: int | None = None, **env: str) -> Gateway:
+    async def start(mllp_port: int | None = None, **env: str) -> Gateway:
         port = mllp_port or free_port()
-        env = {"DSR_AREA_PROFILE": "derbyshire", **env}
-        process = service_process("hospital_gateway", DSR_MLLP_PORT=str(port), **env)
-        return Gateway(process, port)
+        profile = env.pop("DSR_AREA_PROFILE", "derbyshire")
+        gateway = await service_harness.start(Gateway, "hospital_gateway", profile=profile, DSR_MLLP_PORT=str(port), **env)
+        gateway.mllp_port = port
+        return gateway
 
     return start

@@ -63,7 +63,7 @@ def ended(view: dict) -> tuple:
 
 
 async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, isolation):
-    gateway = hospital_gateway()
+    gateway = await hospital_gateway()
     reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.hospital.admissions")
     async with httpx.AsyncClient(timeout=30) as http, reader:
         register = Register(http, stack)

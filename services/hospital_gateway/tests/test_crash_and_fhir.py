@@ -52,7 +52,7 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
     service_process, hospital_gateway, infra, isolation
 ):
     rating = service_process("rating", DSR_AREA_PROFILE="derbyshire", DSR_NHS_HASH_KEY=HASH_KEY)
-    crashing = hospital_gateway(DSR_EXIT_AFTER_PUBLISH_FOR_TESTS="true")
+    crashing = await hospital_gateway(DSR_EXIT_AFTER_PUBLISH_FOR_TESTS="true")
     feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", "QJ2").start()
     reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.hospital.admissions")
     people = {}
@@ -83,7 +83,7 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
             await eventually(lambda: reader.events(f"{isolation}.dsr.hospital.admissions", "Admitted"))
 
             # The sender resends to the restarted gateway.
-            gateway = hospital_gateway(mllp_port=crashing.mllp_port)
+            gateway = await hospital_gateway(mllp_port=crashing.mllp_port)
             [ack] = await gateway.send(message)
             assert ack.code == "AA" and ack.control_id == "CRASH-0001"
             blue = await eventually(lambda: _rated(view, first, "blue"))

@@ -50,7 +50,7 @@ SEGMENTS = st.lists(st.builds(lambda s, fs: "|".join([s, *fs]), SEGMENT_IDS, st.
 
 
 async def test_bad_frames_are_answered_or_closed_and_the_listener_goes_on(hospital_gateway):
-    gateway = hospital_gateway(DSR_MLLP_MAX_FRAME_BYTES="1048576")
+    gateway = await hospital_gateway(DSR_MLLP_MAX_FRAME_BYTES="1048576")
     header = "MSH|^~\\&|PAS|RXM|DSR|DSR|20260105103000||ADT^A01^ADT_A01|BAD-{}|P|2.4"
     body = valid().split("\r", 1)[1]
     cases = {

@@ -50,9 +50,6 @@ class RunningService:
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    async def send(self, topic: str, envelope: Envelope, key: str) -> Envelope:
-        return await self.feed.send(topic, envelope, key)
-
     async def publish(
         self,
         topic: str,
