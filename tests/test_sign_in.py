@@ -20,36 +20,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pymongo import AsyncMongoClient
 
-from dsr_shared.topology import REGISTER_SERVICES
-from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from dsr_testing.infra import service_environment
+from dsr_devstack import ServiceProcess
+from dsr_testing.stack import whole_stack
 from dsr_testing.support import eventually, referral_body, valid_nhs_number
 from dsr_testing.support import identity as identity_client
 from dsr_testing.tokens import BOOTSTRAP_ADMIN
-
-SERVICES = REGISTER_SERVICES
 
 
 @pytest.fixture(scope="module")
 def services(infra, identity, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
     isolation = f"t{uuid.uuid4().hex[:10]}"
-    folder = tmp_path_factory.mktemp("sign-in")
-    smtp = SmtpSink(folder / "smtp", free_port())
-    smtp.start()
-    started: list[ServiceProcess] = []
-    try:
-        for name in SERVICES:
-            port = free_port()
-            env = service_environment(infra, identity, isolation, name, DSR_HTTP_PORT=str(port),
-                                      DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
-            process = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log")
-            started.append(process)
-            process.start()
-        yield {p.name: p for p in started} | {"identity": identity.service}
-    finally:
-        for process in reversed(started):
-            process.stop()
-        smtp.stop()
+    with whole_stack(infra, identity, isolation, tmp_path_factory.mktemp("sign-in")) as stack:
+        yield stack.services | {"identity": identity.service}
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from dsr_shared.pseudonym import nhs_number_hash
 from dsr_shared.topology import REGISTER_SERVICES
 from dsr_shared.working_time import WorkingCalendar
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
-from dsr_testing.infra import service_environment
+from dsr_testing.stack import register_processes
 from dsr_testing.support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number
 
 SERVICES = REGISTER_SERVICES
@@ -148,16 +148,12 @@ async def running_world(infra, identity, folder: Path, profile: str, **extra_env
     services: dict[str, ServiceProcess] = {}
     feed = reader = None
     try:
-        for name in SERVICES:
-            port = free_port()
-            defaults = dict(
-                DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile, DSR_SMTP_HOST="127.0.0.1",
-                DSR_SMTP_PORT=str(smtp.port), DSR_SIMULATED_CLOCK="true", DSR_SWEEP_EVERY_SECONDS="1",
-                DSR_NHS_HASH_KEY=HASH_KEY,
-            )
-            env = service_environment(infra, identity, isolation, name, **{**defaults, **extra_env})
-            services[name] = ServiceProcess(name, f"dsr_{name}", port, env, folder / f"{name}.log", start_timeout=180)
-            services[name].start()
+        defaults = {"DSR_SIMULATED_CLOCK": "true", "DSR_SWEEP_EVERY_SECONDS": "1", "DSR_NHS_HASH_KEY": HASH_KEY}
+        started = register_processes(infra, identity, isolation, folder, smtp.port, profile=profile, start_timeout=180,
+                                     **{**defaults, **extra_env})
+        for name, process in started.items():
+            services[name] = process
+            process.start()
         feed = await EventFeed(infra.kafka_bootstrap, f"{isolation}.", load_profile(profile).code).start()
         reader = TopicReader(infra.kafka_bootstrap, f"{isolation}.dsr.referrals")
         await reader.__aenter__()

@@ -16,8 +16,7 @@ from axe_playwright_python.async_playwright import Axe
 
 from dsr_devstack import WEB_CLIENT_ID, ServiceProcess, SmtpSink, free_port
 from dsr_testing import support
-from dsr_testing.infra import service_environment
-from dsr_testing.stack import SERVICES
+from dsr_testing.stack import SERVICES, register_processes
 
 CHROMIUM = "/usr/bin/chromium"
 SESSION_SECRET = "web-tests-session-secret-0123456789abcdef"
@@ -55,11 +54,7 @@ def start_instance(infra, identity, root: Path, profile: str, isolation: str | N
     smtp.start()
     started: dict[str, ServiceProcess] = {}
     instance = RegisterInstance(smtp, started, profile, isolation, infra.kafka_bootstrap, identity.provider.url)
-    for name in SERVICES:
-        port = free_port()
-        env = service_environment(infra, identity, isolation, name, DSR_HTTP_PORT=str(port), DSR_AREA_PROFILE=profile,
-                                  DSR_SMTP_HOST="127.0.0.1", DSR_SMTP_PORT=str(smtp.port))
-        started[name] = ServiceProcess(name, f"dsr_{name}", port, env, root / f"{name}.log", start_timeout=START_TIMEOUT)
+    started.update(register_processes(infra, identity, isolation, root, smtp.port, profile=profile, start_timeout=START_TIMEOUT))
     port = free_port()
     env = {
         "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": profile, "DSR_SESSION_SECRET": SESSION_SECRET,
