@@ -66,7 +66,7 @@ async def mongo_database(request: pytest.FixtureRequest, store: str, isolation: 
     if store == "memory":
         yield None
         return
-    from dsr_shared.db import build_mongo_client
+    from dsr_shared.platform.db import build_mongo_client
 
     # Reached lazily: the in-memory half needs no infrastructure.
     client = build_mongo_client(request.getfixturevalue("infra").mongo_uri)

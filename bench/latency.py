@@ -43,7 +43,7 @@ from harness import (
     wait_until_quiet,
 )
 
-from dsr_shared.envelope import new_envelope
+from dsr_shared.contract.envelope import new_envelope
 from dsr_testing.support import TopicReader
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import nhs_number
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_devstack import ServiceProcess, free_port
 from dsr_testing import support
 from dsr_testing.infra import identity as identity_stack

@@ -39,11 +39,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from dsr_shared.db import build_mongo_client
-from dsr_shared.envelope import new_envelope
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.db import build_mongo_client
 from dsr_shared.replay import rewind_consumer_group
-from dsr_shared.topics import Topic
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_devstack import ServiceProcess, free_port
 from dsr_testing.infra import infrastructure
 from dsr_testing.support import referral_accepted, valid_nhs_number

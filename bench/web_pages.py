@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 
-from dsr_shared.area import load_profile
-from dsr_shared.db import build_mongo_client
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.platform.db import build_mongo_client
+from dsr_shared.rules.area import load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.domain.facts import Fact, Update
 from dsr_rating.domain.record import PersonRecord

@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.cli import app as dsr_app
 from dsr_testing.endpoints import ENDPOINTS, EVERY_ROLE, UNTOUCHED
 from dsr_testing.stack import SERVICES, WITH_GATEWAY, whole_stack

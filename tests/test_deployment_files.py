@@ -32,8 +32,8 @@ from dsr_identity.settings import IdentitySettings
 from dsr_web.settings import WebSettings
 from kubernetes_validate.utils import SchemaNotFoundError
 
-from dsr_shared.area import load_profile
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.rules.area import load_profile
 from dsr_hospital_gateway.settings import GatewaySettings
 from dsr_notifier.settings import NotifierSettings
 
@@ -304,7 +304,7 @@ def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, 
     docs = rendered(area)
     profile = find(docs, "ConfigMap", "dsr-area-profile")["data"]["area.toml"]
     shipped = (PROFILES / f"{area}.toml").read_text("utf-8")
-    assert profile == shipped, f"copy shared/src/dsr_shared/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
+    assert profile == shipped, f"copy shared/src/dsr_shared/rules/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
     config = find(docs, "ConfigMap", "dsr-config")["data"]
     for service in SERVICES:
         pod = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_testing.endpoints import ENDPOINTS, UNTOUCHED
 from dsr_testing.stack import WITH_GATEWAY, whole_stack
 from dsr_testing.support import token

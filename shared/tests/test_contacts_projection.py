@@ -1,7 +1,7 @@
-"""The contacts projection (dsr_shared/contacts.py), on the real database and
+"""The contacts projection (dsr_shared/platform/contacts.py), on the real database and
 in memory (the one the use-case tests use; the root conftest's `store`): the
 same events in any order, each delivered twice, leave the same document; who
-may see whom follows from it (dsr_shared/access.py)."""
+may see whom follows from it (dsr_shared/platform/access.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dsr_shared.access import Contacts, PersonAccess
-from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import ContactsProjection, InMemoryContacts
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.access import Contacts, PersonAccess
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.contacts import ContactsProjection, InMemoryContacts
 
 T0 = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
 REGISTER_ID = "QJ2-TEST-0001-A"

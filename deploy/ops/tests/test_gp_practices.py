@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from dsr_shared.area import load_profile
+from dsr_shared.rules.area import load_profile
 from dsr_ops.cli import app
 
 ROOT = Path(__file__).resolve().parents[3]

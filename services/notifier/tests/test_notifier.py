@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from dsr_shared.area import load_profile
+from dsr_shared.rules.area import load_profile
 from dsr_notifier.domain.meetings import digest_at
 from dsr_testing.notifier import (
     COMMISSIONER,

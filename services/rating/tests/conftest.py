@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from dsr_shared.auth import Role
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_testing.harness import RunningService
 from dsr_testing.support import auth, referral_accepted, valid_nhs_number
 

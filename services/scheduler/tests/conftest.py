@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_testing.harness import RunningService
 from dsr_testing.support import auth, referral_accepted
 

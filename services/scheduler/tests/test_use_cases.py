@@ -18,9 +18,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from fastapi import HTTPException
 
-from dsr_shared.auth import Principal, Role
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import (
     ConsentRenewed,
     Event,
     PersonRemoved,
@@ -29,6 +28,7 @@ from dsr_shared.events import (
     ReferralAccepted,
     UpdateAdded,
 )
+from dsr_shared.platform.auth import Principal, Role
 from dsr_scheduler.domain.completion import Recommendation
 from dsr_scheduler.handlers import referral_handlers, register_handlers
 from dsr_testing.scheduler_world import SchedulerWorld, memory_scheduler

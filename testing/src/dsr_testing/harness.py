@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import httpx
 from pymongo import AsyncMongoClient
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope
-from dsr_shared.topology import SERVICES
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.topology import SERVICES
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
 from dsr_testing.support import EventFeed, TopicReader, auth
 
 

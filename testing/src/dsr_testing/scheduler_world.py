@@ -1,5 +1,5 @@
 """The scheduler's use cases over in-memory repositories (its
-adapters/memory.py, dsr_shared.contacts.InMemoryContacts), for tests that run
+adapters/memory.py, dsr_shared.platform.contacts.InMemoryContacts), for tests that run
 in milliseconds, on the in-memory unit of work and a fixed clock."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.auth import Principal
-from dsr_shared.clock import FixedClock
-from dsr_shared.contacts import InMemoryContacts
-from dsr_shared.runtime import outgoing
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.platform.auth import Principal
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.contacts import InMemoryContacts
+from dsr_shared.platform.runtime import outgoing
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.rules.area import AreaProfile
 from dsr_scheduler.adapters.memory import InMemoryObligations
 from dsr_scheduler.service import Scheduler
 

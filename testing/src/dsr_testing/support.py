@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_testing.tokens import BearerHeaders, IdentityClient
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1, *, area: str 
     envelope, for an area (`area`: its code; Derbyshire's by default)."""
     from datetime import datetime, timezone
 
-    from dsr_shared.envelope import new_envelope
+    from dsr_shared.contract.envelope import new_envelope
 
     envelope = new_envelope(
         event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area=area, data=data
@@ -210,7 +210,7 @@ class EventFeed:
         """Returns the envelope sent; `at` (occurred_at) defaults to now."""
         from datetime import datetime, timezone
 
-        from dsr_shared.envelope import new_envelope
+        from dsr_shared.contract.envelope import new_envelope
 
         envelope = new_envelope(
             event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,

@@ -12,10 +12,10 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from dsr_shared.contacts import InMemoryContacts
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.contacts import InMemoryContacts
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_notifier.adapters.notifications import PUBLIC_FIELDS, DigestAlreadyMade, real_now
 from dsr_notifier.adapters.projection import RATING_ORDER
 from dsr_notifier.domain.recipients import Contacts
@@ -136,7 +136,7 @@ class MemoryNotificationStore:
 
 class MemoryProjection:
     def __init__(self) -> None:
-        # Shared with the other services, as the MongoDB projection's (dsr_shared.contacts).
+        # Shared with the other services, as the MongoDB projection's (dsr_shared.platform.contacts).
         self.contacts = InMemoryContacts()
         self.obligations: dict[str, dict[str, Any]] = {}
         self.people: dict[str, dict[str, Any]] = {}

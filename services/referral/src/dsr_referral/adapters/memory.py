@@ -1,9 +1,9 @@
 """The referral service's stores in memory, for the use-case tests that run
-in milliseconds (with dsr_shared.unit_of_work.InMemoryUnitOfWork, which puts
+in milliseconds (with dsr_shared.platform.unit_of_work.InMemoryUnitOfWork, which puts
 their state back when a use case fails, as a rolled-back transaction would).
 Same methods and behaviour as referrals.ReferralStore;
 services/referral/tests/test_repository_contract.py holds both to it (the
-contacts in memory are the other services': dsr_shared.contacts.InMemoryContacts).
+contacts in memory are the other services': dsr_shared.platform.contacts.InMemoryContacts).
 Documents are copied in and out, as the database does."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.adapters.referrals import Conflict, address_fields, person_details
 
 # Outcomes whose form is the person's record (referrals._WITH_DETAILS).
