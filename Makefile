@@ -66,7 +66,7 @@ format: sync
 	$(UV) run --frozen ruff format $(FORMATTED)
 
 asyncapi: install
-	$(UV) run --frozen python -m dsr_shared.contract docs/asyncapi
+	$(UV) run --frozen python -m dsr_shared.contract.asyncapi docs/asyncapi
 
 openapi: install
 	$(UV) run --frozen python tests/openapi_docs.py

@@ -67,7 +67,7 @@ def mongo_database(request: pytest.FixtureRequest, isolation: str):
     """A client and a fresh database of its own on the session's SecantusDB.
     Ask for it only when `store == "secantusdb"` (request.getfixturevalue);
     the asking fixture closes the client (closing is asynchronous)."""
-    from dsr_shared.db import build_mongo_client
+    from dsr_shared.platform.db import build_mongo_client
 
     client = build_mongo_client(request.getfixturevalue("infra").mongo_uri)
     return client, client[f"{isolation}_contract"]

@@ -43,7 +43,7 @@ from harness import (
     wait_until_quiet,
 )
 
-from dsr_shared.envelope import new_envelope
+from dsr_shared.contract.envelope import new_envelope
 from support import TopicReader  # noqa: E402  (tests/ is on the path through harness)
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 
-from dsr_shared.auth import Role  # noqa: E402
+from dsr_shared.platform.auth import Role  # noqa: E402
 from dsr_devstack import ServiceProcess, free_port  # noqa: E402
 import support  # noqa: E402
 from infra import identity as identity_stack  # noqa: E402

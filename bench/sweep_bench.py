@@ -19,10 +19,10 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from dsr_shared.clock import FixedClock
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.contacts import ContactsProjection
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.service import Scheduler
 

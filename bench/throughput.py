@@ -43,11 +43,11 @@ from aiokafka.structs import TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
-from dsr_shared.db import build_mongo_client  # noqa: E402
-from dsr_shared.envelope import new_envelope  # noqa: E402
-from dsr_shared.pseudonym import nhs_number_hash  # noqa: E402
+from dsr_shared.contract.envelope import new_envelope  # noqa: E402
+from dsr_shared.contract.topics import Topic  # noqa: E402
+from dsr_shared.platform.db import build_mongo_client  # noqa: E402
 from dsr_shared.replay import rewind_consumer_group  # noqa: E402
-from dsr_shared.topics import Topic  # noqa: E402
+from dsr_shared.rules.pseudonym import nhs_number_hash  # noqa: E402
 from dsr_devstack import ServiceProcess, free_port  # noqa: E402
 from infra import infrastructure  # noqa: E402
 from support import referral_accepted, valid_nhs_number  # noqa: E402

@@ -32,9 +32,9 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services" / "web" / "tests")]
 from tokens import BOOTSTRAP_ADMIN, IdentityClient  # noqa: E402
 from web_harness import start_instance, stop_instance  # noqa: E402
 
-from dsr_shared.area import load_profile  # noqa: E402
-from dsr_shared.db import build_mongo_client  # noqa: E402
-from dsr_shared.working_time import WorkingCalendar  # noqa: E402
+from dsr_shared.platform.db import build_mongo_client  # noqa: E402
+from dsr_shared.rules.area import load_profile  # noqa: E402
+from dsr_shared.rules.working_time import WorkingCalendar  # noqa: E402
 from dsr_rating.adapters.people import PeopleStore  # noqa: E402
 from dsr_rating.domain.facts import Fact, Update  # noqa: E402
 from dsr_rating.domain.record import PersonRecord  # noqa: E402

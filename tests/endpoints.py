@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from stack import WITH_GATEWAY
 
 EVERY_ROLE = set(Role)

@@ -12,17 +12,17 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from dsr_shared.access import Contacts, identities
-from dsr_shared.area import AreaProfile
-from dsr_shared.auth import Principal
-from dsr_shared.clock import FixedClock
-from dsr_shared.contacts import contacts_in, professionals_fields
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.events.referrals import Professional
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.events.referrals import Professional
+from dsr_shared.platform.access import Contacts, identities
+from dsr_shared.platform.auth import Principal
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.contacts import contacts_in, professionals_fields
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.rules.area import AreaProfile
 from dsr_scheduler.domain.obligations import ACTIVE, Listing, Obligation
 from dsr_scheduler.service import BuildOutgoing, Scheduler
 
@@ -105,7 +105,7 @@ def _email(value: str | None) -> str | None:
 
 
 class InMemoryContacts:
-    """What dsr_shared.contacts.ContactsProjection keeps of each person:
+    """What dsr_shared.platform.contacts.ContactsProjection keeps of each person:
     referrers (a set), the latest referrer, the newest list of professionals."""
 
     def __init__(self) -> None:

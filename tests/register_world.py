@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.topology import REGISTER_SERVICES
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.topology import REGISTER_SERVICES
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
+from dsr_shared.rules.pseudonym import nhs_number_hash
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 from support import EventFeed, TopicReader, auth, eventually, referral_body, valid_nhs_number

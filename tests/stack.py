@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsr_shared.topology import REGISTER_SERVICES
+from dsr_shared.contract.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 

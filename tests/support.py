@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from tokens import BearerHeaders, IdentityClient
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1, *, area: str 
     envelope, for an area (`area`: its code; Derbyshire's by default)."""
     from datetime import datetime, timezone
 
-    from dsr_shared.envelope import new_envelope
+    from dsr_shared.contract.envelope import new_envelope
 
     envelope = new_envelope(
         event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area=area, data=data
@@ -211,7 +211,7 @@ class EventFeed:
         """Returns the envelope sent; `at` (occurred_at) defaults to now."""
         from datetime import datetime, timezone
 
-        from dsr_shared.envelope import new_envelope
+        from dsr_shared.contract.envelope import new_envelope
 
         envelope = new_envelope(
             event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,

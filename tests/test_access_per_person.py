@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from endpoints import ENDPOINTS, EVERY_ROLE, UNTOUCHED
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.cli import app as dsr_app
 from stack import SERVICES, WITH_GATEWAY, whole_stack
 from support import auth, eventually, identity, referral_body, token, valid_nhs_number

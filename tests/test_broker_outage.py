@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_devstack import Kafka, cache_root, find_repo_root, free_port
 from support import NHS_NUMBERS, TopicReader, auth, eventually, referral_body
 

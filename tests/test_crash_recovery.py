@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import auth, eventually, referral_body, valid_nhs_number
 
 pytestmark = pytest.mark.stack

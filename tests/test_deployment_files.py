@@ -32,14 +32,14 @@ from dsr_identity.settings import IdentitySettings
 from dsr_web.settings import WebSettings
 from kubernetes_validate.utils import SchemaNotFoundError
 
-from dsr_shared.area import load_profile
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.rules.area import load_profile
 from dsr_hospital_gateway.settings import GatewaySettings
 from dsr_notifier.settings import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
-PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "profiles"
+PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "rules" / "profiles"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 # The web front end has no broker and no database: it calls the others over HTTP.
 BACKENDS = [s for s in SERVICES if s != "web"]
@@ -304,7 +304,7 @@ def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, 
     docs = rendered(area)
     profile = find(docs, "ConfigMap", "dsr-area-profile")["data"]["area.toml"]
     shipped = (PROFILES / f"{area}.toml").read_text("utf-8")
-    assert profile == shipped, f"copy shared/src/dsr_shared/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
+    assert profile == shipped, f"copy shared/src/dsr_shared/rules/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
     config = find(docs, "ConfigMap", "dsr-config")["data"]
     for service in SERVICES:
         pod = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]

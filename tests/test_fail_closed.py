@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from dsr_shared.settings import DEVELOPMENT_NHS_HASH_KEY
+from dsr_shared.platform.settings import DEVELOPMENT_NHS_HASH_KEY
 
 # Service -> the settings it must name when started with none of its own.
 NAMED = {
@@ -41,7 +41,7 @@ def test_a_service_without_its_settings_refuses_to_start_naming_them(service, tm
 
 
 def test_the_shipped_hash_key_is_refused_and_development_mode_accepts_it(tmp_path):
-    from dsr_shared.settings import ServiceSettings
+    from dsr_shared.platform.settings import ServiceSettings
 
     issuer = {"auth_issuer": "https://identity.example.org"}
     shipped = ServiceSettings(nhs_hash_key=DEVELOPMENT_NHS_HASH_KEY, **issuer)

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
 from support import EventFeed, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack

@@ -37,12 +37,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope, new_envelope
-from dsr_shared.events import EVENT_TYPES, decode_event
-from dsr_shared.messaging import consumed_routes
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
+from dsr_shared.contract.envelope import Envelope, new_envelope
+from dsr_shared.contract.events import EVENT_TYPES, decode_event
+from dsr_shared.contract.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
+from dsr_shared.platform.auth import Role
+from dsr_shared.platform.messaging import consumed_routes
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from infra import NHS_HASH_KEY
 from stack import WITH_GATEWAY, whole_stack
 from support import TopicReader, auth, eventually, referral_accepted, referral_body, valid_nhs_number

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from dsr_shared.area import Duration, load_profile
-from dsr_shared.auth import Role
-from dsr_shared.topology import REGISTER_SERVICES
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.topology import REGISTER_SERVICES
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import Duration, load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 from support import EventFeed, TopicReader, auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from endpoints import ENDPOINTS, UNTOUCHED
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from stack import WITH_GATEWAY, whole_stack
 from support import token
 

@@ -23,10 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from obligation_memory import memory_scheduler
 
-from dsr_shared.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
-from dsr_shared.events.ratings import HospitalStay
-from dsr_shared.runtime import Context
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
+from dsr_shared.contract.events.ratings import HospitalStay
+from dsr_shared.platform.runtime import Context
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
@@ -140,7 +140,7 @@ def test_an_obligation_cancelled_then_withdrawn_is_announced_twice_under_two_ids
     """Found by the chaos run: the withdrawal of an obligation already
     cancelled took the cancellation's event id, so the scheduler's outbox
     refused it and the rating change that caused it was dead-lettered."""
-    from dsr_shared.events import Transition
+    from dsr_shared.contract.events import Transition
 
     def transition(hours: int, from_rating, to_rating, cause: str) -> Transition:
         return Transition(transition_id=uuid.uuid4(), at=_at(hours), from_rating=from_rating, to_rating=to_rating,

@@ -26,9 +26,9 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role
-from dsr_shared.envelope import new_envelope
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from infra import OPS_CLIENT
 from support import NHS_NUMBERS, TopicReader, auth, enveloped, eventually, referral_accepted, referral_body
 

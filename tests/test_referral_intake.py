@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
 from support import TopicReader, auth, enveloped, eventually, identity, referral_body
 
 pytestmark = pytest.mark.stack

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nhs_number import is_valid
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import TopicReader, auth, enveloped, eventually, referral_body
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]

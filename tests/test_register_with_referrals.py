@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
 from support import auth, enveloped, eventually, referral_body
 
 HASH_KEY = "journey-hash-key"

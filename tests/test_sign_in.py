@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pymongo import AsyncMongoClient
 from tokens import BOOTSTRAP_ADMIN
 
-from dsr_shared.topology import REGISTER_SERVICES
+from dsr_shared.contract.topology import REGISTER_SERVICES
 from dsr_devstack import ServiceProcess, SmtpSink, free_port
 from infra import service_environment
 from support import eventually, referral_body, valid_nhs_number

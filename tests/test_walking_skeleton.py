@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import auth, eventually, referral_body
 
 pytestmark = pytest.mark.stack

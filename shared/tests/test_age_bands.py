@@ -4,8 +4,8 @@ other whatever limit an area sets."""
 
 from __future__ import annotations
 
-from dsr_shared.area import load_profile
-from dsr_shared.events.common import AgeBand, Cohort, Rating
+from dsr_shared.contract.events.common import AgeBand, Cohort, Rating
+from dsr_shared.rules.area import load_profile
 
 
 def _keyworking_offered(area, band: AgeBand) -> bool:

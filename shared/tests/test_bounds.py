@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from dsr_shared.events import EVENT_TYPES
-from dsr_shared.messaging import MESSAGE_HEADROOM
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.contract.events import EVENT_TYPES
+from dsr_shared.platform.messaging import MESSAGE_HEADROOM
+from dsr_shared.platform.settings import ServiceSettings
 
 # The most bytes one character of a JSON string can take: "\u0001".
 ESCAPED = 6

@@ -1,6 +1,6 @@
-"""The contacts projection (dsr_shared/contacts.py) on the real database: the
+"""The contacts projection (dsr_shared/platform/contacts.py) on the real database: the
 same events in any order, each delivered twice, leave the same document; who
-may see whom follows from it (dsr_shared/access.py)."""
+may see whom follows from it (dsr_shared/platform/access.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import AsyncMongoClient
 
-from dsr_shared.access import Contacts, PersonAccess
-from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.db import build_mongo_client
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.access import Contacts, PersonAccess
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.contacts import ContactsProjection
+from dsr_shared.platform.db import build_mongo_client
 
 T0 = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
 REGISTER_ID = "QJ2-TEST-0001-A"

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dsr_shared.contract import render
-from dsr_shared.events import EVENT_TYPES
+from dsr_shared.contract.asyncapi import render
+from dsr_shared.contract.events import EVENT_TYPES
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi" / "asyncapi.json"
 

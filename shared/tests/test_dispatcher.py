@@ -12,13 +12,13 @@ from datetime import datetime, timezone
 import pytest
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import RatingChanged
-from dsr_shared.kafka_gauges import ConsumerProgress, measure
-from dsr_shared.messaging import ensure_topics, subscribe
-from dsr_shared.metrics import REGISTRY
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import RatingChanged
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.kafka_gauges import ConsumerProgress, measure
+from dsr_shared.platform.messaging import ensure_topics, subscribe
+from dsr_shared.platform.metrics import REGISTRY
+from dsr_shared.platform.settings import ServiceSettings
 from support import NHS_NUMBERS, enveloped, eventually
 
 

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import RatingChanged, UnsupportedSchemaVersion, decode_event
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import RatingChanged, UnsupportedSchemaVersion, decode_event
 
 DATA = {
     "register_id": "QJ2-AAAA-BBBB-C", "from_rating": None, "to_rating": "amber", "rationale": "r",

@@ -10,7 +10,7 @@ import logging
 
 import structlog
 
-from dsr_shared.logging import RateLimit, configure_logging, throttled
+from dsr_shared.platform.logging import RateLimit, configure_logging, throttled
 
 
 def test_repeated_lines_are_held_back_per_logger_and_message():

@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter
 
-from dsr_shared.http import create_app
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 
 
 async def test_a_path_with_two_routes_names_both_methods():

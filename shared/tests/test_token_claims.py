@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from dsr_shared.auth import InvalidToken, Role, TokenVerifier
+from dsr_shared.platform.auth import InvalidToken, Role, TokenVerifier
 
 KEY = ed25519.Ed25519PrivateKey.generate()
 ISSUER, AUDIENCE = "https://identity.example.org", "dsr"

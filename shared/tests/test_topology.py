@@ -1,5 +1,5 @@
 """The topology is written once and the services keep to it: each service's
-consumer reads exactly the topics dsr_shared.topology lists for it, and a
+consumer reads exactly the topics dsr_shared.contract.topology lists for it, and a
 subscription to an unlisted topic is refused before the service starts."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import importlib
 
 import pytest
 
-from dsr_shared.messaging import consumed_topics, subscribe
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic
-from dsr_shared.topology import REGISTER_SERVICES, SERVICES
+from dsr_shared.contract.topics import Topic
+from dsr_shared.contract.topology import REGISTER_SERVICES, SERVICES
+from dsr_shared.platform.messaging import consumed_topics, subscribe
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 
 BUILT_HERE = [name for name in SERVICES if name != "web"]  # the web reads no topic and builds differently
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from dsr_shared.clock import FixedClock
-from dsr_shared.db import Outbox, Outgoing, UnitOfWork
-from dsr_shared.envelope import new_envelope
-from dsr_shared.unit_of_work import InMemoryUnitOfWork, Transaction
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.db import Outbox, Outgoing, UnitOfWork
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork, Transaction
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

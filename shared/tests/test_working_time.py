@@ -5,8 +5,8 @@ minute-by-minute reference."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dsr_shared.area import Duration, load_profile
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.rules.area import Duration, load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 calendar = WorkingCalendar(load_profile("derbyshire").working_time)

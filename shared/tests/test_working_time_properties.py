@@ -12,8 +12,8 @@ import holidays
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dsr_shared.area import Duration, load_profile
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.rules.area import Duration, load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 calendar = WorkingCalendar(load_profile("derbyshire").working_time)

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_devstack import free_port
 from dsr_ops import dlq, replay
 from dsr_ops.cli import app

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_hospital_gateway.samples import Stay, adt
 from support import TopicReader, auth, eventually, referral_body, valid_nhs_number
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from dsr_shared.auth import Role
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_hospital_gateway.samples import adt
 from dsr_ops.cli import app
 from support import EventFeed, TopicReader, auth, eventually, referral_accepted, valid_nhs_number

@@ -14,7 +14,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_hospital_gateway.samples import Ack, adt
 from support import auth
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import hl7
 import pytest
 
-from dsr_shared.area import load_profile
+from dsr_shared.rules.area import load_profile
 from dsr_hospital_gateway.adapters import fhir_encounter, hl7v2
 from dsr_hospital_gateway.domain.messages import Refused
 from dsr_hospital_gateway.domain.stays import LEFT_THE_BED, events_for

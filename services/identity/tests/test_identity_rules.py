@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from dsr_identity.adapters.keys import KeyRing, SigningKey
 from dsr_identity.domain.roles import access_claims, first_sign_in_roles, grant_refusal, organisation
 
-from dsr_shared.auth import InvalidToken, Role, TokenVerifier
-from dsr_shared.settings import StartupRefused
+from dsr_shared.platform.auth import InvalidToken, Role, TokenVerifier
+from dsr_shared.platform.settings import StartupRefused
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
 

@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from dsr_shared.auth import InvalidToken, JwksKeys, Role, TokenVerifier
+from dsr_shared.platform.auth import InvalidToken, JwksKeys, Role, TokenVerifier
 from dsr_devstack import ServiceProcess, free_port, identity_env
 from infra import FEED_CLIENT, OPS_CLIENT
 from support import identity as identity_client

@@ -12,10 +12,10 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from dsr_shared.contacts import professionals_fields
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.contacts import professionals_fields
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_notifier.adapters.notifications import PUBLIC_FIELDS, DigestAlreadyMade, real_now
 from dsr_notifier.adapters.projection import RATING_ORDER
 from dsr_notifier.domain.recipients import Contacts
@@ -169,7 +169,7 @@ class MemoryProjection:
         return {rid: Contacts.from_doc(copy.deepcopy(self.contacts[rid])) for rid in register_ids if rid in self.contacts}
 
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: Transaction) -> None:
-        """As dsr_shared.contacts: referrers add up; the newest referral's referrer wins."""
+        """As dsr_shared.platform.contacts: referrers add up; the newest referral's referrer wins."""
         doc = self.contacts.setdefault(event.register_id, {"_id": event.register_id})
         names = {_email(event.referrer_email), _email(event.accepted_by)}
         doc["referrers"] = sorted(set(doc.get("referrers", [])) | {n for n in names if n and not n.startswith("system:")})

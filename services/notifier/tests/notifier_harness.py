@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from dsr_shared.auth import Role
-from dsr_shared.envelope import Envelope
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.platform.auth import Role
 from support import EventFeed, TopicReader, auth, referral_accepted
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -47,7 +47,7 @@ def area_profile_file(tmp_path: Path, **top_level: Any) -> Path:
     contacts and a commissioner mailbox, as a file the service loads."""
     from importlib import resources
 
-    bundled = resources.files("dsr_shared.profiles").joinpath("staffordshire.toml").read_text("utf-8")
+    bundled = resources.files("dsr_shared.rules.profiles").joinpath("staffordshire.toml").read_text("utf-8")
     settings = {"escalation_contacts": [ON_CALL], "commissioner_mailbox": COMMISSIONER, **top_level}
     head = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
     path = tmp_path / f"area-{uuid.uuid4().hex[:8]}.toml"

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dsr_shared.area import load_profile
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     FurtherReferralReceived,
     ObligationDue,
     ObligationOverdue,
@@ -23,6 +22,7 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
+from dsr_shared.rules.area import load_profile
 from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.domain import messages
 from dsr_notifier.domain.digest import digests

@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from dsr_shared.area import load_profile
+from dsr_shared.rules.area import load_profile
 from dsr_notifier.domain.meetings import digest_at
 from notifier_harness import COMMISSIONER, LEAKY, ON_CALL, PERSONAL, REFERRER, TEAM, assert_names_no_one, register_id
 from support import eventually

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from notifier_harness import ON_CALL, TEAM, area_profile_file, assert_names_no_one, register_id
 from support import auth, eventually
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from memory import MemoryNotificationStore, MemoryProjection
 
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
 from dsr_notifier.adapters.notifications import DigestAlreadyMade, NotificationStore
 from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.domain.recipients import Contacts

@@ -20,9 +20,8 @@ import holidays
 import pytest
 from memory import MemoryNotificationStore, MemoryProjection
 
-from dsr_shared.clock import FixedClock
-from dsr_shared.envelope import Envelope, new_envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import Envelope, new_envelope
+from dsr_shared.contract.events import (
     FurtherReferralReceived,
     ObligationCompleted,
     ObligationDue,
@@ -35,8 +34,9 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.runtime import Runtime
-from dsr_shared.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork
 from dsr_notifier.adapters.mailer import Refused
 from dsr_notifier.adapters.rendering import Renderer
 from dsr_notifier.service import Courier, NotifierService
@@ -77,7 +77,7 @@ class World:
 
     def __init__(self, tmp_path: Path, at: datetime = AT, **settings) -> None:
         # Staffordshire (it has a tracking meeting), with escalation contacts and a commissioner mailbox.
-        staffordshire = resources.files("dsr_shared.profiles").joinpath("staffordshire.toml").read_text("utf-8")
+        staffordshire = resources.files("dsr_shared.rules.profiles").joinpath("staffordshire.toml").read_text("utf-8")
         profile = tmp_path / "area.toml"
         head = f"escalation_contacts = {json.dumps([ON_CALL])}\ncommissioner_mailbox = {json.dumps(COMMISSIONER)}\n"
         profile.write_text(head + staffordshire)

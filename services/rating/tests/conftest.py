@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
-from dsr_shared.pseudonym import nhs_number_hash
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from support import EventFeed, TopicReader, auth, referral_accepted, valid_nhs_number
 
 HASH_KEY = "rating-tests-hash-key"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import AsyncMongoClient
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.replay import rewind_consumer_group
 from support import auth, eventually
 

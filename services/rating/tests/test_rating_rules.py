@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import auth, eventually
 
 REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture accepts people from

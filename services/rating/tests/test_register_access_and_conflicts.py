@@ -7,7 +7,7 @@ import asyncio
 
 from pymongo import AsyncMongoClient
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import auth, eventually, identity
 
 REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture accepts people from

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dsr_shared.db import VersionConflict
-from dsr_shared.events import Rating
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import Rating
+from dsr_shared.platform.db import VersionConflict
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.adapters.memory import InMemoryPeople
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.domain import listing

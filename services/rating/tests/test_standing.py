@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr_shared.area import Duration, load_profile
-from dsr_shared.events import AgeBand, Rating
-from dsr_shared.events.ratings import HospitalStay
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import AgeBand, Rating
+from dsr_shared.contract.events.ratings import HospitalStay
+from dsr_shared.rules.area import Duration, load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.rules import rating_change_refusals

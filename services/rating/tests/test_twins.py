@@ -15,10 +15,10 @@ from bson.codec_options import CodecOptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr_shared.area import load_profile
-from dsr_shared.events import Rating
-from dsr_shared.events.ratings import HospitalStay
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import Rating
+from dsr_shared.contract.events.ratings import HospitalStay
+from dsr_shared.rules.area import load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord

@@ -19,11 +19,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from fastapi import HTTPException
 
-from dsr_shared.area import Duration, PostDischarge
-from dsr_shared.auth import Principal, Role
-from dsr_shared.clock import FixedClock
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import (
     AdmissionCancelled,
     Admitted,
     AgeBandChanged,
@@ -35,11 +32,14 @@ from dsr_shared.events import (
     ReferralAccepted,
     Transferred,
 )
-from dsr_shared.events.referrals import DischargeSeen
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.contract.events.referrals import DischargeSeen
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.rules.area import Duration, PostDischarge
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_rating.adapters.memory import InMemoryPeople
 from dsr_rating.domain import listing
 from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers

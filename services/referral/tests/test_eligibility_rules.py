@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from dsr_shared.area import AgeBands, load_profile
-from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
+from dsr_shared.contract.events import AgeBand, Cohort, ReferralSubmitted
+from dsr_shared.rules.area import AgeBands, load_profile
 from dsr_referral.domain.eligibility import age_band_on, assess, lives_in_area
 
 TODAY = date(2026, 11, 20)

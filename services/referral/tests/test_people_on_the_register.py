@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import TopicReader, auth, enveloped, eventually, identity, referral_body
 
 pytestmark = pytest.mark.stack

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from dsr_shared.access import Contacts
-from dsr_shared.clock import FixedClock
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
-from dsr_shared.events.referrals import Address
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import Discharged, PersonRemoved, ReferralSubmitted
+from dsr_shared.contract.events.referrals import Address
+from dsr_shared.platform.access import Contacts
+from dsr_shared.platform.clock import FixedClock
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.platform.unit_of_work import InMemoryUnitOfWork
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_referral.adapters.memory import InMemoryContacts, InMemoryReferralStore
 from dsr_referral.domain.register_id import is_valid_register_id
 from dsr_referral.service import AgeBands, Discharges, Intake, People, Ports, Submitter

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dsr_shared.area import load_profile
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import load_profile
 from support import EventFeed, TopicReader, auth, referral_accepted
 
 

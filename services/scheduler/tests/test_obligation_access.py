@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from support import auth
 
 ENDPOINTS = [

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dsr_shared.area import Duration, load_profile
-from dsr_shared.auth import Role
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.platform.auth import Role
+from dsr_shared.rules.area import Duration, load_profile
+from dsr_shared.rules.working_time import WorkingCalendar
 from support import auth, eventually
 
 PROFILES = ["derbyshire", "staffordshire"]

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from obligation_memory import InMemoryContacts, InMemoryObligations
 
-from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.contacts import ContactsProjection
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.domain.obligations import Listing, Obligation
 

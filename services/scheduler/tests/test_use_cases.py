@@ -19,9 +19,8 @@ from dateutil.relativedelta import relativedelta
 from fastapi import HTTPException
 from obligation_memory import SchedulerWorld, memory_scheduler
 
-from dsr_shared.auth import Principal, Role
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import (
     ConsentRenewed,
     Event,
     PersonRemoved,
@@ -30,6 +29,7 @@ from dsr_shared.events import (
     ReferralAccepted,
     UpdateAdded,
 )
+from dsr_shared.platform.auth import Principal, Role
 from dsr_scheduler.domain.completion import Recommendation
 from dsr_scheduler.handlers import referral_handlers, register_handlers
 

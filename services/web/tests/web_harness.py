@@ -35,7 +35,7 @@ class RegisterInstance:
 
     @property
     def area_code(self) -> str:
-        from dsr_shared.area import load_profile
+        from dsr_shared.rules.area import load_profile
 
         return load_profile(self.profile).code
 

@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from dsr_shared.topology import SERVICES as TOPOLOGY
+from dsr_shared.contract.topology import SERVICES as TOPOLOGY
 from ._proc import HOST, DevstackError, ManagedProcess, Timing, port_free
 from .identity import identity_env
 from .kafka import Kafka

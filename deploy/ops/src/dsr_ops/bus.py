@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import RecordMetadata
 
-from dsr_shared.envelope import Envelope
-from dsr_shared.topics import DLQ_SUFFIX, Topic
-from dsr_shared.topology import SERVICES
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.topics import DLQ_SUFFIX, Topic
+from dsr_shared.contract.topology import SERVICES
 from dsr_ops.settings import OpsSettings
 
 # The topics each service's consumer group reads; a rewind also takes any
@@ -117,7 +117,7 @@ async def kafka_view(settings: OpsSettings, services: list[str], timeout: float 
 async def publish(settings: OpsSettings, topic: str, envelope: Envelope, key: str, timeout: float = 30.0) -> RecordMetadata:
     """Publish one enveloped event as the services do (acks=all, idempotent),
     to a topic that must exist already: a misspelt prefix creates nothing."""
-    from dsr_shared.messaging import (  # the broker framework: only when publishing
+    from dsr_shared.platform.messaging import (  # the broker framework: only when publishing
         encode,
         headers_of,
     )
@@ -185,8 +185,8 @@ async def skip_message(settings: OpsSettings, service: str, topic: str, partitio
     `skipped_by_operator`; its first bytes if it is too large to copy whole),
     then commit offset + 1. Nothing changes unless the group is stopped and
     stands at exactly that offset."""
-    from dsr_shared.messaging import dead_letter_of, dlq_headers
-    from dsr_shared.topics import dlq_name
+    from dsr_shared.contract.topics import dlq_name
+    from dsr_shared.platform.messaging import dead_letter_of, dlq_headers
 
     group = settings.group(service)
     tp = TopicPartition(topic, partition)

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from nhs_number import is_valid
 
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import Admitted, Discharged, Event
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import Admitted, Discharged, Event
 from dsr_ops import bus
 from dsr_ops.settings import OpsSettings
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from dsr_shared.auth import Role
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topology import OPERATED_SERVICES, consumer_group
-from dsr_shared.topology import SERVICES as TOPOLOGY
+from dsr_shared.contract.topology import OPERATED_SERVICES, consumer_group
+from dsr_shared.contract.topology import SERVICES as TOPOLOGY
+from dsr_shared.platform.auth import Role
+from dsr_shared.platform.settings import ServiceSettings
 
 # Each service the command reaches and its HTTP port on the local stack (`make run`).
 SERVICES = {name: TOPOLOGY[name].port for name in OPERATED_SERVICES}

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.openapi import documented
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.openapi import documented
 from dsr_hospital_gateway.adapters.stores import Quarantine
 from dsr_hospital_gateway.domain.messages import Refused
 from dsr_hospital_gateway.gateway import TRY_AGAIN, Gateway

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock, every
-from dsr_shared.http import create_app
-from dsr_shared.runtime import Runtime
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.runtime import Runtime
 from dsr_hospital_gateway.adapters import mllp
 from dsr_hospital_gateway.adapters.stores import ControlIds, Quarantine
 from dsr_hospital_gateway.api import fhir_router, quarantine_router

@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import Event
-from dsr_shared.runtime import Runtime
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import Event
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Runtime
 from dsr_hospital_gateway.adapters import fhir_encounter, hl7v2
 from dsr_hospital_gateway.adapters.stores import ControlIds, Quarantine
 from dsr_hospital_gateway.domain.messages import Refused

@@ -1,6 +1,6 @@
 """Run the hospital gateway: `python -m dsr_hospital_gateway`."""
 
-from dsr_shared.http import run
+from dsr_shared.platform.http import run
 from dsr_hospital_gateway.app import build_app
 
 

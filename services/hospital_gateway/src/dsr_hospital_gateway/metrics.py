@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from dsr_shared.metrics import REGISTRY
+from dsr_shared.platform.metrics import REGISTRY
 
 MESSAGES = Counter(
     "dsr_gateway_messages",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from dsr_shared.auth import InvalidToken, KeysUnavailable, Principal, Role, require_roles
+from dsr_shared.platform.auth import InvalidToken, KeysUnavailable, Principal, Role, require_roles
 from dsr_identity.adapters.clients import ClientRefused, Clients
 from dsr_identity.identity import Identity, Refused
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.auth import TokenVerifier
-from dsr_shared.clock import Clock
-from dsr_shared.http import create_app
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import StartupRefused
+from dsr_shared.platform.auth import TokenVerifier
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import StartupRefused
 from dsr_identity.adapters.clients import Clients
 from dsr_identity.adapters.directory import Directory
 from dsr_identity.adapters.keys import KeyRing

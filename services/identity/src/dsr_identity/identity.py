@@ -11,8 +11,8 @@ from typing import Any
 
 import structlog
 
-from dsr_shared.auth import Principal, Role
-from dsr_shared.runtime import Runtime
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.runtime import Runtime
 from dsr_identity.adapters.directory import Directory, User
 from dsr_identity.adapters.keys import KeyRing
 from dsr_identity.adapters.providers import Providers

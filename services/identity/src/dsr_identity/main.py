@@ -1,6 +1,6 @@
 """Run the identity service: `python -m dsr_identity`."""
 
-from dsr_shared.http import run
+from dsr_shared.platform.http import run
 from dsr_identity.app import build_app
 
 

@@ -11,8 +11,8 @@ import hmac
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from dsr_shared.auth import Role
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.auth import Role
+from dsr_shared.platform.settings import ServiceSettings
 from dsr_identity.domain.roles import CLIENT_ROLES
 
 # The `dsr` command's client secret on a local stack; refused outside development mode.

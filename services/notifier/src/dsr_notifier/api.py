@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from dsr_shared.access import PersonAccess, not_found
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.contacts import ContactsProjection, list_scope
-from dsr_shared.fields import IDENTIFIER_PATTERN
-from dsr_shared.openapi import documented
-from dsr_shared.runtime import Runtime
+from dsr_shared.contract.fields import IDENTIFIER_PATTERN
+from dsr_shared.platform.access import PersonAccess, not_found
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.contacts import ContactsProjection, list_scope
+from dsr_shared.platform.openapi import documented
+from dsr_shared.platform.runtime import Runtime
 from dsr_notifier.service import NotifierService
 
 State = Literal["pending", "sending", "sent", "failed"]

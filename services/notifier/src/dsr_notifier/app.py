@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock, every
-from dsr_shared.http import create_app
-from dsr_shared.messaging import subscribe
-from dsr_shared.runtime import Runtime
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.messaging import subscribe
+from dsr_shared.platform.runtime import Runtime
 from dsr_notifier.adapters.mailer import SmtpMailer
 from dsr_notifier.adapters.notifications import NotificationStore
 from dsr_notifier.adapters.projection import Projection

@@ -3,7 +3,7 @@ cases (service/), which own the transaction."""
 
 from __future__ import annotations
 
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     FurtherReferralReceived,
     ObligationCancelled,
     ObligationCompleted,
@@ -18,7 +18,7 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.messaging import Handler
+from dsr_shared.platform.messaging import Handler
 from dsr_notifier.service import NotifierService
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.platform.settings import ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):

@@ -12,9 +12,9 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.events import Cohort, Rating
-from dsr_shared.openapi import documented
+from dsr_shared.contract.events import Cohort, Rating
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.openapi import documented
 from dsr_rating.api_models import (
     MergeResolvedBody,
     ProfessionalsBody,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsr_shared.events import Rating
-from dsr_shared.events.referrals import Professional
-from dsr_shared.fields import IDENTIFIER_PATTERN, text
+from dsr_shared.contract.events import Rating
+from dsr_shared.contract.events.referrals import Professional
+from dsr_shared.contract.fields import IDENTIFIER_PATTERN, text
 
 Text = text(4000)
 UpdateText = text(10000)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock, every
-from dsr_shared.http import create_app
-from dsr_shared.messaging import subscribe
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.messaging import subscribe
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 from dsr_rating.adapters.people import PeopleStore
 from dsr_rating.api import hospital_merges_router, register_router
 from dsr_rating.handlers import hospital_handlers, own_log_handlers, referral_handlers

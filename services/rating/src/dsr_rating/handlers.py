@@ -3,7 +3,7 @@ what each does). Translation only."""
 
 from __future__ import annotations
 
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     AdmissionCancelled,
     Admitted,
     AgeBandChanged,
@@ -18,7 +18,7 @@ from dsr_shared.events import (
     Transferred,
     UpdateAdded,
 )
-from dsr_shared.messaging import Handler
+from dsr_shared.platform.messaging import Handler
 from dsr_rating.service import RatingService
 
 

@@ -1,6 +1,6 @@
 """Run the rating service: `python -m dsr_rating`."""
 
-from dsr_shared.http import run
+from dsr_shared.platform.http import run
 from dsr_rating.app import build_app
 
 

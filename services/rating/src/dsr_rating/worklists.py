@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dsr_shared.auth import Principal, Role, require_roles
+from dsr_shared.platform.auth import Principal, Role, require_roles
 from dsr_rating.service import RatingService
 from dsr_rating.views import summary_view
 

@@ -1,7 +1,7 @@
 """HTTP: POST /referrals, GET /referrals/{id} (docs/CONTRACT.md), PUT
 /people/{id}/address, and who a person is (GET /people/{id}, POST
 /searches/people). Each request becomes a call on the use cases (service/);
-who may act on which person is checked here (dsr_shared.access) and every
+who may act on which person is checked here (dsr_shared.platform.access) and every
 read or change of a person is audited."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dsr_shared.access import PersonAccess, not_found
-from dsr_shared.audit import AuditLog
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.events import ReferralSubmitted
-from dsr_shared.events.referrals import Address, RejectionReason
-from dsr_shared.openapi import documented
+from dsr_shared.contract.events import ReferralSubmitted
+from dsr_shared.contract.events.referrals import Address, RejectionReason
+from dsr_shared.platform.access import PersonAccess, not_found
+from dsr_shared.platform.audit import AuditLog
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.openapi import documented
 from dsr_referral.service import Intake, People, Submitter
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock, every
-from dsr_shared.contacts import ContactsProjection, contacts_handlers
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.http import create_app
-from dsr_shared.messaging import subscribe
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.contacts import ContactsProjection, contacts_handlers
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.messaging import subscribe
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 from dsr_referral.adapters.referrals import ReferralStore
 from dsr_referral.api import demographics_router, people_router, referral_router
 from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers

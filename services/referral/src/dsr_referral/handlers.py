@@ -4,9 +4,9 @@ turns an envelope into one call on the use cases (service/)."""
 
 from __future__ import annotations
 
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import Discharged, PersonRemoved, ReferralSubmitted
-from dsr_shared.messaging import Handler
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import Discharged, PersonRemoved, ReferralSubmitted
+from dsr_shared.platform.messaging import Handler
 from dsr_referral.service import Discharges, Intake, People, Submitter
 
 

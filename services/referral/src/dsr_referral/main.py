@@ -1,6 +1,6 @@
 """Run the referral service: `python -m dsr_referral`."""
 
-from dsr_shared.http import run
+from dsr_shared.platform.http import run
 from dsr_referral.app import build_app
 
 

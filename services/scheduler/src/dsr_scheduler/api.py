@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.events import Rating
-from dsr_shared.fields import IDENTIFIER_PATTERN, IsoDate, IsoInstant, text
-from dsr_shared.openapi import documented
+from dsr_shared.contract.events import Rating
+from dsr_shared.contract.fields import IDENTIFIER_PATTERN, IsoDate, IsoInstant, text
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.openapi import documented
 from dsr_scheduler.domain.completion import Recommendation
 from dsr_scheduler.domain.obligations import State
 from dsr_scheduler.service import Scheduler

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dsr_shared.clock import Clock, every
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.http import create_app
-from dsr_shared.messaging import subscribe
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.contacts import ContactsProjection
+from dsr_shared.platform.http import create_app
+from dsr_shared.platform.messaging import subscribe
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
 from dsr_scheduler.adapters.obligations import ObligationStore
 from dsr_scheduler.api import obligation_router
 from dsr_scheduler.handlers import referral_handlers, register_handlers

@@ -3,7 +3,7 @@ its use case (service/register_events.py says what each changes)."""
 
 from __future__ import annotations
 
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     ConsentRenewed,
     PersonRemoved,
     ProfessionalsChanged,
@@ -11,7 +11,7 @@ from dsr_shared.events import (
     ReferralAccepted,
     UpdateAdded,
 )
-from dsr_shared.messaging import Handler
+from dsr_shared.platform.messaging import Handler
 from dsr_scheduler.service import Scheduler
 
 

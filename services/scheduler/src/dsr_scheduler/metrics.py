@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
-from dsr_shared.metrics import REGISTRY
+from dsr_shared.platform.metrics import REGISTRY
 
 OBLIGATIONS = Gauge("dsr_obligations", "Obligations by state (scheduler)", ["state"], registry=REGISTRY)

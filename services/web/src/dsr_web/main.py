@@ -4,7 +4,7 @@ import logging
 
 import uvicorn
 
-from dsr_shared.logging import configure_logging
+from dsr_shared.platform.logging import configure_logging
 from dsr_web.app import build_app
 
 

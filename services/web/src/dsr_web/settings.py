@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dsr_shared.area import AreaProfile, load_profile
+from dsr_shared.rules.area import AreaProfile, load_profile
 
 DEVELOPMENT_SESSION_SECRET = "dev-only-web-session-secret-change-me-0123456789"  # noqa: S105
 

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dsr_shared.auth import Role
-from dsr_shared.topology import REGISTER_SERVICES
+from dsr_shared.contract.topology import REGISTER_SERVICES
+from dsr_shared.platform.auth import Role
 from dsr_ops import audit
 from dsr_ops.commands import common
 from dsr_ops.settings import OpsSettings

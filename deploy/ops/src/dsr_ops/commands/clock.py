@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.commands import common
 from dsr_ops.commands.common import Target, Unreachable
 from dsr_ops.settings import OpsSettings

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.settings import SERVICES, NoToken, OpsSettings
 
 T = TypeVar("T")

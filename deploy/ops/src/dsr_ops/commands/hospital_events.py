@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args
 import typer
 from pydantic import ValidationError
 
-from dsr_shared.events import Admitted, Discharged, Event
+from dsr_shared.contract.events import Admitted, Discharged, Event
 from dsr_ops import bus
 from dsr_ops.commands import common
 from dsr_ops.commands.common import AtOpt, NhsNumberArg
@@ -23,7 +23,7 @@ HospitalOpt = Annotated[str, typer.Option("--hospital", help="The hospital's ODS
 
 
 def _publish(event_class: type[Event], fields: dict[str, Any], at: datetime) -> None:
-    from dsr_shared.envelope import new_envelope
+    from dsr_shared.contract.envelope import new_envelope
 
     settings = common.settings()
     try:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 from dsr_ops.commands import common
 from dsr_ops.commands.common import Service, Target, Unreachable
 

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dsr_shared.auth import Role
-from dsr_shared.events import Cohort, Rating
+from dsr_shared.contract.events import Cohort, Rating
+from dsr_shared.platform.auth import Role
 from dsr_ops.commands import common
 from dsr_ops.commands.common import Unreachable
 from dsr_ops.settings import OpsSettings

@@ -17,7 +17,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
-from dsr_shared.area import HospitalFeeds
+from dsr_shared.rules.area import HospitalFeeds
 from dsr_hospital_gateway.domain.messages import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,

@@ -14,8 +14,7 @@ from datetime import datetime
 
 from nhs_number import is_valid as nhs_number_is_valid
 
-from dsr_shared.area import BedType, HospitalFeeds, LegalBasis
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     AdmissionCancelled,
     Admitted,
     DischargeCancelled,
@@ -24,6 +23,7 @@ from dsr_shared.events import (
     PatientsMerged,
     Transferred,
 )
+from dsr_shared.rules.area import BedType, HospitalFeeds, LegalBasis
 from dsr_hospital_gateway.domain.messages import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsr_shared.auth import LEEWAY_SECONDS
+from dsr_shared.platform.auth import LEEWAY_SECONDS
 from dsr_identity.settings import SystemClient
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from dsr_shared.auth import InvalidToken
-from dsr_shared.settings import StartupRefused
+from dsr_shared.platform.auth import InvalidToken
+from dsr_shared.platform.settings import StartupRefused
 
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jwt
 
-from dsr_shared.auth import InvalidToken, JwksKeys, JwtVerifier, KeysUnavailable
+from dsr_shared.platform.auth import InvalidToken, JwksKeys, JwtVerifier, KeysUnavailable
 from dsr_identity.settings import IdentityProvider
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from dsr_shared.auth import Role
+from dsr_shared.platform.auth import Role
 
 # Roles a person can be given in the directory; `system` belongs to system clients only.
 PERSON_ROLES = frozenset({Role.REFERRER, Role.DSR_TEAM, Role.DSR_ADMIN, Role.COMMISSIONER, Role.OPS, Role.AUDITOR})

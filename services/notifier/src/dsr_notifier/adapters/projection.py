@@ -1,5 +1,5 @@
 """The notifier's own view of the register, built from the events it reads
-(it calls no other service): each person's contacts (dsr_shared.contacts),
+(it calls no other service): each person's contacts (dsr_shared.platform.contacts),
 and, for the tracking-meeting digest, who is on the register with which rating and the
 open obligations."""
 
@@ -11,9 +11,9 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.contacts import ContactsProjection
 from dsr_notifier.domain.recipients import Contacts
 from dsr_notifier.domain.standing import PENDING
 
@@ -22,7 +22,7 @@ RATING_ORDER = ["red", "amber", "blue", "green"]
 
 class Projection:
     def __init__(self, db: AsyncDatabase) -> None:
-        # Shared with the other services (dsr_shared.contacts): also who may see whom.
+        # Shared with the other services (dsr_shared.platform.contacts): also who may see whom.
         self.contacts = ContactsProjection(db)
         self.obligations = db["obligations"]
         self.people = db["people"]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.rules.area import AreaProfile
 
 RATING_WORDS = {
     "red": "red (in crisis, at risk of admission)",

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.events import AgeBand, Cohort, Rating
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import AgeBand, Cohort, Rating
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 
 
 @dataclass(frozen=True)

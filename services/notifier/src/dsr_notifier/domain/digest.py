@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.rules.area import AreaProfile
 from dsr_notifier.domain.messages import Notification
 from dsr_notifier.domain.recipients import Contacts, resolve
 from dsr_notifier.domain.wording import obligation_title, rule_id

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 
 
 def digest_at(area: AreaProfile, meeting_at: datetime) -> datetime:

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import (
     FurtherReferralReceived,
     ObligationDue,
     ObligationOverdue,
@@ -23,6 +22,7 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
+from dsr_shared.rules.area import AreaProfile
 from dsr_notifier.domain.demands import Change, demanded
 from dsr_notifier.domain.recipients import Contacts, as_email, resolve, responsible_label
 from dsr_notifier.domain.wording import obligation_title, rejection_reason, rule_id

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.rules.area import AreaProfile
 
 _EMAIL = TypeAdapter(EmailStr)
 

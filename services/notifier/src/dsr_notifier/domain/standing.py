@@ -3,7 +3,7 @@ each obligation stands and where each person stands. Pure."""
 
 from __future__ import annotations
 
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     ObligationCancelled,
     ObligationCompleted,
     ObligationDue,

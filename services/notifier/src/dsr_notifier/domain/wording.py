@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.rules.area import AreaProfile
 
 _RULE_ID = re.compile(r"^R-[A-Z]+-\d{1,2}[a-z]?$")
 _REASON_CODE = re.compile(r"^(R-[A-Z]+-\d{1,2}[a-z]?|[a-z_]{1,40})(\.[a-z_]{1,40})?$")

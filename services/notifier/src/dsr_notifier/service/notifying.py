@@ -23,10 +23,8 @@ from typing import Any
 
 import structlog
 
-from dsr_shared.clock import Clock
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import (
     FurtherReferralReceived,
     ObligationDue,
     ObligationOverdue,
@@ -38,7 +36,9 @@ from dsr_shared.events import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.unit_of_work import Transaction, UnitOfWork
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction, UnitOfWork
 from dsr_notifier.adapters.notifications import DigestAlreadyMade, NotificationStore
 from dsr_notifier.adapters.projection import Projection
 from dsr_notifier.domain import messages, standing

@@ -31,13 +31,13 @@ import structlog
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import NotificationFailed, NotificationSent
-from dsr_shared.faults import TRANSIENT_FAULTS
-from dsr_shared.metrics import REGISTRY
-from dsr_shared.runtime import Runtime
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import NotificationFailed, NotificationSent
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.faults import TRANSIENT_FAULTS
+from dsr_shared.platform.metrics import REGISTRY
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_notifier.adapters.mailer import Refused, SmtpMailer
 from dsr_notifier.adapters.notifications import real_now
 from dsr_notifier.adapters.rendering import Renderer

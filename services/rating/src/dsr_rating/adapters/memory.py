@@ -1,6 +1,6 @@
 """The register's store in memory, with PeopleStore's methods and behaviour
 (tests/test_repository_contract.py runs the same checks on both): for the
-use-case tests, which run in milliseconds on dsr_shared.unit_of_work's
+use-case tests, which run in milliseconds on dsr_shared.platform.unit_of_work's
 InMemoryUnitOfWork. Documents are kept as the database keeps them; the
 transaction is ignored (the unit of work puts the state back on failure)."""
 
@@ -10,8 +10,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from dsr_shared.db import VersionConflict
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.db import VersionConflict
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_rating.adapters.people import _DERIVED, merge_document, merge_id
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord

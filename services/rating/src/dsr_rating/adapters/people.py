@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
-from dsr_shared.db import VersionConflict
+from dsr_shared.platform.db import VersionConflict
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing

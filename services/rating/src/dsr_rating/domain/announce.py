@@ -16,8 +16,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import Event, PersonRemoved, RatingChanged, Transition
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import Event, PersonRemoved, RatingChanged, Transition
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import HistoryEntry, Standing
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 from nhs_number import is_valid as nhs_number_is_valid
 
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import (
     AdmissionCancelled,
     Admitted,
     DischargeCancelled,
@@ -24,7 +24,7 @@ from dsr_shared.events import (
     ReferralAccepted,
     Transferred,
 )
-from dsr_shared.events.ratings import HospitalStay
+from dsr_shared.contract.events.ratings import HospitalStay
 from dsr_rating.domain.facts import Fact, RemovalRequest, Update, fact_id, stay_identity
 from dsr_rating.domain.standing import Standing
 

@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from dsr_shared.events import Rating
-from dsr_shared.events.ratings import HospitalStay
-from dsr_shared.events.referrals import Professional
+from dsr_shared.contract.events import Rating
+from dsr_shared.contract.events.ratings import HospitalStay
+from dsr_shared.contract.events.referrals import Professional
 
 
 def _utc_milliseconds(at: datetime) -> datetime:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dsr_shared.events.ratings import HospitalStay
+from dsr_shared.contract.events.ratings import HospitalStay
 from dsr_rating.domain.facts import Fact
 
 CANCELLED_KIND = {"admission_cancelled": "admission", "discharge_cancelled": "discharge"}

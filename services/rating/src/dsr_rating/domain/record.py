@@ -8,10 +8,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field, TypeAdapter
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.events import AgeBand, Cohort, Transition
-from dsr_shared.events.ratings import Stay
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import AgeBand, Cohort, Transition
+from dsr_shared.contract.events.ratings import Stay
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact, Instant, ProfessionalsList, RemovalRequest, Update, _Record, kept_twin
 from dsr_rating.domain.standing import Standing, fold
 

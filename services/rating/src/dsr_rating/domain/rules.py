@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from dsr_shared.events import Rating
+from dsr_shared.contract.events import Rating
 from dsr_rating.domain.standing import Standing
 
 # How pressing each rating is; blue is apart (in hospital).

@@ -23,10 +23,10 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.events import Rating
-from dsr_shared.events.ratings import HospitalStay
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import Rating
+from dsr_shared.contract.events.ratings import HospitalStay
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.hospital_corrections import CORRECTIONS, corrected, stay_after
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from dsr_shared.auth import Principal, Role
-from dsr_shared.db import Outgoing, VersionConflict
-from dsr_shared.events import ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
-from dsr_shared.events.referrals import Professional
-from dsr_shared.runtime import Context
+from dsr_shared.contract.events import ProfessionalsChanged, Rating, RemovalRequested, UpdateAdded
+from dsr_shared.contract.events.referrals import Professional
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.db import Outgoing, VersionConflict
+from dsr_shared.platform.runtime import Context
 from dsr_rating.domain import event_facts
 from dsr_rating.domain.facts import ProfessionalsList, Update
 from dsr_rating.domain.record import PersonRecord

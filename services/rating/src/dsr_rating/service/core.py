@@ -10,15 +10,15 @@ from datetime import datetime
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
-from dsr_shared.access import Contacts, PersonAccess
-from dsr_shared.area import AreaProfile
-from dsr_shared.clock import Clock
-from dsr_shared.db import Outgoing, VersionConflict
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import Event
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction, UnitOfWork
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import Event
+from dsr_shared.platform.access import Contacts, PersonAccess
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.db import Outgoing, VersionConflict
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction, UnitOfWork
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import structlog
 
-from dsr_shared.db import Outgoing, VersionConflict
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.db import Outgoing, VersionConflict
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_rating.domain import event_facts
 from dsr_rating.service.core import Register
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope, derived_event_id
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import Envelope, derived_event_id
+from dsr_shared.contract.events import (
     AdmissionCancelled,
     Admitted,
     AgeBandChanged,
@@ -33,9 +32,10 @@ from dsr_shared.events import (
     Transferred,
     UpdateAdded,
 )
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_rating.domain import event_facts
 from dsr_rating.domain.facts import Fact, ProfessionalsList, RemovalRequest, Update
 from dsr_rating.domain.record import PersonRecord

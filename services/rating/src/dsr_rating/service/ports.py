@@ -9,10 +9,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from dsr_shared.auth import Principal
-from dsr_shared.db import Outgoing, VersionConflict
-from dsr_shared.events import Event
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.events import Event
+from dsr_shared.platform.auth import Principal
+from dsr_shared.platform.db import Outgoing, VersionConflict
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing

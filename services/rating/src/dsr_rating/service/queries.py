@@ -8,8 +8,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from dsr_shared.access import Contacts, identities
-from dsr_shared.auth import Principal
+from dsr_shared.platform.access import Contacts, identities
+from dsr_shared.platform.auth import Principal
 from dsr_rating.domain import listing
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord

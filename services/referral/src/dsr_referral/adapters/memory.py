@@ -1,5 +1,5 @@
 """The referral service's stores in memory, for the use-case tests that run
-in milliseconds (with dsr_shared.unit_of_work.InMemoryUnitOfWork, which puts
+in milliseconds (with dsr_shared.platform.unit_of_work.InMemoryUnitOfWork, which puts
 their state back when a use case fails, as a rolled-back transaction would).
 Same methods and behaviour as referrals.ReferralStore and the shared
 ContactsProjection's reads; services/referral/tests/test_repository_contract.py
@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from dsr_shared.access import Contacts
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.access import Contacts
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.adapters.referrals import Conflict, address_fields, person_details
 
 # Outcomes whose form is the person's record (referrals._WITH_DETAILS).

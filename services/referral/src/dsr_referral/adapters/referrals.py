@@ -36,7 +36,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.unit_of_work import Transaction
 
 
 class Conflict(Exception):

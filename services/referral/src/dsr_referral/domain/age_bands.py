@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from dsr_shared.area import AgeBands
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import AgeBand, AgeBandChanged
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import AgeBand, AgeBandChanged
+from dsr_shared.rules.area import AgeBands
 from dsr_referral.domain.eligibility import age_band_on
 
 

@@ -9,7 +9,7 @@ import uuid
 
 from nhs_number import is_valid as nhs_number_is_valid
 
-from dsr_shared.events import AgeBand, Cohort, Discharged, DischargeSeen, Rating, ReferralAccepted
+from dsr_shared.contract.events import AgeBand, Cohort, Discharged, DischargeSeen, Rating, ReferralAccepted
 
 # Who accepts an automatic referral: no person did.
 ACCEPTED_BY = "system:discharge"

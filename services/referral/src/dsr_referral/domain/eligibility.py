@@ -8,9 +8,9 @@ from datetime import date
 
 from nhs_number import is_valid as nhs_number_is_valid
 
-from dsr_shared.area import AgeBands, AreaProfile
-from dsr_shared.events import AgeBand, Cohort, ReferralSubmitted
-from dsr_shared.events.referrals import RejectionReason
+from dsr_shared.contract.events import AgeBand, Cohort, ReferralSubmitted
+from dsr_shared.contract.events.referrals import RejectionReason
+from dsr_shared.rules.area import AgeBands, AreaProfile
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from dsr_shared.events import ReferralSubmitted
+from dsr_shared.contract.events import ReferralSubmitted
 
 # enter: a new person on the register; return: a removed person comes back;
 # complete: the DSR team completes an automatic record; further: kept and sent to the DSR team.

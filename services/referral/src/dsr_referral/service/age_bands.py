@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from dsr_shared.db import Outgoing
-from dsr_shared.events import AgeBand, AgeBandChanged
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.events import AgeBand, AgeBandChanged
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.age_bands import age_band_change, age_band_event_id
 from dsr_referral.service.ports import Ports
 

@@ -3,10 +3,10 @@ referral (domain/automatic_referral.py decides), once per discharge event."""
 
 from __future__ import annotations
 
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope, derived_event_id
-from dsr_shared.events import Discharged, ReferralAccepted
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import Envelope, derived_event_id
+from dsr_shared.contract.events import Discharged, ReferralAccepted
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.automatic_referral import ACCEPTED_BY, automatic_referral, needs_automatic_referral
 from dsr_referral.domain.register_id import new_register_id
 from dsr_referral.service.ports import Ports

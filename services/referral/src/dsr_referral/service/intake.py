@@ -19,10 +19,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from dsr_shared.access import Contacts
-from dsr_shared.auth import Principal, Role
-from dsr_shared.db import Outgoing
-from dsr_shared.events import (
+from dsr_shared.contract.events import (
     AgeBandChanged,
     Event,
     FurtherReferralReceived,
@@ -30,8 +27,11 @@ from dsr_shared.events import (
     ReferralRejected,
     ReferralSubmitted,
 )
-from dsr_shared.events.referrals import RejectionReason
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.events.referrals import RejectionReason
+from dsr_shared.platform.access import Contacts
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.adapters.referrals import Conflict
 from dsr_referral.domain.eligibility import Assessment, age_band_on, assess
 from dsr_referral.domain.intake import consent_date, route

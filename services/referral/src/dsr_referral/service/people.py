@@ -11,12 +11,12 @@ from typing import Any
 
 import structlog
 
-from dsr_shared.access import NOBODY, Contacts
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import PersonRemoved
-from dsr_shared.events.referrals import Address
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import PersonRemoved
+from dsr_shared.contract.events.referrals import Address
+from dsr_shared.platform.access import NOBODY, Contacts
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.eligibility import lives_in_area
 from dsr_referral.service.ports import Ports
 
@@ -56,7 +56,7 @@ class People:
         """Who referred the person (the submitting users and the referrers named
         on their accepted referrals, known here at once) and the professionals
         on their current list (from the register's events); None when there is
-        no such person. The same lookups either way (dsr_shared.access)."""
+        no such person. The same lookups either way (dsr_shared.platform.access)."""
         person, referrers, listed = await asyncio.gather(
             self.store.person(register_id), self.store.referrers_of(register_id), self.ports.contacts.of(register_id)
         )

@@ -9,20 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from dsr_shared.access import Contacts
-from dsr_shared.clock import Clock
-from dsr_shared.contacts import ContactsProjection
-from dsr_shared.db import Outgoing
-from dsr_shared.pseudonym import nhs_number_hash
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.unit_of_work import UnitOfWork
+from dsr_shared.platform.access import Contacts
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.contacts import ContactsProjection
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import ServiceSettings
+from dsr_shared.platform.unit_of_work import UnitOfWork
+from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_referral.adapters.referrals import ReferralStore
 
 
 class ContactsReader(Protocol):
     async def of(self, register_id: str) -> Contacts | None:
-        """Who is listed on the person, as heard from the register (dsr_shared.contacts)."""
+        """Who is listed on the person, as heard from the register (dsr_shared.platform.contacts)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dsr_shared.events import Rating
+from dsr_shared.contract.events import Rating
 from dsr_scheduler.domain.obligations import CETR_KINDS
 
 # A completion a little ahead of the server's clock is a clock skew, not the future.

@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dsr_shared.area import AreaProfile, Duration, ObligationRule
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import AgeBand, Cohort, Rating
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import AgeBand, Cohort, Rating
+from dsr_shared.rules.area import AreaProfile, Duration, ObligationRule
+from dsr_shared.rules.working_time import WorkingCalendar
 
 # withdrawn: the transition that caused it turned out not to have happened as
 # first reported (a late fact changed the person's history); kept for the record.

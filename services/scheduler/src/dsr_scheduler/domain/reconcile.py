@@ -25,9 +25,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.events import Transition
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.contract.events import Transition
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_scheduler.domain.obligations import Obligation, Trigger, new_obligation, triggered_rules
 
 

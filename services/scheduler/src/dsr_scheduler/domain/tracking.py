@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from dsr_shared.area import AreaProfile
+from dsr_shared.rules.area import AreaProfile
 from dsr_scheduler.domain.obligations import Obligation
 
 # An area without a tracking meeting still gets an agenda: for the week ahead.

@@ -1,5 +1,5 @@
 """The scheduler's use cases: every change the service makes, each in one
-unit of work (dsr_shared.unit_of_work). An event from the register
+unit of work (dsr_shared.platform.unit_of_work). An event from the register
 (register_events.py), a command over HTTP (commands.py), or time passing
 (sweep.py): load through the repositories (ports.py), ask domain/ what
 follows, save, and stage the events that say so (changes.py). Entry points

@@ -11,11 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from dsr_shared.area import AreaProfile
-from dsr_shared.clock import Clock
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope, derived_event_id
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import Envelope, derived_event_id
+from dsr_shared.contract.events import (
     Event,
     ObligationCancelled,
     ObligationCompleted,
@@ -24,9 +21,12 @@ from dsr_shared.events import (
     ObligationScheduled,
     Transition,
 )
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction, UnitOfWork
-from dsr_shared.working_time import WorkingCalendar
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction, UnitOfWork
+from dsr_shared.rules.area import AreaProfile
+from dsr_shared.rules.working_time import WorkingCalendar
 from dsr_scheduler.domain.obligations import (
     Completion,
     Obligation,

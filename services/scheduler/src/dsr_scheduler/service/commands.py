@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from dsr_shared.access import NOBODY, PersonAccess
-from dsr_shared.auth import Principal, Role
-from dsr_shared.contacts import list_scope
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import derived_event_id
-from dsr_shared.events import Rating
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import derived_event_id
+from dsr_shared.contract.events import Rating
+from dsr_shared.platform.access import NOBODY, PersonAccess
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.contacts import list_scope
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_scheduler.domain.completion import Recommendation, refusals
 from dsr_scheduler.domain.obligations import Completion, Listing, State, action
 from dsr_scheduler.domain.tracking import agenda, next_meeting
@@ -51,7 +51,7 @@ def within_scope(people: list[str], scope: str | dict | None) -> list[str]:
 
 
 def _admitted(scope: str | dict | None) -> frozenset[str] | None:
-    """The people a list's scope (dsr_shared.contacts.list_scope) admits; None: everyone."""
+    """The people a list's scope (dsr_shared.platform.contacts.list_scope) admits; None: everyone."""
     if scope is None:
         return None
     return frozenset([scope] if isinstance(scope, str) else scope["$in"])

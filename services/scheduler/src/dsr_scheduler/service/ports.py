@@ -1,5 +1,5 @@
 """What the use cases need of storage and of the audit log: the MongoDB
-adapters (adapters/obligations.py, dsr_shared.contacts, dsr_shared.audit)
+adapters (adapters/obligations.py, dsr_shared.platform.contacts, dsr_shared.platform.audit)
 and the in-memory ones of the use-case tests both keep these, and the
 repository contract test holds them to the same behaviour."""
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from dsr_shared.access import Contacts
-from dsr_shared.auth import Principal
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.platform.access import Contacts
+from dsr_shared.platform.auth import Principal
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_scheduler.domain.obligations import Listing, Obligation
 
 
@@ -39,7 +39,7 @@ class ObligationRepository(Protocol):
 
 
 class ContactsRepository(Protocol):
-    """Each person's contacts, for who may see whom (dsr_shared.contacts)."""
+    """Each person's contacts, for who may see whom (dsr_shared.platform.contacts)."""
 
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, transaction: Transaction) -> None: ...
     async def professionals_changed(

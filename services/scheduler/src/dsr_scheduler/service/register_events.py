@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsr_shared.db import Outgoing
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import (
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import (
     ConsentRenewed,
     PersonRemoved,
     ProfessionalsChanged,
@@ -25,7 +24,8 @@ from dsr_shared.events import (
     Transition,
     UpdateAdded,
 )
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_scheduler.domain.obligations import Completion, Trigger, consent_start
 from dsr_scheduler.service.changes import ObligationChanges, context_of
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import structlog
 
-from dsr_shared.db import Outgoing
-from dsr_shared.events import Event, ObligationDue, ObligationOverdue
-from dsr_shared.runtime import Context
-from dsr_shared.unit_of_work import Transaction
+from dsr_shared.contract.events import Event, ObligationDue, ObligationOverdue
+from dsr_shared.platform.db import Outgoing
+from dsr_shared.platform.runtime import Context
+from dsr_shared.platform.unit_of_work import Transaction
 from dsr_scheduler.metrics import OBLIGATIONS
 from dsr_scheduler.service.changes import ObligationChanges
 

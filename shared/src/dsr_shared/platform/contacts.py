@@ -24,12 +24,12 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.access import Contacts, PersonAccess, identities
-from dsr_shared.auth import Principal, Role
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import ProfessionalsChanged, ReferralAccepted
-from dsr_shared.events.referrals import Professional
-from dsr_shared.messaging import Handler
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
+from dsr_shared.contract.events.referrals import Professional
+from dsr_shared.platform.access import Contacts, PersonAccess, identities
+from dsr_shared.platform.auth import Principal, Role
+from dsr_shared.platform.messaging import Handler
 
 
 def _email(value: str | None) -> str | None:

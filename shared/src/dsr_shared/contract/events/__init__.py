@@ -1,8 +1,8 @@
 """Every event of the public contract, and how to read one from an envelope."""
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.common import AgeBand, Cohort, Rating
-from dsr_shared.events.hospital import (
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.common import AgeBand, Cohort, Rating
+from dsr_shared.contract.events.hospital import (
     AdmissionCancelled,
     Admitted,
     DischargeCancelled,
@@ -10,15 +10,15 @@ from dsr_shared.events.hospital import (
     PatientsMerged,
     Transferred,
 )
-from dsr_shared.events.notifications import NotificationFailed, NotificationSent
-from dsr_shared.events.obligations import (
+from dsr_shared.contract.events.notifications import NotificationFailed, NotificationSent
+from dsr_shared.contract.events.obligations import (
     ObligationCancelled,
     ObligationCompleted,
     ObligationDue,
     ObligationOverdue,
     ObligationScheduled,
 )
-from dsr_shared.events.ratings import (
+from dsr_shared.contract.events.ratings import (
     ConsentRenewed,
     HospitalStay,
     PersonRemoved,
@@ -28,7 +28,7 @@ from dsr_shared.events.ratings import (
     Transition,
     UpdateAdded,
 )
-from dsr_shared.events.referrals import (
+from dsr_shared.contract.events.referrals import (
     AgeBandChanged,
     DischargeSeen,
     FurtherReferralReceived,
@@ -36,7 +36,7 @@ from dsr_shared.events.referrals import (
     ReferralRejected,
     ReferralSubmitted,
 )
-from dsr_shared.events.registry import (
+from dsr_shared.contract.events.registry import (
     EVENT_TYPES,
     UnknownEventType,
     UnsupportedSchemaVersion,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from dsr_shared.events.common import AgeBand, Cohort, Rating
+from dsr_shared.contract.events.common import AgeBand, Cohort, Rating
 
 DurationUnit = Literal["working_hours", "working_days", "calendar_days", "weeks", "months"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
@@ -259,7 +259,7 @@ class AreaProfile(_Setting):
 
 
 def _bundled(name: str) -> dict:
-    text = resources.files("dsr_shared.profiles").joinpath(f"{name}.toml").read_text("utf-8")
+    text = resources.files("dsr_shared.rules.profiles").joinpath(f"{name}.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 

@@ -6,7 +6,7 @@ it loads through the service's repositories, asks the domain to decide, saves
 unit of work commits the change, the record that an event was processed (the
 inbox) and those events (the outbox) together, then publishes them.
 
-Two implementations keep this contract: `dsr_shared.db.UnitOfWork` over
+Two implementations keep this contract: `dsr_shared.platform.db.UnitOfWork` over
 MongoDB (the transaction is a client session) and `InMemoryUnitOfWork` here,
 for use-case tests that run in milliseconds (the transaction is an opaque
 token the in-memory repositories ignore). Use cases and entry points name
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from dsr_shared.db import Outgoing
+from dsr_shared.platform.db import Outgoing
 
 # What a repository needs to take part in the unit of work's transaction: a
 # MongoDB client session, or nothing in memory. Opaque to use cases.

@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from dsr_shared.audit import CURSOR_PATTERN, AuditLog
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.fields import IDENTIFIER_PATTERN, IsoInstant
-from dsr_shared.openapi import documented
+from dsr_shared.contract.fields import IDENTIFIER_PATTERN, IsoInstant
+from dsr_shared.platform.audit import CURSOR_PATTERN, AuditLog
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.openapi import documented
 
 READERS = (Role.DSR_TEAM, Role.AUDITOR)
 Id = Annotated[str, Query(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from dsr_shared.metrics import CONSUMER_LAG, DLQ_SIZE, STALLED_PARTITIONS
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import dlq_name
+from dsr_shared.contract.topics import dlq_name
+from dsr_shared.platform.metrics import CONSUMER_LAG, DLQ_SIZE, STALLED_PARTITIONS
+from dsr_shared.platform.settings import ServiceSettings
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.audit import AuditLog
-from dsr_shared.clock import Clock, SimulatedClock, SystemClock
-from dsr_shared.db import Outbox, Outgoing, UnitOfWork, build_mongo_client
-from dsr_shared.envelope import new_envelope
-from dsr_shared.events import Event
-from dsr_shared.messaging import EventPublisher, build_broker
-from dsr_shared.settings import ServiceSettings
+from dsr_shared.contract.envelope import new_envelope
+from dsr_shared.contract.events import Event
+from dsr_shared.platform.audit import AuditLog
+from dsr_shared.platform.clock import Clock, SimulatedClock, SystemClock
+from dsr_shared.platform.db import Outbox, Outgoing, UnitOfWork, build_mongo_client
+from dsr_shared.platform.messaging import EventPublisher, build_broker
+from dsr_shared.platform.settings import ServiceSettings
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.bounds import Code, Name, Subject, Text
-from dsr_shared.events.common import Rating
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.bounds import Code, Name, Subject, Text
+from dsr_shared.contract.events.common import Rating
+from dsr_shared.contract.topics import Topic
 
 
 class _ObligationEvent(Event):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
 
 # Turns one schema version's `data` into the next version's.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -16,8 +16,8 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.auth import Principal
-from dsr_shared.clock import Clock
+from dsr_shared.platform.auth import Principal
+from dsr_shared.platform.clock import Clock
 
 
 @dataclass(frozen=True)

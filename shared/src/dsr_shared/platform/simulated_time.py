@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.clock import SimulatedClock
-from dsr_shared.openapi import documented
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.clock import SimulatedClock
+from dsr_shared.platform.openapi import documented
 
 _KEY = {"_id": "simulated-clock"}
 

@@ -1,6 +1,6 @@
 """The AsyncAPI document of the topics, generated from the event models: every
 event class names its topic, so the document cannot drift from the code.
-`python -m dsr_shared.contract DIR` writes DIR/asyncapi.json."""
+`python -m dsr_shared.contract.asyncapi DIR` writes DIR/asyncapi.json."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import create_model
 
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import EVENT_TYPES, Event
-from dsr_shared.topics import dlq_name
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import EVENT_TYPES, Event
+from dsr_shared.contract.topics import dlq_name
 
 VERSION = "1.0.0"
 

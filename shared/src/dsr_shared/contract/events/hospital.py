@@ -15,9 +15,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.bounds import Name
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.bounds import Name
+from dsr_shared.contract.topics import Topic
 
 NhsNumber = Annotated[str, Field(pattern=r"^\d{10}$", max_length=10)]
 OdsCode = Annotated[str, Field(min_length=3, max_length=10)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.bounds import Code, ErrorText, Subject
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.bounds import Code, ErrorText, Subject
+from dsr_shared.contract.topics import Topic
 
 
 class _NotificationEvent(Event):

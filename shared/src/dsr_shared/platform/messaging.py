@@ -35,20 +35,20 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from tenacity import AsyncRetrying
 
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import EVENT_TYPES, Event, UnknownEventType, UnsupportedSchemaVersion, decode_event
-from dsr_shared.faults import is_transient, transient_retry_policy
-from dsr_shared.logging import throttled
-from dsr_shared.metrics import (
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import EVENT_TYPES, Event, UnknownEventType, UnsupportedSchemaVersion, decode_event
+from dsr_shared.contract.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
+from dsr_shared.contract.topology import SERVICES
+from dsr_shared.platform.faults import is_transient, transient_retry_policy
+from dsr_shared.platform.logging import throttled
+from dsr_shared.platform.metrics import (
     DEAD_LETTERED,
     DEAD_LETTERED_EXCERPTS,
     EVENTS_CONSUMED,
     EVENTS_PUBLISHED,
     HANDLER_SECONDS,
 )
-from dsr_shared.settings import ServiceSettings
-from dsr_shared.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
-from dsr_shared.topology import SERVICES
+from dsr_shared.platform.settings import ServiceSettings
 
 log = structlog.get_logger()
 
@@ -362,7 +362,7 @@ def subscribe(
     declared = SERVICES.get(settings.service_name)
     if declared is not None and not set(routes) <= set(declared.reads):
         unlisted = sorted(t.value for t in set(routes) - set(declared.reads))
-        raise ValueError(f"{settings.service_name} subscribes to {unlisted}, which dsr_shared.topology does not list")
+        raise ValueError(f"{settings.service_name} subscribes to {unlisted}, which dsr_shared.contract.topology does not list")
     dispatcher = Dispatcher(broker, settings, routes)
     broker.subscriber(
         *dispatcher.topics,

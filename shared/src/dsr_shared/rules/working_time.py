@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from dateutil.relativedelta import relativedelta
 
-from dsr_shared.area import Duration, WorkingTime
+from dsr_shared.rules.area import Duration, WorkingTime
 
 
 class WorkingCalendar:

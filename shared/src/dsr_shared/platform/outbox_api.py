@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 
-from dsr_shared.auth import Principal, Role, require_roles
-from dsr_shared.runtime import Runtime
+from dsr_shared.platform.auth import Principal, Role, require_roles
+from dsr_shared.platform.runtime import Runtime
 
 
 def outbox_router(runtime: Runtime) -> APIRouter:

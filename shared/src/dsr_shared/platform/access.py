@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException, status
 
-from dsr_shared.audit import AuditLog
-from dsr_shared.auth import Principal, Role
+from dsr_shared.platform.audit import AuditLog
+from dsr_shared.platform.auth import Principal, Role
 
 # The one body of every 404 about a person, an obligation, a referral or a notification.
 NOT_FOUND = "not found"

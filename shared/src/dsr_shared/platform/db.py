@@ -27,12 +27,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from tenacity import AsyncRetrying
 
-from dsr_shared.clock import Clock
-from dsr_shared.envelope import Envelope
-from dsr_shared.faults import is_transient, transient_retry_policy
-from dsr_shared.logging import throttled
-from dsr_shared.messaging import EventPublisher, encode, headers_of, message_bytes
-from dsr_shared.metrics import OUTBOX_PARKED, OUTBOX_PARKINGS, PUBLISH_DEFERRED
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.platform.clock import Clock
+from dsr_shared.platform.faults import is_transient, transient_retry_policy
+from dsr_shared.platform.logging import throttled
+from dsr_shared.platform.messaging import EventPublisher, encode, headers_of, message_bytes
+from dsr_shared.platform.metrics import OUTBOX_PARKED, OUTBOX_PARKINGS, PUBLISH_DEFERRED
 
 log = structlog.get_logger()
 
@@ -57,7 +57,7 @@ class Outgoing:
 
 class EventTooLarge(ValueError):
     """An event over the broker's limit: refused before its change commits.
-    The bounds on every field (dsr_shared.events.bounds) keep this from happening."""
+    The bounds on every field (dsr_shared.contract.events.bounds) keep this from happening."""
 
 
 Sent = Literal["published", "parked", "deferred"]

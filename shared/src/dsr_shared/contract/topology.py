@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,21 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.bounds import MAX_ITEMS, MAX_REASONS, Code, LongText, Name, Phone, Sentence, Subject, Text
-from dsr_shared.events.common import AgeBand, Cohort, Rating
-from dsr_shared.fields import IsoDate, WorkEmail
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.bounds import (
+    MAX_ITEMS,
+    MAX_REASONS,
+    Code,
+    LongText,
+    Name,
+    Phone,
+    Sentence,
+    Subject,
+    Text,
+)
+from dsr_shared.contract.events.common import AgeBand, Cohort, Rating
+from dsr_shared.contract.fields import IsoDate, WorkEmail
+from dsr_shared.contract.topics import Topic
 
 
 class _Part(BaseModel):

@@ -24,22 +24,22 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from dsr_shared.audit import VIA, Via
-from dsr_shared.audit_api import audit_router
-from dsr_shared.auth import TokenVerifier
-from dsr_shared.clock import SimulatedClock, SystemClock, every
-from dsr_shared.db import EventTooLarge
-from dsr_shared.kafka_gauges import ConsumerProgress
-from dsr_shared.kafka_gauges import measure as measure_kafka
-from dsr_shared.logging import configure_logging
-from dsr_shared.messaging import consumed_topics, ensure_topics
-from dsr_shared.metrics import REGISTRY
-from dsr_shared.openapi import complete_document
-from dsr_shared.outbox_api import outbox_router
-from dsr_shared.runtime import Runtime
-from dsr_shared.settings import StartupRefused
-from dsr_shared.simulated_time import clock_router, load_offset
-from dsr_shared.topics import Topic
+from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.audit import VIA, Via
+from dsr_shared.platform.audit_api import audit_router
+from dsr_shared.platform.auth import TokenVerifier
+from dsr_shared.platform.clock import SimulatedClock, SystemClock, every
+from dsr_shared.platform.db import EventTooLarge
+from dsr_shared.platform.kafka_gauges import ConsumerProgress
+from dsr_shared.platform.kafka_gauges import measure as measure_kafka
+from dsr_shared.platform.logging import configure_logging
+from dsr_shared.platform.messaging import consumed_topics, ensure_topics
+from dsr_shared.platform.metrics import REGISTRY
+from dsr_shared.platform.openapi import complete_document
+from dsr_shared.platform.outbox_api import outbox_router
+from dsr_shared.platform.runtime import Runtime
+from dsr_shared.platform.settings import StartupRefused
+from dsr_shared.platform.simulated_time import clock_router, load_offset
 
 log = structlog.get_logger()
 

@@ -10,11 +10,11 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from dsr_shared.events.base import Event
-from dsr_shared.events.bounds import MAX_ITEMS, Code, LongText, Subject, Text
-from dsr_shared.events.common import AgeBand, Cohort, Rating
-from dsr_shared.events.referrals import Professional
-from dsr_shared.topics import Topic
+from dsr_shared.contract.events.base import Event
+from dsr_shared.contract.events.bounds import MAX_ITEMS, Code, LongText, Subject, Text
+from dsr_shared.contract.events.common import AgeBand, Cohort, Rating
+from dsr_shared.contract.events.referrals import Professional
+from dsr_shared.contract.topics import Topic
 
 # A person's history of transitions, in one event: years of weekly changes fit.
 MAX_TRANSITIONS = 1000

@@ -7,9 +7,9 @@ from functools import cached_property
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dsr_shared.area import AreaProfile, load_profile
-from dsr_shared.topics import Topic, topic_name
-from dsr_shared.topology import consumer_group
+from dsr_shared.contract.topics import Topic, topic_name
+from dsr_shared.contract.topology import consumer_group
+from dsr_shared.rules.area import AreaProfile, load_profile
 
 DEVELOPMENT_NHS_HASH_KEY = "dev-only-nhs-hash-key-change-me"
 

@@ -3,9 +3,9 @@ the class's own upcasters (`Event.UPCASTERS`)."""
 
 from __future__ import annotations
 
-from dsr_shared.envelope import Envelope
-from dsr_shared.events import hospital, notifications, obligations, ratings, referrals
-from dsr_shared.events.base import Event
+from dsr_shared.contract.envelope import Envelope
+from dsr_shared.contract.events import hospital, notifications, obligations, ratings, referrals
+from dsr_shared.contract.events.base import Event
 
 
 def _event_classes() -> list[type[Event]]:
