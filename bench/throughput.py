@@ -46,7 +46,7 @@ sys.path[:0] = [str(ROOT / "tests")]
 from dsr_shared.contract.envelope import new_envelope  # noqa: E402
 from dsr_shared.contract.topics import Topic  # noqa: E402
 from dsr_shared.platform.db import build_mongo_client  # noqa: E402
-from dsr_shared.replay import rewind_consumer_group  # noqa: E402
+from dsr_ops.replay import rewind_consumer_group  # noqa: E402
 from dsr_shared.rules.pseudonym import nhs_number_hash  # noqa: E402
 from dsr_devstack import ServiceProcess, free_port  # noqa: E402
 from infra import infrastructure  # noqa: E402
