@@ -46,9 +46,9 @@ sys.path[:0] = [str(ROOT / "tests")]
 from dsr_shared.contract.envelope import new_envelope  # noqa: E402
 from dsr_shared.contract.topics import Topic  # noqa: E402
 from dsr_shared.platform.db import build_mongo_client  # noqa: E402
-from dsr_ops.replay import rewind_consumer_group  # noqa: E402
 from dsr_shared.rules.pseudonym import nhs_number_hash  # noqa: E402
 from dsr_devstack import ServiceProcess, free_port  # noqa: E402
+from dsr_ops.replay import rewind_consumer_group  # noqa: E402
 from infra import infrastructure  # noqa: E402
 from support import referral_accepted, valid_nhs_number  # noqa: E402
 
@@ -122,6 +122,15 @@ class Bench:
         while await outbox.count_documents({"published_at": None}) or (await self.lag(self.group, self.reads))[1]:
             await asyncio.sleep(1)
         return sum((await self.lag(self.group, [self.topic(Topic.RATINGS)])))
+
+    async def dead_letters(self) -> int:
+        """How many messages the service dead-lettered from its input topics: a
+        backlog measured through the dead-letter path measures the wrong thing."""
+        existing = set(await self.offsets.topics())
+        dlqs = [f"{t}.dlq" for t in self.reads if f"{t}.dlq" in existing]
+        partitions = [TopicPartition(t, p) for t in dlqs for p in self.offsets.partitions_for_topic(t) or ()]
+        ends = await self.offsets.end_offsets(partitions) if partitions else {}
+        return sum(ends.values())
 
     @property
     def reads(self) -> list[str]:
@@ -216,6 +225,7 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
         rating = bench.rating()
         backlog, backlog_in = await bench.drained(bench.group, hospital_topics, say)
         rated = await bench.settled(mongo)
+        dead = await bench.dead_letters()
         rating.stop()
         await mongo.close()  # idle through the raw floor, its connections may be closed by then
         service_rate = backlog / backlog_in
@@ -251,6 +261,7 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
               f"{rebuild_rate:>8.1f} | {rebuild_rate / raw_rate:>5.0%} | >= 50%")
         print(f"register after the rebuild: {on_register:,} people (of {people:,}); the rebuild read {people:,} "
               f"referrals, {admissions:,} hospital events and {rated:,} events of dsr.ratings")
+        print(f"dead-lettered by the service: {dead:,}" + (" (the figures are not the service's: look at why)" if dead else ""))
 
 
 def main() -> None:
