@@ -121,6 +121,15 @@ class Bench:
             await asyncio.sleep(1)
         return sum((await self.lag(self.group, [self.topic(Topic.RATINGS)])))
 
+    async def dead_letters(self) -> int:
+        """How many messages the service dead-lettered from its input topics: a
+        backlog measured through the dead-letter path measures the wrong thing."""
+        existing = set(await self.offsets.topics())
+        dlqs = [f"{t}.dlq" for t in self.reads if f"{t}.dlq" in existing]
+        partitions = [TopicPartition(t, p) for t in dlqs for p in self.offsets.partitions_for_topic(t) or ()]
+        ends = await self.offsets.end_offsets(partitions) if partitions else {}
+        return sum(ends.values())
+
     @property
     def reads(self) -> list[str]:
         return [self.topic(t) for t in READS]
@@ -214,6 +223,7 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
         rating = bench.rating()
         backlog, backlog_in = await bench.drained(bench.group, hospital_topics, say)
         rated = await bench.settled(mongo)
+        dead = await bench.dead_letters()
         rating.stop()
         await mongo.close()  # idle through the raw floor, its connections may be closed by then
         service_rate = backlog / backlog_in
@@ -249,6 +259,7 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
               f"{rebuild_rate:>8.1f} | {rebuild_rate / raw_rate:>5.0%} | >= 50%")
         print(f"register after the rebuild: {on_register:,} people (of {people:,}); the rebuild read {people:,} "
               f"referrals, {admissions:,} hospital events and {rated:,} events of dsr.ratings")
+        print(f"dead-lettered by the service: {dead:,}" + (" (the figures are not the service's: look at why)" if dead else ""))
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from dsr_notifier.settings import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
-PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "profiles"
+PROFILES = ROOT / "shared" / "src" / "dsr_shared" / "rules" / "profiles"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 # The web front end has no broker and no database: it calls the others over HTTP.
 BACKENDS = [s for s in SERVICES if s != "web"]

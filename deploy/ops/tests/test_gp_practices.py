@@ -15,7 +15,7 @@ from dsr_shared.rules.area import load_profile
 from dsr_ops.cli import app
 
 ROOT = Path(__file__).resolve().parents[3]
-PROFILE = ROOT / "shared" / "src" / "dsr_shared" / "profiles" / "derbyshire.toml"
+PROFILE = ROOT / "shared" / "src" / "dsr_shared" / "rules" / "profiles" / "derbyshire.toml"
 CONFIGMAP = ROOT / "deploy" / "k8s" / "areas" / "derbyshire" / "config.yaml"
 
 

@@ -48,7 +48,7 @@ class World:
     def new_nhs_number(self) -> str:
         while True:
             self._people += 1
-            number = valid_nhs_number(1_000 + 11 * self._people)  # seeds under 12,600 keep a leading 9
+            number = valid_nhs_number(1_000 + 11 * self._people)  # seeds apart: neighbours can give one
             if number not in self._numbers:
                 self._numbers.add(number)
                 return number

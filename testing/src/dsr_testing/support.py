@@ -114,9 +114,11 @@ def referral_accepted(register_id: str, nhs_number_hash: str, *, rating: str = "
 
 
 def valid_nhs_number(seed: int) -> str:
-    """A valid NHS number from a seed (modulus 11), for many distinct people."""
+    """A valid NHS number from a seed (modulus 11), for many distinct people:
+    distinct seeds below 10^8 give distinct numbers, all starting with 9 (past
+    seed 12,627 the old formula wrapped to a leading 0, which no NHS number has)."""
     while True:
-        base = f"{(900000000 + seed * 7919) % 1000000000:09d}"
+        base = f"{900000000 + seed * 7919 % 100000000:09d}"
         total = sum(int(d) * w for d, w in zip(base, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         if check == 11:

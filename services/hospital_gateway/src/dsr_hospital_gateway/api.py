@@ -17,7 +17,7 @@ from dsr_shared.platform.auth import Principal, Role, require_roles
 from dsr_shared.platform.openapi import documented
 from dsr_hospital_gateway.adapters.stores import Quarantine
 from dsr_hospital_gateway.domain.messages import Refused
-from dsr_hospital_gateway.gateway import TRY_AGAIN, Gateway
+from dsr_hospital_gateway.service import TRY_AGAIN, Gateway
 
 FHIR_JSON = "application/fhir+json"
 Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]

@@ -13,7 +13,7 @@ from dsr_shared.platform.runtime import Runtime
 from dsr_hospital_gateway.adapters import mllp
 from dsr_hospital_gateway.adapters.stores import ControlIds, Quarantine
 from dsr_hospital_gateway.api import fhir_router, quarantine_router
-from dsr_hospital_gateway.gateway import Gateway
+from dsr_hospital_gateway.service import Gateway
 from dsr_hospital_gateway.settings import GatewaySettings
 
 TOPICS = [Topic.ADMISSIONS, Topic.DISCHARGES]

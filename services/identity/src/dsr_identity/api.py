@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from dsr_shared.platform.auth import InvalidToken, KeysUnavailable, Principal, Role, require_roles
 from dsr_identity.adapters.clients import ClientRefused, Clients
-from dsr_identity.identity import Identity, Refused
+from dsr_identity.service import Identity, Refused
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"

@@ -15,7 +15,7 @@ from dsr_identity.adapters.directory import Directory
 from dsr_identity.adapters.keys import KeyRing
 from dsr_identity.adapters.providers import Providers
 from dsr_identity.api import directory_router, issuer_router
-from dsr_identity.identity import Identity
+from dsr_identity.service import Identity
 from dsr_identity.settings import IdentitySettings
 
 
