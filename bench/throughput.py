@@ -42,9 +42,9 @@ from aiokafka.structs import TopicPartition
 from dsr_shared.contract.envelope import new_envelope
 from dsr_shared.contract.topics import Topic
 from dsr_shared.platform.db import build_mongo_client
-from dsr_shared.replay import rewind_consumer_group
 from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_devstack import ServiceProcess, free_port
+from dsr_ops.replay import rewind_consumer_group
 from dsr_testing.infra import infrastructure
 from dsr_testing.support import referral_accepted, valid_nhs_number
 
