@@ -22,13 +22,12 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr_shared.contract.events import AgeBand, Cohort, PersonRemoved, Rating, RatingChanged
+from dsr_shared.contract.events import AgeBand, Cohort, Rating
 from dsr_shared.contract.events.ratings import HospitalStay
 from dsr_shared.platform.runtime import Context
-from dsr_shared.rules.working_time import WorkingCalendar
-from dsr_rating.domain.announce import announcements
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
+from dsr_testing.register_oracle import expected
 from dsr_testing.scheduler_world import memory_scheduler
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
@@ -74,29 +73,10 @@ def histories(draw):
 
 
 def _run(deliveries: list[Fact], cohort: Cohort, area_name: str):
-    world = memory_scheduler(area_name)
-    area, calendar, scheduler, store = world.area, WorkingCalendar(world.area.working_time), world.scheduler, world.obligations
     record = PersonRecord(register_id=RID, cohort=cohort)
     record.set_age_band(AgeBand.CYP if cohort == Cohort.CYP else AgeBand.ADULT, T0, counted=False)
-    version, seen, emails = 0, -1, set()
-    for fact in deliveries:
-        before = record.timeline(record.standing(area, calendar))
-        record.add_fact(fact)
-        version += 1
-        for told in announcements(record, before, record.standing(area, calendar), version=version):
-            event = told.event
-            if isinstance(event, RatingChanged) and event.to_rating == Rating.RED:
-                emails.add((event.transition_id, "escalation"))
-            elif isinstance(event, RatingChanged) and event.cause == "admission":
-                emails.add((event.transition_id, "admission"))
-            if isinstance(event, (RatingChanged, PersonRemoved)) and event.timeline_version > seen:
-                seen = event.timeline_version
-                asyncio.run(scheduler.reconcile(RID, event.timeline, Context("c"), None))
-    standing = record.standing(area, calendar)
-    demanded = sorted(
-        (o.rule, o.started_at, o.due_at, o.state) for o in store.items.values() if o.state != "withdrawn"
-    )
-    return standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails
+    ended = expected(record, deliveries, area_name)
+    return ended.rating, ended.history, ended.obligations, ended.emails
 
 
 @settings(max_examples=120, deadline=None)

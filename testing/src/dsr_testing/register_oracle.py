@@ -1,0 +1,58 @@
+"""What the register should end with, computed purely from a person's facts:
+the rating service's own record and announcements feed the scheduler's use
+case over an in-memory store, one delivery at a time. No broker, no database.
+test_order_independence.py runs it on generated histories; the chaos run
+(chaos.py) on the facts of its workload."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dsr_shared.contract.events import PersonRemoved, Rating, RatingChanged
+from dsr_shared.platform.runtime import Context
+from dsr_shared.rules.working_time import WorkingCalendar
+from dsr_rating.domain.announce import announcements
+from dsr_rating.domain.facts import Fact
+from dsr_rating.domain.record import PersonRecord
+from dsr_testing.scheduler_world import memory_scheduler
+
+
+@dataclass
+class Expected:
+    rating: Rating | None
+    history: list[dict]  # the standing's history, without fact ids
+    obligations: list[tuple]  # (rule, started_at, due_at, state), withdrawn ones left out
+    emails: set[tuple]  # (transition_id, "admission" | "escalation")
+
+
+def expected(record: PersonRecord, deliveries: Iterable[Fact], area_name: str) -> Expected:
+    """Deliver `deliveries` (any order, with redeliveries and twins) to
+    `record` (a person with no facts yet: cohort and age bands set)."""
+    return asyncio.run(expected_async(record, deliveries, area_name))
+
+
+async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_name: str) -> Expected:
+    """The same, on the caller's event loop (everything it awaits is in memory)."""
+    world = memory_scheduler(area_name)
+    area, calendar, scheduler, store = world.area, WorkingCalendar(world.area.working_time), world.scheduler, world.obligations
+    version, seen, emails = 0, -1, set()
+    for fact in deliveries:
+        before = record.timeline(record.standing(area, calendar))
+        record.add_fact(fact)
+        version += 1
+        for told in announcements(record, before, record.standing(area, calendar), version=version):
+            event = told.event
+            if isinstance(event, RatingChanged) and event.to_rating == Rating.RED:
+                emails.add((event.transition_id, "escalation"))
+            elif isinstance(event, RatingChanged) and event.cause == "admission":
+                emails.add((event.transition_id, "admission"))
+            if isinstance(event, (RatingChanged, PersonRemoved)) and event.timeline_version > seen:
+                seen = event.timeline_version
+                await scheduler.reconcile(record.register_id, event.timeline, Context("c"), None)
+    standing = record.standing(area, calendar)
+    demanded = sorted(
+        (o.rule, o.started_at, o.due_at, o.state) for o in store.items.values() if o.state != "withdrawn"
+    )
+    return Expected(standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails)
