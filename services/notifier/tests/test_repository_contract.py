@@ -115,20 +115,21 @@ async def test_who_stands_where_on_the_register(repositories):
     assert await projection.rating_of("QNC-0000-0000-0") is None
 
 
-async def test_an_obligation_is_added_once_saved_over_and_listed_while_pending(repositories):
+async def test_an_obligation_only_moves_forward_and_is_listed_while_pending(repositories):
     _, projection = repositories
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     fields = {"register_id": RID, "rule": "R-OB-11", "kind": "case_holder_update", "responsible": "case_holder",
               "due_at": AT + timedelta(days=2), "needs_own_consent": False, "state": "open", "updated_at": AT}
-    assert await projection.obligation_state(first, None) is None
-    await projection.add_obligation(first, fields, None)
-    await projection.add_obligation(first, {**fields, "state": "due"}, None)
-    assert await projection.obligation_state(first, None) == "open"
-    await projection.save_obligation(first, {**fields, "state": "overdue"}, None)
-    await projection.save_obligation(second, {**fields, "due_at": AT + timedelta(days=1)}, None)
+    await projection.advance_obligation(first, fields, [])
+    await projection.advance_obligation(first, fields, [])  # twice: the same
+    await projection.advance_obligation(first, {**fields, "state": "overdue"}, ["open", "due"])
+    await projection.advance_obligation(first, {**fields, "state": "due"}, ["open"])  # late: stays overdue
+    await projection.advance_obligation(first, fields, [])  # late: stays overdue
+    await projection.advance_obligation(second, {**fields, "state": "due", "due_at": AT + timedelta(days=1)}, ["open"])
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=3))] == [second, first]
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=1))] == [second]
-    await projection.save_obligation(second, {**fields, "state": "done"}, None)
+    await projection.advance_obligation(second, {**fields, "state": "done"}, ["open", "due", "overdue"])
+    await projection.advance_obligation(second, {**fields, "state": "overdue"}, ["open", "due"])  # late: stays done
     [pending] = await projection.pending_by(AT + timedelta(days=3))
     assert (pending["_id"], pending["state"], pending["kind"]) == (first, "overdue", "case_holder_update")
 

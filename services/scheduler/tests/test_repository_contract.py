@@ -121,6 +121,18 @@ async def test_the_people_the_scheduler_knows(obligations):
     assert [p["_id"] for p in await obligations.people_on_register()] == ["P-1", "P-2"]
 
 
+async def test_only_a_newer_timeline_changes_the_person(obligations):
+    assert await obligations.newer_timeline("P-1", 2, {"rating": "amber"}, None)  # first heard of
+    assert not await obligations.newer_timeline("P-1", 2, {"rating": "blue"}, None)  # the same again
+    assert not await obligations.newer_timeline("P-1", 1, {"rating": "green"}, None)  # older
+    assert await obligations.newer_timeline("P-1", 3, {"rating": "red"}, None)
+    await obligations.set_person("P-2", {"on_register": True}, None)  # known, no timeline yet
+    assert await obligations.newer_timeline("P-2", 0, {"rating": "blue"}, None)
+    assert await obligations.person("P-1", None) == {"_id": "P-1", "rating": "red", "timeline_version": 3}
+    assert await obligations.person("P-2", None) == {"_id": "P-2", "on_register": True, "rating": "blue",
+                                                     "timeline_version": 0}
+
+
 def envelope(event, at: datetime):
     return new_envelope(event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=at, area="QJ2",
                         data=event.model_dump(mode="json"))

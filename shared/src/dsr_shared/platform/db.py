@@ -74,6 +74,10 @@ class Outbox:
         self._silent = silent
         self._max_message_bytes = max_message_bytes
         self._publish_wait = publish_wait_seconds
+        # Acknowledgements awaited in the background, and the ids to mark published.
+        self._settling: set[asyncio.Task] = set()
+        self._taken: list[str] = []
+        self._marking: asyncio.Task | None = None
 
     async def ensure_indexes(self) -> None:
         await self._entries.create_index([("published_at", 1), ("created_at", 1)])
@@ -103,38 +107,70 @@ class Outbox:
         )
 
     async def publish(self, messages: list[Outgoing]) -> None:
-        """Publish right after the commit, waiting at most DSR_PUBLISH_WAIT_SECONDS:
-        the change is committed, so what the broker has not taken by then (it
-        is away) is left to the relay. Never raises for the broker's faults."""
+        """Hand the events to the producer right after the commit, waiting at
+        most DSR_PUBLISH_WAIT_SECONDS for it to take them (it is away), but
+        not for the broker's acknowledgement: the change is committed, so the
+        outbox already guarantees the events (an entry not marked published in
+        time is the relay's). The acknowledgements are awaited, and the
+        entries marked, in the background. Never raises for the broker's faults."""
         if self._silent or not messages:
             return
         try:
-            await asyncio.wait_for(self._publish_together(messages), self._publish_wait)
+            acks = await asyncio.wait_for(self._hand_over(messages), self._publish_wait)
         except TimeoutError:
             PUBLISH_DEFERRED.inc()
             throttled(log).warning("events not published within the wait: the outbox relay will",
                                    count=len(messages), wait_seconds=self._publish_wait)
+            return
+        settling = asyncio.create_task(self._settle(messages, acks))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
 
-    async def _publish_together(self, messages: list[Outgoing]) -> None:
-        """All in flight at once (the idempotent producer keeps their order
-        within a partition), then one write marks those the broker took: one
-        broker and one database round trip, not one of each per event. One
-        refused for good is parked; one met by a passing fault is left to the
-        relay (consumers drop the duplicate if the broker took it after all)."""
-        acks = await asyncio.gather(*(self._in_flight(m) for m in messages), return_exceptions=True)
-        taken = []
-        for m, ack in zip(messages, acks, strict=True):
+    async def _hand_over(self, messages: list[Outgoing]) -> list[asyncio.Future]:
+        """All in flight at once: the idempotent producer keeps their order within a partition."""
+        acks: list[asyncio.Future] = []
+        for m in messages:
+            try:
+                acks.append(await self._publisher.send(m.envelope, m.topic, m.key))
+            except Exception as exc:  # noqa: BLE001 - refused before sending (too large): _settle parks it
+                refused = asyncio.get_running_loop().create_future()
+                refused.set_exception(exc)
+                acks.append(refused)
+        return acks
+
+    async def _settle(self, messages: list[Outgoing], acks: list[asyncio.Future]) -> None:
+        """Once the broker answered: those it took are marked (with those of
+        other commits answered meanwhile: one write for many); one refused for
+        good is parked; one met by a passing fault is left to the relay
+        (consumers drop the duplicate if the broker took it after all)."""
+        answers = await asyncio.gather(*acks, return_exceptions=True)
+        for m, ack in zip(messages, answers, strict=True):
             if not isinstance(ack, BaseException):
-                taken.append(str(m.envelope.event_id))
-            elif is_transient(ack):
+                self._taken.append(str(m.envelope.event_id))
+            elif is_transient(ack) or isinstance(ack, asyncio.CancelledError):  # the producer stopped: the relay's
                 throttled(log).warning("publishing deferred: the broker is not answering", error=repr(ack)[:300])
             else:
                 await self._park(str(m.envelope.event_id), m.topic, m.envelope.event_type, repr(ack))
-        if taken:
-            await self._entries.update_many({"_id": {"$in": taken}}, {"$set": {"published_at": self._clock.now()}})
+        if self._marking is None and self._taken:
+            self._marking = asyncio.create_task(self._mark_taken())
 
-    async def _in_flight(self, m: Outgoing) -> object:
-        return await (await self._publisher.send(m.envelope, m.topic, m.key))
+    async def _mark_taken(self) -> None:
+        """Mark what the broker took, in as few writes as it comes; an entry
+        left unmarked (the database away, a crash) is published again by the
+        relay, and its consumers drop the repeat."""
+        try:
+            while self._taken:
+                taken, self._taken = self._taken, []
+                await self._entries.update_many({"_id": {"$in": taken}}, {"$set": {"published_at": self._clock.now()}})
+        except Exception as exc:  # noqa: BLE001 - the relay publishes them again
+            throttled(log).warning("published events not marked: the relay will send them again", error=repr(exc)[:300])
+        finally:
+            self._marking = None
+
+    async def settled(self) -> None:
+        """Wait until every acknowledgement awaited in the background is in and marked."""
+        while self._settling or self._marking:
+            await asyncio.gather(*self._settling, *([self._marking] if self._marking else []))
 
     async def _send(self, m: Outgoing, raw: dict[str, Any]) -> Sent:
         """Publish one entry (the relay); a refusal for good parks it, a passing fault defers it."""

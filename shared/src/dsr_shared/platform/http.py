@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -145,6 +145,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if uses_broker:
+                with suppress(TimeoutError):  # what is not marked by then, the relay publishes again
+                    await asyncio.wait_for(runtime.outbox.settled(), 5)
                 await runtime.broker.stop()
             await runtime.mongo.close()
             log.info("service stopped")

@@ -175,15 +175,12 @@ class MemoryProjection:
     async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Transaction) -> None:
         await self.contacts.professionals_changed(envelope, event, session)
 
-    async def obligation_state(self, obligation_id: str, session: Transaction) -> str | None:
+    async def advance_obligation(self, obligation_id: str, fields: dict[str, Any], earlier: list[str]) -> None:
         current = self.obligations.get(obligation_id)
-        return current["state"] if current else None
-
-    async def add_obligation(self, obligation_id: str, fields: dict[str, Any], session: Transaction) -> None:
-        self.obligations.setdefault(obligation_id, {"_id": obligation_id, **copy.deepcopy(fields)})
-
-    async def save_obligation(self, obligation_id: str, fields: dict[str, Any], session: Transaction) -> None:
-        self.obligations.setdefault(obligation_id, {"_id": obligation_id}).update(copy.deepcopy(fields))
+        if current is None:
+            self.obligations[obligation_id] = {"_id": obligation_id, **copy.deepcopy(fields)}
+        elif current["state"] in earlier:
+            current.update(copy.deepcopy(fields))
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         found = [o for o in self.obligations.values() if o["state"] in PENDING and o["due_at"] <= moment]

@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from dsr_shared.contract.envelope import Envelope
 from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
@@ -68,16 +69,20 @@ class Projection:
     ) -> None:
         await self.contacts.professionals_changed(envelope, event, session)
 
-    async def obligation_state(self, obligation_id: str, session: AsyncClientSession) -> str | None:
-        current = await self.obligations.find_one({"_id": obligation_id}, projection={"state": 1}, session=session)
-        return current["state"] if current else None
-
-    async def add_obligation(self, obligation_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
-        """Only where nothing is known of it yet, in one round trip."""
-        await self.obligations.update_one({"_id": obligation_id}, {"$setOnInsert": fields}, upsert=True, session=session)
-
-    async def save_obligation(self, obligation_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
-        await self.obligations.update_one({"_id": obligation_id}, {"$set": fields}, upsert=True, session=session)
+    async def advance_obligation(self, obligation_id: str, fields: dict[str, Any], earlier: list[str]) -> None:
+        """Record where the obligation stands (`fields`, with its state) where
+        it stands at one of the `earlier` states or is not known yet: one
+        round trip, outside any transaction. Where it stands further already,
+        the upsert meets the existing _id and nothing changes."""
+        selector: dict[str, Any] = {"_id": obligation_id}
+        change: dict[str, Any] = {"$setOnInsert": fields}
+        if earlier:
+            selector["state"] = {"$in": earlier}
+            change = {"$set": fields}
+        try:
+            await self.obligations.update_one(selector, change, upsert=True)
+        except DuplicateKeyError:
+            pass  # it stands as far already (or further): nothing to record
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         """Open, due or overdue obligations due by `moment`."""

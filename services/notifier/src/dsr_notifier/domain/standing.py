@@ -25,16 +25,13 @@ PENDING = ("open", "due", "overdue")
 _RANK = {"open": 0, "due": 1, "overdue": 2, "done": 3, "cancelled": 3}
 
 
-def is_first(state: str) -> bool:
-    """Nothing comes before it: it is recorded only where nothing is known yet."""
-    return _RANK[state] == 0
-
-
-def moves_forward(current: str | None, new: str) -> bool:
-    """An obligation only moves forward: a late ObligationScheduled does not
-    reopen one already due, and nothing reopens one that is done or cancelled
-    (the events come late and out of order; the projection must end the same)."""
-    return current is None or _RANK[new] > _RANK[current]
+def earlier_states(new: str) -> list[str]:
+    """The states an obligation may move to `new` from: it only moves forward
+    (a late ObligationScheduled does not reopen one already due, and nothing
+    reopens one that is done or cancelled; the events come late and out of
+    order and the projection must end the same). None for the first state:
+    it is recorded only where nothing is known yet."""
+    return [state for state, rank in _RANK.items() if rank < _RANK[new]]
 
 
 def standing(event: RatingChanged | PersonRemoved) -> tuple[bool, str | None]:

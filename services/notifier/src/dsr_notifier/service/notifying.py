@@ -91,32 +91,30 @@ class NotifierService:
 
     async def obligation_changed(self, envelope: Envelope, event: Any) -> None:
         """Any of the five obligation events: the obligation's state moves
-        forward only; a due or overdue one is told to whoever is responsible."""
+        forward only, in one write outside any transaction (doing it twice
+        changes nothing, so no inbox record is needed: most of these events
+        mail no one); a due or overdue one is then told to whoever is
+        responsible, once (by event id)."""
+        await self._record_obligation(envelope, event)
+        if not isinstance(event, ObligationDue | ObligationOverdue):
+            return
 
         async def decide(transaction: Transaction) -> list[Notification]:
-            await self._record_obligation(envelope, event, transaction)
+            contacts = await self.projection.contacts_of(event.register_id, transaction)
             if isinstance(event, ObligationDue):
-                contacts = await self.projection.contacts_of(event.register_id, transaction)
                 return messages.for_obligation_due(event, contacts, self.area)
-            if isinstance(event, ObligationOverdue):
-                contacts = await self.projection.contacts_of(event.register_id, transaction)
-                return messages.for_obligation_overdue(event, contacts, self.area)
-            return []
+            return messages.for_obligation_overdue(event, contacts, self.area)
 
         await self._notify(envelope, decide)
 
-    async def _record_obligation(self, envelope: Envelope, event: Any, transaction: Transaction) -> None:
+    async def _record_obligation(self, envelope: Envelope, event: Any) -> None:
         state = standing.OBLIGATION_STATES[envelope.event_type]
-        obligation_id = str(event.obligation_id)
         fields = {
             "register_id": event.register_id, "rule": event.rule, "kind": event.kind, "responsible": event.responsible,
             "due_at": event.due_at, "needs_own_consent": event.needs_own_consent, "state": state,
             "updated_at": envelope.occurred_at,
         }
-        if standing.is_first(state):
-            await self.projection.add_obligation(obligation_id, fields, transaction)
-        elif standing.moves_forward(await self.projection.obligation_state(obligation_id, transaction), state):
-            await self.projection.save_obligation(obligation_id, fields, transaction)
+        await self.projection.advance_obligation(str(event.obligation_id), fields, standing.earlier_states(state))
 
     # dsr.ratings
 

@@ -40,6 +40,10 @@ class InMemoryObligations:
         for obligation in obligations:
             await self.replace(obligation)
 
+    async def save_all(self, added: list[Obligation], replaced: list[Obligation], transaction=None) -> None:
+        await self.add_all(added)
+        await self.replace_all(replaced)
+
     async def get(self, obligation_id: str, transaction=None) -> Obligation | None:
         return self.items.get(obligation_id)
 
@@ -76,6 +80,12 @@ class InMemoryObligations:
 
     async def set_person(self, register_id: str, fields: dict[str, Any], transaction=None) -> None:
         self.people.setdefault(register_id, {"_id": register_id}).update(fields)
+
+    async def newer_timeline(self, register_id: str, version: int, fields: dict[str, Any], transaction=None) -> bool:
+        if self.people.get(register_id, {}).get("timeline_version", -1) >= version:
+            return False
+        await self.set_person(register_id, {**fields, "timeline_version": version})
+        return True
 
     async def person(self, register_id: str, transaction=None) -> dict[str, Any] | None:
         return self.people.get(register_id)

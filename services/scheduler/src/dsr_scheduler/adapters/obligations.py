@@ -52,6 +52,15 @@ class ObligationStore:
                 [ReplaceOne({"_id": str(o.obligation_id)}, _doc(o)) for o in obligations], session=session
             )
 
+    async def save_all(self, added: list[Obligation], replaced: list[Obligation], session: AsyncClientSession) -> None:
+        """New ones and changed ones in one round trip (a bulk write of one
+        kind of operation is one command: the new ones go as upserts). The
+        caller read what is held in the same transaction: a new one is new."""
+        writes = [ReplaceOne({"_id": str(o.obligation_id)}, _doc(o), upsert=True) for o in added]
+        writes += [ReplaceOne({"_id": str(o.obligation_id)}, _doc(o)) for o in replaced]
+        if writes:
+            await self.obligations.bulk_write(writes, session=session)
+
     async def replace(self, obligation: Obligation, session: AsyncClientSession) -> None:
         await self.obligations.replace_one({"_id": str(obligation.obligation_id)}, _doc(obligation), session=session)
 
@@ -114,6 +123,23 @@ class ObligationStore:
 
     async def set_person(self, register_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
         await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
+
+    async def newer_timeline(self, register_id: str, version: int, fields: dict[str, Any],
+                             session: AsyncClientSession) -> bool:
+        """Set `fields` and the timeline version if `version` is newer than the
+        one held; False (nothing set) if not. One round trip for a person whose
+        timeline is known (the common case); three for one heard of first."""
+        moved = await self.people.update_one(
+            {"_id": register_id, "timeline_version": {"$lt": version}},
+            {"$set": {**fields, "timeline_version": version}}, session=session,
+        )
+        if moved.matched_count:
+            return True
+        held = await self.people.find_one({"_id": register_id}, projection={"timeline_version": 1}, session=session)
+        if (held or {}).get("timeline_version", -1) >= version:
+            return False
+        await self.set_person(register_id, {**fields, "timeline_version": version}, session)
+        return True
 
     async def people_on_register(self) -> list[dict[str, Any]]:
         return [doc async for doc in self.people.find({"on_register": True}).sort("_id", 1)]

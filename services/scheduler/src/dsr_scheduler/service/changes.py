@@ -85,8 +85,8 @@ class ObligationChanges:
     async def reconcile(self, register_id: str, timeline: list[Transition], context: Context,
                         transaction: Transaction) -> list[Outgoing]:
         """Make what is held what the timeline demands (domain/reconcile.py).
-        Every obligation is written once, in its final state, in two round
-        trips (new ones, changed ones), however many the timeline touches;
+        Every obligation is written once, in its final state, in one round
+        trip, however many the timeline touches;
         the events are those of each step, in order."""
         held = await self.obligations.all_for(register_id, transaction)
         plan = reconcile(self.area, self.calendar, register_id, timeline, held)
@@ -119,8 +119,7 @@ class ObligationChanges:
             again, late = self.caught_up(again, context)
             changed.append(again)
             out += late
-        await self.obligations.add_all(created, transaction)
-        await self.obligations.replace_all(changed, transaction)
+        await self.obligations.save_all(created, changed, transaction)
         return out
 
     async def record_completion(self, obligation: Obligation, completion: Completion, context: Context,

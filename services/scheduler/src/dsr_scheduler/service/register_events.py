@@ -103,15 +103,14 @@ class RegisterEvents(ObligationChanges):
         """The register's newest timeline for the person: reconcile with it.
         An older timeline (a redelivery from before a newer one) changes nothing."""
         latest = max(timeline, key=lambda t: (t.at, str(t.transition_id)))
+        version = event.timeline_version or 0  # the register sends one with every timeline
 
         async def effect(transaction: Transaction) -> list[Outgoing]:
-            person = await self.obligations.person(event.register_id, transaction) or {}
-            if person.get("timeline_version", -1) >= event.timeline_version:
-                return []
-            fields: dict[str, Any] = {"on_register": latest.to_rating is not None, "timeline_version": event.timeline_version}
+            fields: dict[str, Any] = {"on_register": latest.to_rating is not None}
             if latest.to_rating:
                 fields.update(rating=latest.to_rating.value, cohort=latest.cohort.value, rating_since=latest.at)
-            await self.obligations.set_person(event.register_id, fields, transaction)
+            if not await self.obligations.newer_timeline(event.register_id, version, fields, transaction):
+                return []
             return await self.reconcile(event.register_id, timeline, context_of(envelope), transaction)
 
         await self.uow.run_once(envelope.event_id, effect)
