@@ -2,10 +2,11 @@
 (R-RAG-5) and the rating service announces PersonRemoved; then an admission
 from inside that month arrives late: the person was blue, never removed, and
 the rating service says so (RatingChanged to blue, with a timeline that has no
-removal). The referral service hears only PersonRemoved on dsr.ratings, so it
-still holds the person removed, and their next discharge refers them again
+removal). A referral service that heard only PersonRemoved on dsr.ratings
+still held the person removed, and their next discharge referred them again
 automatically (R-ELIG-4): a second ReferralAccepted, a second entry on the
-rating service's record, for someone who never left the register.
+rating service's record, for someone who never left the register. It now keeps
+the newest timeline (RatingChanged's too) and judges the discharge by it.
 
 Every event the rating domain announces is delivered to the handlers the
 referral service subscribes to dsr.ratings, as its consumer would (other
@@ -16,8 +17,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
-
-import pytest
 
 from dsr_shared.contract.envelope import new_envelope
 from dsr_shared.contract.events import Admitted, AgeBand, Cohort, Discharged, Rating, ReferralSubmitted
@@ -33,7 +32,7 @@ from dsr_rating.domain.event_facts import admission_fact, discharged_fact, green
 from dsr_rating.domain.facts import Fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_referral.adapters.memory import InMemoryReferralStore
-from dsr_referral.handlers import discharge_handlers, removal_handlers
+from dsr_referral.handlers import discharge_handlers, register_handlers
 from dsr_referral.service import Discharges, Intake, People, Ports, Submitter
 from dsr_testing.support import referral_body
 
@@ -46,7 +45,6 @@ def _envelope(event, occurred_at: datetime, event_id: uuid.UUID | None = None):
                         data=event.model_dump(mode="json"), event_id=event_id, correlation_id="c-1")
 
 
-@pytest.mark.xfail(strict=True, reason="the referral service keeps a removal a late fact made untrue")
 async def test_a_removal_a_late_admission_made_untrue_does_not_refer_the_person_again_on_discharge():
     settings = ServiceSettings(service_name="referral", area_profile="derbyshire")
     store = InMemoryReferralStore()
@@ -55,7 +53,7 @@ async def test_a_removal_a_late_admission_made_untrue_does_not_refer_the_person_
     ports = Ports(settings, clock, uow,  # type: ignore[arg-type]
                   partial(outgoing, settings), store, InMemoryContacts())
     people, intake = People(ports), Intake(ports)
-    on_ratings, on_discharges = removal_handlers(people), discharge_handlers(Discharges(ports))
+    on_ratings, on_discharges = register_handlers(people), discharge_handlers(Discharges(ports))
 
     body = referral_body(nhs_number=NHS_NUMBER, rating="green", date_of_birth="1980-01-01", postcode="DE1 1AA")
     accepted = await intake.submit(ReferralSubmitted.model_validate(body | {"submission_id": "s-1"}),

@@ -89,6 +89,22 @@ async def test_removal_return_completion_and_further_referrals_change_the_person
     assert (await people.person("P1"))["record_completed"]["referral_id"] == "r6"
 
 
+async def test_the_newest_timeline_is_kept_and_one_with_the_person_on_the_register_clears_their_removal(people):
+    entered, left = {"at": AT, "on_register": True}, {"at": AT + timedelta(days=40), "on_register": False}
+    await people.add_person("P1", "9434765919", "r1", AT, None)
+    assert await people.keep_timeline("P1", 2, [entered, left], False, None)
+    assert await people.mark_removed("P1", left["at"], {"cause": "green_month_ended"}, None)
+    assert await people.keep_timeline("P1", 2, [entered, left], False, None)  # the same timeline again
+    assert (await people.person("P1"))["removed_at"] == left["at"]  # off by it: the removal stays
+
+    assert await people.keep_timeline("P1", 3, [entered], True, None)  # a late fact: never left
+    assert not await people.keep_timeline("P1", 2, [entered, left], False, None)  # older: nothing changes
+    assert not await people.keep_timeline("P9", 3, [entered], True, None)  # unknown here
+    person = await people.person("P1")
+    assert person["timeline_version"] == 3 and person["register_moves"] == [entered]
+    assert "removed_at" not in person and "removal" not in person and len(person["removals"]) == 1
+
+
 async def test_the_age_check_sees_each_person_once_a_day_and_announces_only_over_the_document_as_read(people):
     today = date(2026, 3, 2)
     await people.add_person("P1", "9434765919", "r1", AT, None, age_band="cyp")

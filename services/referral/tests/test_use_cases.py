@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from dsr_shared.contract.envelope import new_envelope
-from dsr_shared.contract.events import Discharged, PersonRemoved, ProfessionalsChanged, ReferralSubmitted
+from dsr_shared.contract.events import (
+    Cohort,
+    Discharged,
+    PersonRemoved,
+    ProfessionalsChanged,
+    Rating,
+    RatingChanged,
+    ReferralSubmitted,
+)
+from dsr_shared.contract.events.ratings import Transition
 from dsr_shared.contract.events.referrals import Address
 from dsr_shared.platform.clock import FixedClock
 from dsr_shared.platform.contacts import InMemoryContacts
@@ -235,6 +244,32 @@ async def test_r_elig_4_r_id_1_a_removed_person_discharged_is_referred_again_und
     await service.discharges.discharged(envelope_of(discharge()), discharge())
     assert [e["register_id"] for e in service.events("ReferralAccepted")] == [first.register_id] * 2
     assert "removed_at" not in service.store.people[first.register_id]
+
+
+async def test_r_elig_4_a_discharge_is_judged_where_the_person_stood_at_its_time_by_the_newest_timeline(service):
+    first = await service.intake.submit(referral(), REFERRER, "c-1")
+    register_id, removed_at = first.register_id, NOW + timedelta(days=40)
+    entered = Transition(transition_id=uuid.uuid4(), at=NOW, from_rating=None, to_rating=Rating.AMBER, cause="referral")
+    left = Transition(transition_id=uuid.uuid4(), at=removed_at, from_rating=Rating.GREEN, to_rating=None, cause="removal")
+    removal = PersonRemoved(register_id=register_id, removed_by="system", cause="green_month_ended",
+                            timeline=[entered, left], timeline_version=3)
+    await service.people.removed(envelope_of(removal, removed_at), removal)
+    service.clock.advance(timedelta(days=45))
+
+    # Late: discharged on day 20, when the person was on the register (R-RAG-4 is the rating service's).
+    late = Discharged(nhs_number=NHS_NUMBER, discharged_at=NOW + timedelta(days=20), hospital_ods_code="RXM01")
+    await service.discharges.discharged(envelope_of(late, late.discharged_at), late)
+    assert service.event_types() == ["ReferralAccepted"]
+
+    # An older timeline heard again changes nothing; a newer one without the removal makes it untrue.
+    changed = RatingChanged(register_id=register_id, from_rating=Rating.GREEN, to_rating=Rating.BLUE, rationale="Admitted.",
+                            changed_by="system", cause="admission", cohort=Cohort.ADULT, timeline=[entered], timeline_version=4)
+    await service.people.rating_changed(envelope_of(changed), changed)
+    await service.people.removed(envelope_of(removal, removed_at), removal)
+    assert "removed_at" not in service.store.people[register_id]
+    after = Discharged(nhs_number=NHS_NUMBER, discharged_at=NOW + timedelta(days=44), hospital_ods_code="RXM01")
+    await service.discharges.discharged(envelope_of(after, after.discharged_at), after)
+    assert service.event_types() == ["ReferralAccepted"]
 
 
 async def test_r_id_2_a_discharge_with_an_invalid_nhs_number_is_refused_for_the_dead_letter_topic(service):

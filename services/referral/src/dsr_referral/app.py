@@ -14,7 +14,7 @@ from dsr_shared.platform.runtime import Runtime
 from dsr_shared.platform.settings import ServiceSettings
 from dsr_referral.adapters.referrals import ReferralStore
 from dsr_referral.api import demographics_router, people_router, referral_router
-from dsr_referral.handlers import discharge_handlers, referral_handlers, removal_handlers
+from dsr_referral.handlers import discharge_handlers, referral_handlers, register_handlers
 from dsr_referral.service import AgeBands, Discharges, Intake, People, Ports
 
 TOPICS = [Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES, Topic.RATINGS]
@@ -37,7 +37,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
             Topic.REFERRALS: {ReferralAccepted.EVENT_TYPE: contact_events[ReferralAccepted.EVENT_TYPE]},
             Topic.DISCHARGES: discharge_handlers(Discharges(ports)),
             Topic.RATINGS: {
-                **removal_handlers(people),
+                **register_handlers(people),
                 ProfessionalsChanged.EVENT_TYPE: contact_events[ProfessionalsChanged.EVENT_TYPE],
             },
         },

@@ -1,11 +1,11 @@
 """Subscribers: referrals from other systems (through the same path as HTTP),
-discharges (R-ELIG-4) and removals from the register (dsr.ratings). Each
-turns an envelope into one call on the use cases (service/)."""
+discharges (R-ELIG-4) and who is on the register (removals and timelines,
+dsr.ratings). Each turns an envelope into one call on the use cases (service/)."""
 
 from __future__ import annotations
 
 from dsr_shared.contract.envelope import Envelope
-from dsr_shared.contract.events import Discharged, PersonRemoved, ReferralSubmitted
+from dsr_shared.contract.events import Discharged, PersonRemoved, RatingChanged, ReferralSubmitted
 from dsr_shared.platform.messaging import Handler
 from dsr_referral.service import Discharges, Intake, People, Submitter
 
@@ -26,10 +26,14 @@ def discharge_handlers(discharges: Discharges) -> dict[str, Handler]:
     return {Discharged.EVENT_TYPE: on_discharged}
 
 
-def removal_handlers(people: People) -> dict[str, Handler]:
-    """Only PersonRemoved: the other events on dsr.ratings are skipped, not dead-lettered."""
+def register_handlers(people: People) -> dict[str, Handler]:
+    """PersonRemoved and RatingChanged (their timeline says who is on the
+    register): the other events on dsr.ratings are skipped, not dead-lettered."""
 
     async def on_removed(envelope: Envelope, event: PersonRemoved) -> None:
         await people.removed(envelope, event)
 
-    return {PersonRemoved.EVENT_TYPE: on_removed}
+    async def on_rating_changed(envelope: Envelope, event: RatingChanged) -> None:
+        await people.rating_changed(envelope, event)
+
+    return {PersonRemoved.EVENT_TYPE: on_removed, RatingChanged.EVENT_TYPE: on_rating_changed}

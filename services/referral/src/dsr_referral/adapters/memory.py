@@ -116,6 +116,18 @@ class InMemoryReferralStore:
         held.setdefault("removals", []).append({"at": at, **removal})
         return True
 
+    async def keep_timeline(
+        self, register_id: str, version: int, moves: list[dict[str, Any]], on_register: bool, transaction: Transaction
+    ) -> bool:
+        held = self.people.get(register_id)
+        if held is None or held.get("timeline_version", version) > version:
+            return False
+        held |= {"timeline_version": version, "register_moves": copy.deepcopy(moves)}
+        if on_register:
+            held.pop("removed_at", None)
+            held.pop("removal", None)
+        return True
+
     async def due_an_age_check(self, today: date) -> list[dict[str, Any]]:
         return [
             {k: p[k] for k in ("_id", "referral_id", "announced_age_band") if k in p}

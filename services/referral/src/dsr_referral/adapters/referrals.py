@@ -6,7 +6,9 @@ service: removal from the register marks it (`removed_at`, `removal`), and a
 new referral returns the person under the same register id. It also keeps the
 age band last announced for the person (`announced_age_band`, on
 ReferralAccepted or AgeBandChanged) and the area day on which the age sweeper
-last compared it with their age (`age_band_checked_on`, YYYY-MM-DD).
+last compared it with their age (`age_band_checked_on`, YYYY-MM-DD), and the
+newest timeline heard from the rating service (`timeline_version`, and its
+moves on and off the register, `register_moves`: R-ELIG-4 reads them).
 
 A referral's outcome is `accepted` (it put the person on the register),
 `rejected` (no person details kept), `sent_to_dsr_team` (the person was on the
@@ -194,6 +196,23 @@ class ReferralStore:
             {"_id": register_id, "removed_at": None},
             {"$set": {"removed_at": at, "removal": removal}, "$push": {"removals": {"at": at, **removal}}},
             session=transaction,
+        )
+        return result.matched_count == 1
+
+    async def keep_timeline(
+        self, register_id: str, version: int, moves: list[dict[str, Any]], on_register: bool, transaction: Transaction
+    ) -> bool:
+        """The rating service's timeline of the person: its version and its moves
+        on and off the register (`register_moves`). On the register by it: no
+        longer removed (a late fact made the removal untrue; `removals` keeps the
+        history). False when the person is unknown here or a newer timeline is
+        kept already (the same version again is the same timeline)."""
+        update: dict[str, Any] = {"$set": {"timeline_version": version, "register_moves": moves}}
+        if on_register:
+            update["$unset"] = {"removed_at": "", "removal": ""}
+        result = await self.people.update_one(
+            {"_id": register_id, "$or": [{"timeline_version": None}, {"timeline_version": {"$lte": version}}]},
+            update, session=transaction,
         )
         return result.matched_count == 1
 

@@ -1,28 +1,39 @@
 """R-ELIG-4: someone discharged from a learning disability or mental health
 hospital who is not on the register is referred automatically and rated
 amber. Pure: the discharge and what the register knows of the person in, the
-decision and the referral out."""
+decision and the referral out. Where the person stood is judged at the
+discharge's time, by the rating service's newest timeline known here: a late
+discharge from before a removal, or a removal a late fact made untrue, refers
+nobody again."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from nhs_number import is_valid as nhs_number_is_valid
 
 from dsr_shared.contract.events import AgeBand, Cohort, Discharged, DischargeSeen, Rating, ReferralAccepted
+from dsr_referral.domain.register_moves import Move, on_register_at
 
 # Who accepts an automatic referral: no person did.
 ACCEPTED_BY = "system:discharge"
 
 
-def needs_automatic_referral(discharge: Discharged, *, known: bool, removed: bool) -> bool:
-    """False for someone on the register: their discharge is the rating
-    service's (R-RAG-4). A removed person is referred again (and keeps their
-    register id, R-ID-1). R-ID-2: an invalid NHS number is refused (ValueError:
-    the event is dead-lettered)."""
+def needs_automatic_referral(
+    discharge: Discharged, *, known: bool, removed: bool, moves: Sequence[Move] = ()
+) -> bool:
+    """False for someone on the register when discharged: their discharge is
+    the rating service's (R-RAG-4). Someone off it then is referred again (and
+    keeps their register id, R-ID-1). `moves`: the newest timeline's, which
+    decide at the discharge's time; with none heard yet, whether this service
+    holds the person removed now (`removed`) decides. R-ID-2: an invalid NHS
+    number is refused (ValueError: the event is dead-lettered)."""
     if not nhs_number_is_valid(discharge.nhs_number):
         raise ValueError("R-ID-2: the discharge carries an invalid NHS number")
-    return not known or removed
+    if not known:
+        return True
+    return not on_register_at(moves, discharge.discharged_at) if moves else removed
 
 
 def automatic_referral(

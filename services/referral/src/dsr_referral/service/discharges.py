@@ -9,6 +9,7 @@ from dsr_shared.platform.db import Outgoing
 from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.automatic_referral import ACCEPTED_BY, automatic_referral, needs_automatic_referral
 from dsr_referral.domain.register_id import new_register_id
+from dsr_referral.domain.register_moves import Move
 from dsr_referral.service.ports import Ports
 
 
@@ -18,13 +19,15 @@ class Discharges:
         self.store = ports.store
 
     async def discharged(self, envelope: Envelope, discharge: Discharged) -> None:
-        """A person discharged who is not on the register (never referred, or
-        removed) is referred automatically; a removed person keeps their
-        register id (R-ID-1)."""
+        """A person discharged who was not on the register then (never referred,
+        or removed) is referred automatically; a removed person keeps their
+        register id (R-ID-1). Someone back on it since (a referral came first)
+        is left alone."""
         nhs_number = discharge.nhs_number
         known = await self.store.person_by_nhs_number(nhs_number)
         removed = bool(known and known.get("removed_at"))
-        if not needs_automatic_referral(discharge, known=known is not None, removed=removed):
+        moves = [Move(**move) for move in (known or {}).get("register_moves", [])]
+        if not needs_automatic_referral(discharge, known=known is not None, removed=removed, moves=moves):
             return
         area = self.ports.settings.area
         now = self.ports.clock.now()

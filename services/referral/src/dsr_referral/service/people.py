@@ -1,23 +1,25 @@
-"""The people on the register, as this service keeps them: removal (heard
-from the rating service), the current address (changed over HTTP, never
+"""The people on the register, as this service keeps them: removal and the
+newest timeline (heard from the rating service), the current address (changed over HTTP, never
 published: addresses do not leave this service), and who a person is, for
 whoever may see it (api.py checks who)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
 
 from dsr_shared.contract.envelope import Envelope
-from dsr_shared.contract.events import PersonRemoved
+from dsr_shared.contract.events import PersonRemoved, RatingChanged
+from dsr_shared.contract.events.ratings import Transition
 from dsr_shared.contract.events.referrals import Address
 from dsr_shared.platform.access import NOBODY, Contacts
 from dsr_shared.platform.db import Outgoing
 from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.eligibility import lives_in_area
+from dsr_referral.domain.register_moves import on_register_now, register_moves
 from dsr_referral.service.ports import Ports
 
 log = structlog.get_logger()
@@ -44,10 +46,32 @@ class People:
             "reason": event.reason,
             "event_id": str(envelope.event_id),
         }
+        await self._heard(envelope, event.register_id, event.timeline, event.timeline_version, removal)
+
+    async def rating_changed(self, envelope: Envelope, event: RatingChanged) -> None:
+        """Only its timeline matters here: it may have the person back on the
+        register (a late fact made their removal untrue)."""
+        await self._heard(envelope, event.register_id, event.timeline, event.timeline_version, None)
+
+    async def _heard(self, envelope: Envelope, register_id: str, timeline: list[Transition] | None,
+                     version: int | None, removal: dict[str, Any] | None) -> None:
+        """The newest timeline decides whether the person is on the register now
+        (an older one changes nothing); a removal without one (an older rating
+        service) marks them off."""
+        moves = register_moves(timeline or [])
+        on_register = on_register_now(moves)
 
         async def effect(transaction: Transaction) -> list[Outgoing]:
-            if not await self.store.mark_removed(event.register_id, envelope.occurred_at, removal, transaction):
-                log.warning("removal of a person not on the register here", register_id=event.register_id)
+            if timeline is not None and version is not None:
+                kept = [asdict(move) for move in moves]
+                if not await self.store.keep_timeline(register_id, version, kept, on_register, transaction):
+                    return []  # an older timeline, or someone not known here
+                if on_register:
+                    return []
+            if removal is not None and not await self.store.mark_removed(
+                register_id, envelope.occurred_at, removal, transaction
+            ):
+                log.warning("removal of a person not on the register here", register_id=register_id)
             return []
 
         await self.ports.uow.run_once(envelope.event_id, effect)
