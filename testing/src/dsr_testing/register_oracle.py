@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 
 from dsr_shared.contract.events import PersonRemoved, Rating, RatingChanged
 from dsr_shared.platform.runtime import Context
@@ -52,7 +53,11 @@ async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_
                 seen = event.timeline_version
                 await scheduler.reconcile(record.register_id, event.timeline, Context("c"), None)
     standing = record.standing(area, calendar)
+    # In UTC, as the service stores and shows them: a due time in the hour the
+    # clocks skip (e.g. 01:22 on the last Sunday of March, London) never equals
+    # its own instant given in another zone (PEP 495), so a Counter would miss it.
     demanded = sorted(
-        (o.rule, o.started_at, o.due_at, o.state) for o in store.items.values() if o.state != "withdrawn"
+        (o.rule, o.started_at.astimezone(UTC), o.due_at.astimezone(UTC), o.state)
+        for o in store.items.values() if o.state != "withdrawn"
     )
     return Expected(standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails)
