@@ -41,7 +41,7 @@ from dsr_shared.contract.envelope import Envelope, new_envelope
 from dsr_shared.contract.events import EVENT_TYPES, decode_event
 from dsr_shared.contract.topics import FROM_OTHER_SYSTEMS, Topic, dlq_name
 from dsr_shared.platform.auth import Role
-from dsr_shared.platform.messaging import consumed_routes
+from dsr_shared.platform.consuming import consumed_routes
 from dsr_shared.rules.pseudonym import nhs_number_hash
 from dsr_testing.infra import NHS_HASH_KEY
 from dsr_testing.stack import WITH_GATEWAY, whole_stack

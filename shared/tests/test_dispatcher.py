@@ -15,8 +15,9 @@ from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from dsr_shared.contract.envelope import new_envelope
 from dsr_shared.contract.events import RatingChanged
 from dsr_shared.contract.topics import Topic
+from dsr_shared.platform.consuming import subscribe
 from dsr_shared.platform.kafka_gauges import ConsumerProgress, measure
-from dsr_shared.platform.messaging import ensure_topics, subscribe
+from dsr_shared.platform.messaging import ensure_topics
 from dsr_shared.platform.metrics import REGISTRY
 from dsr_shared.platform.settings import ServiceSettings
 from dsr_testing.support import NHS_NUMBERS, enveloped, eventually

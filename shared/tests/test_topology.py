@@ -10,7 +10,7 @@ import pytest
 
 from dsr_shared.contract.topics import Topic
 from dsr_shared.contract.topology import REGISTER_SERVICES, SERVICES
-from dsr_shared.platform.messaging import consumed_topics, subscribe
+from dsr_shared.platform.consuming import consumed_topics, subscribe
 from dsr_shared.platform.runtime import Runtime
 from dsr_shared.platform.settings import ServiceSettings
 

@@ -111,6 +111,8 @@ class Tally:
     mismatched: list[str] = field(default_factory=list)
     dead_lettered: int = 0
     poison: int = 0
+    # Automatic referrals on a discharge that a late admission made needless (in effect nowhere).
+    overturned: int = 0
 
     @property
     def ok(self) -> bool:
@@ -236,12 +238,14 @@ class Chaos:
         self.concurrency = concurrency
         self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=4 * concurrency))
         self.spent: Counter = Counter()  # seconds, by part of the run
+        self.fault_times: list[tuple[float, str]] = []  # wall-clock time of each fault, to read a failure by
         self._said = self._started = 0.0
 
     # --- driving ------------------------------------------------------------------
 
     async def run(self) -> Tally:
         started = self._started = time.monotonic()
+        self._started_wall = time.time()
         phases = plan(self.seed, self.events)
         self.people = sorted({a.person.nhs: a.person for p in phases for a in p if a.kind == "refer"}.values(),
                              key=lambda p: p.nhs)
@@ -337,26 +341,38 @@ class Chaos:
             await self.restarting.pop(service)
         process = self.world.services[service]
         await asyncio.to_thread(process.kill)
+        self._fault_at(f"{service} killed")
         self.faults.kills[service] += 1
         self.restarting[service] = asyncio.create_task(asyncio.to_thread(process.start))
+
+    def _fault_at(self, what: str) -> None:
+        self.fault_times.append((time.time(), what))
+
+    def _since_start(self, at: float) -> str:
+        return f"+{at - self._started_wall:.1f} s"
 
     async def _all_up(self) -> None:
         for service in list(self.restarting):
             await self.restarting.pop(service)
 
     async def _smtp_down(self) -> None:
+        self._fault_at("SMTP stopping")
         await asyncio.to_thread(self.world.smtp.stop)
+        self._fault_at("SMTP down")
         self.faults.smtp_outages += 1
 
     async def _smtp_up(self) -> None:
         if not self.world.smtp.running:
             await asyncio.to_thread(self.world.smtp.start)
+            self._fault_at("SMTP up")
 
     async def _restart_broker(self) -> None:
         await self._all_up()  # one fault at a time on the broker's clients
+        self._fault_at("broker stopping")
         await asyncio.to_thread(self.broker.stop)
         await asyncio.sleep(self.rng.uniform(3, 10))  # the outage
         await asyncio.to_thread(self.broker.start)
+        self._fault_at("broker up")
         self.faults.broker_restarts += 1
 
     async def _call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -512,7 +528,14 @@ class Chaos:
 
     async def _check_person(self, person: Person, stored: PersonRecord, emails: list) -> None:
         rid, tally = person.register_id, self.tally
-        own = [f for f in stored.facts if f.kind not in HOSPITAL_KINDS]
+        view = (await self._call("rating", "GET", f"/register/{rid}", headers=TEAM)).json()
+        # An automatic referral the referral service made on a discharge while a
+        # late admission had not yet reached it (docs/REGISTER.md, known limit):
+        # kept, but in effect nowhere (no transition of its own). Counted apart.
+        in_effect = {h["fact_id"] for h in view["history"]}
+        overturned = [f for f in stored.facts if f.kind == "entry" and f.after_discharge and f.id not in in_effect]
+        tally.overturned += len(overturned)
+        own = [f for f in stored.facts if f.kind not in HOSPITAL_KINDS and f not in overturned]
         counted = Counter(f.kind for f in own)
         made_here = [f for f in own if not (f.kind == "entry" and f.after_discharge)]
         referred_again = self._automatic_referrals(stored, made_here, person.deliveries)
@@ -540,7 +563,6 @@ class Chaos:
         random.Random(f"{self.seed}:{rid}").shuffle(deliveries)
         oracle = await expected_async(fresh, deliveries, self.world.profile)
 
-        view = (await self._call("rating", "GET", f"/register/{rid}", headers=TEAM)).json()
         history = [{k: v for k, v in h.items() if k != "fact_id"} for h in view["history"]]
         # As the view shows it (JSON), without fact ids (which of two twins was kept).
         wanted = [HistoryEntry.model_validate(h | {"fact_id": ""}).model_dump(mode="json", exclude={"fact_id"})
@@ -608,7 +630,8 @@ class Chaos:
     async def _check_emails(self, messages: list, queue) -> None:
         for header in ("X-DSR-Notification-Id", "Message-ID"):
             seen = Counter(str(m[header]) for m in messages)
-            self.tally.duplicated += [f"email {value} received {n} times ({header})" for value, n in seen.items() if n > 1]
+            self.tally.duplicated += [f"email {value} received {n} times ({header}){self._when_received(value, header)}"
+                                      for value, n in seen.items() if n > 1]
         received = {str(m["X-DSR-Notification-Id"]) for m in messages}
         async for row in queue.find({}, {"_id": 1, "state": 1}):
             if row["state"] != "sent" or row["_id"] not in received:
@@ -652,6 +675,20 @@ class Chaos:
         self.tally.lost += [f"dead-lettered {source}: {'; '.join(why)}" for source, why in sorted(found.items())
                             if source not in wanted]
 
+    def _when_received(self, value: str, header: str) -> str:
+        """When the sink took each copy of an email (its file's time), beside
+        the faults: which fault a second copy followed."""
+        import email
+        import email.policy
+
+        times = []
+        for sub in ("new", "cur"):
+            for f in (self.world.smtp.maildir / sub).glob("*"):
+                with open(f, "rb") as fh:
+                    if str(email.message_from_binary_file(fh, policy=email.policy.default)[header]) == value:
+                        times.append(f.stat().st_mtime)
+        return ": received at " + ", ".join(self._since_start(t) for t in sorted(times))
+
     # --- the report -----------------------------------------------------------------
 
     def report(self) -> str:
@@ -671,6 +708,12 @@ class Chaos:
         console.print(table)
         parts = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in self.spent.most_common())
         console.print(f"where the time went: {parts}", markup=False)
+        if t.overturned:
+            console.print(f"automatic referrals a late admission made needless (kept, in effect nowhere; "
+                          f"docs/REGISTER.md): {t.overturned}", markup=False)
+        if not t.ok:
+            faults = ", ".join(f"{what} {self._since_start(at)}" for at, what in self.fault_times)
+            console.print(f"faults: {faults}", markup=False, soft_wrap=True)
         for name, found in (("lost", t.lost), ("duplicated", t.duplicated), ("mismatched", t.mismatched)):
             for line in sorted(found)[:20]:
                 console.print(f"{name}: {line}", markup=False, soft_wrap=True)

@@ -186,7 +186,8 @@ async def skip_message(settings: OpsSettings, service: str, topic: str, partitio
     then commit offset + 1. Nothing changes unless the group is stopped and
     stands at exactly that offset."""
     from dsr_shared.contract.topics import dlq_name
-    from dsr_shared.platform.messaging import dead_letter_of, dlq_headers
+    from dsr_shared.platform.consuming import dlq_headers
+    from dsr_shared.platform.messaging import dead_letter_of
 
     group = settings.group(service)
     tp = TopicPartition(topic, partition)

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from dsr_shared.contract.topics import Topic
 from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.consuming import subscribe
 from dsr_shared.platform.http import create_app
-from dsr_shared.platform.messaging import subscribe
 from dsr_shared.platform.runtime import Runtime
 from dsr_notifier.adapters.mailer import SmtpMailer
 from dsr_notifier.adapters.notifications import NotificationStore
@@ -36,6 +36,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
             Topic.RATINGS: rating_handlers(service),
             Topic.OBLIGATIONS: obligation_handlers(service),
         },
+        batches=runtime.uow,
     )
 
     async def indexes(_: Runtime) -> None:

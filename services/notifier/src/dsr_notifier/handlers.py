@@ -18,7 +18,7 @@ from dsr_shared.contract.events import (
     RemovalRequested,
     UpdateAdded,
 )
-from dsr_shared.platform.messaging import Handler
+from dsr_shared.platform.consuming import Handler
 from dsr_notifier.service import NotifierService
 
 

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from dsr_shared.contract.topics import Topic
 from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.consuming import subscribe
 from dsr_shared.platform.http import create_app
-from dsr_shared.platform.messaging import subscribe
 from dsr_shared.platform.runtime import Runtime
 from dsr_shared.platform.settings import ServiceSettings
 from dsr_rating.adapters.people import PeopleStore
@@ -37,6 +37,8 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
             Topic.DISCHARGES: hospital,
             Topic.RATINGS: own_log_handlers(service),
         },
+        batches=runtime.uow,
+        prepare=service.prepare_batch,
     )
 
     async def indexes(_: Runtime) -> None:

@@ -18,7 +18,7 @@ from dsr_shared.contract.events import (
     Transferred,
     UpdateAdded,
 )
-from dsr_shared.platform.messaging import Handler
+from dsr_shared.platform.consuming import Handler
 from dsr_rating.service import RatingService
 
 

@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.contract.topics import Topic
 from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.consuming import subscribe
 from dsr_shared.platform.contacts import ContactsProjection, contacts_handlers
 from dsr_shared.platform.http import create_app
-from dsr_shared.platform.messaging import subscribe
 from dsr_shared.platform.runtime import Runtime
 from dsr_shared.platform.settings import ServiceSettings
 from dsr_referral.adapters.referrals import ReferralStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dsr_shared.contract.envelope import Envelope
 from dsr_shared.contract.events import Discharged, PersonRemoved, RatingChanged, ReferralSubmitted
-from dsr_shared.platform.messaging import Handler
+from dsr_shared.platform.consuming import Handler
 from dsr_referral.service import Discharges, Intake, People, Submitter
 
 

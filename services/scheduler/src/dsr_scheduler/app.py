@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from dsr_shared.contract.topics import Topic
 from dsr_shared.platform.clock import Clock, every
+from dsr_shared.platform.consuming import subscribe
 from dsr_shared.platform.contacts import ContactsProjection
 from dsr_shared.platform.http import create_app
-from dsr_shared.platform.messaging import subscribe
 from dsr_shared.platform.runtime import Runtime
 from dsr_shared.platform.settings import ServiceSettings
 from dsr_scheduler.adapters.obligations import ObligationStore
@@ -32,6 +32,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
         runtime.broker,
         settings,
         {Topic.REFERRALS: referral_handlers(scheduler), Topic.RATINGS: register_handlers(scheduler)},
+        batches=runtime.uow,
     )
 
     async def indexes(_: Runtime) -> None:

@@ -11,7 +11,7 @@ from dsr_shared.contract.events import (
     ReferralAccepted,
     UpdateAdded,
 )
-from dsr_shared.platform.messaging import Handler
+from dsr_shared.platform.consuming import Handler
 from dsr_scheduler.service import Scheduler
 
 

@@ -30,7 +30,7 @@ from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.contract.events.referrals import Professional
 from dsr_shared.platform.access import Contacts, PersonAccess, identities
 from dsr_shared.platform.auth import Principal, Role
-from dsr_shared.platform.messaging import Handler
+from dsr_shared.platform.consuming import Handler
 
 
 def _email(value: str | None) -> str | None:

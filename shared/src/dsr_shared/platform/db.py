@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from tenacity import AsyncRetrying
 
 from dsr_shared.contract.envelope import Envelope
+from dsr_shared.platform.batching import CURRENT, Batch, BatchBroken, open_batch_of, when_committed
 from dsr_shared.platform.clock import Clock
 from dsr_shared.platform.faults import is_transient, transient_retry_policy
 from dsr_shared.platform.logging import throttled
@@ -277,6 +279,9 @@ class UnitOfWork:
     async def run_once(self, event_id: uuid.UUID | str, effect: Effect) -> bool:
         """True when the effect ran now; False when it had already run."""
         inbox_id = self._inbox_id(event_id)
+        batch = open_batch_of(self)
+        if batch is not None:
+            return await self._run_in_batch(batch, inbox_id, effect)
 
         # No read of the inbox first: a redelivery fails on the inbox insert,
         # the transaction's first write, before the effect runs.
@@ -295,7 +300,56 @@ class UnitOfWork:
         await self._outbox.publish(messages)
         return True
 
+    async def _run_in_batch(self, batch: Batch, inbox_id: str, effect: Effect) -> bool:
+        if inbox_id in batch.done:
+            return False
+        try:
+            messages = await effect(batch.transaction)
+        except Exception as exc:
+            batch.broken = BatchBroken(f"{type(exc).__name__}: {exc}"[:300])
+            raise batch.broken from exc
+        batch.done.add(inbox_id)
+        batch.ran.append(inbox_id)
+        batch.messages += messages
+        return True
+
+    @asynccontextmanager
+    async def batch(self, event_ids: list[uuid.UUID | str]) -> AsyncIterator[None]:
+        """Effects run by `run_once` inside share one transaction: one read of
+        the inbox before, and on leaving one insert of the inbox records, one
+        of the outbox entries and one commit; then the events are published.
+        An effect that fails breaks the batch: nothing of it is kept, and
+        BatchBroken (or the commit's own error) is raised to the caller."""
+        ids = [self._inbox_id(e) for e in event_ids]
+        done = {doc["_id"] async for doc in self._inbox.find({"_id": {"$in": ids}}, projection={"_id": 1})}
+        async with self._client.start_session() as session:
+            batch = Batch(owner=self, transaction=session, done=done)
+            await session.start_transaction()
+            token = CURRENT.set(batch)
+            try:
+                yield
+                if batch.broken is not None:
+                    raise batch.broken  # an effect failed and its handler went on regardless
+                if batch.ran:
+                    now = self._clock.now()
+                    await self._inbox.insert_many([{"_id": i, "at": now} for i in batch.ran], session=session)
+                    await self._outbox.stage(batch.messages, session)
+                    await session.commit_transaction()
+            finally:
+                CURRENT.reset(token)
+                if session.in_transaction:
+                    await session.abort_transaction()
+        await self._outbox.publish(batch.messages)
+        batch.done_with()
+
+    def when_committed(self, call: Callable[[], None]) -> None:
+        """`call` once this task's change has committed (at once outside a batch)."""
+        when_committed(self, call)
+
     async def in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]) -> list[Outgoing]:
+        if open_batch_of(self) is not None:
+            # A second transaction in the batch's task could wait on the batch's own writes.
+            raise BatchBroken("a handler opened a transaction of its own inside a batch")
         async for attempt in AsyncRetrying(**transient_retry_policy()):
             with attempt:
                 async with self._client.start_session() as session:

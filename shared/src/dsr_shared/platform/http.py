@@ -29,11 +29,12 @@ from dsr_shared.platform.audit import VIA, Via
 from dsr_shared.platform.audit_api import audit_router
 from dsr_shared.platform.auth import TokenVerifier
 from dsr_shared.platform.clock import SimulatedClock, SystemClock, every
+from dsr_shared.platform.consuming import consumed_topics
 from dsr_shared.platform.db import EventTooLarge
 from dsr_shared.platform.kafka_gauges import ConsumerProgress
 from dsr_shared.platform.kafka_gauges import measure as measure_kafka
 from dsr_shared.platform.logging import configure_logging
-from dsr_shared.platform.messaging import consumed_topics, ensure_topics
+from dsr_shared.platform.messaging import ensure_topics
 from dsr_shared.platform.metrics import REGISTRY
 from dsr_shared.platform.openapi import complete_document
 from dsr_shared.platform.outbox_api import outbox_router

@@ -50,3 +50,14 @@ PUBLISH_DEFERRED = Counter(
     "Commits whose events were not published within DSR_PUBLISH_WAIT_SECONDS: left to the outbox relay",
     registry=REGISTRY,
 )
+BATCH_SIZE = Histogram(
+    "dsr_batch_events",
+    "Events handled in one shared transaction (services whose consumer batches)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+    registry=REGISTRY,
+)
+BATCHES_BROKEN = Counter(
+    "dsr_batches_broken",
+    "Shared transactions rolled back because an effect failed: their events were handled one at a time",
+    registry=REGISTRY,
+)

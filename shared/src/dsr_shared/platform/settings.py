@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     kafka_max_message_bytes: int = 1_048_576
     # The largest HTTP request body taken (413 beyond).
     max_request_bytes: int = 2_097_152
+    # The most events a batching consumer handles in one shared transaction
+    # (platform/batching.py); 1 handles each in its own.
+    consumer_batch_events: int = 50
     # How often consumer lag, stalled partitions and dead-letter sizes are measured.
     kafka_gauges_every_seconds: float = 30.0
     # A partition with lag whose committed offset has not moved for this long

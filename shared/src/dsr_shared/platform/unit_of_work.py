@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
+from dsr_shared.platform.batching import CURRENT, Batch, BatchBroken, open_batch_of, when_committed
 from dsr_shared.platform.db import Outgoing
 
 # What a repository needs to take part in the unit of work's transaction: a
@@ -44,6 +46,14 @@ class UnitOfWork(Protocol):
         """Events this service made itself, recorded as processed within `transaction`."""
         ...
 
+    def batch(self, event_ids: list[uuid.UUID | str]) -> AbstractAsyncContextManager[None]:
+        """Effects `run_once` runs inside share one transaction (platform/batching.py)."""
+        ...
+
+    def when_committed(self, call: Callable[[], None]) -> None:
+        """`call` once this task's change has committed: at once, or when its batch commits."""
+        ...
+
 
 class InMemoryUnitOfWork:
     """The same contract over plain objects: `stores` are the in-memory
@@ -57,10 +67,49 @@ class InMemoryUnitOfWork:
         self.published: list[Outgoing] = []
 
     async def run_once(self, event_id: uuid.UUID | str, effect: Work) -> bool:
+        batch = open_batch_of(self)
+        if batch is not None:
+            return await self._run_in_batch(batch, str(event_id), effect)
         if str(event_id) in self.processed:
             return False
         self.published += await self._atomically(effect, also_processed=(str(event_id),))
         return True
+
+    async def _run_in_batch(self, batch: Batch, event_id: str, effect: Work) -> bool:
+        if event_id in batch.done:
+            return False
+        try:
+            messages = await effect(None)
+        except Exception as exc:
+            batch.broken = BatchBroken(f"{type(exc).__name__}: {exc}"[:300])
+            raise batch.broken from exc
+        batch.done.add(event_id)
+        batch.ran.append(event_id)
+        batch.messages += messages
+        return True
+
+    @asynccontextmanager
+    async def batch(self, event_ids: list[uuid.UUID | str]) -> AsyncIterator[None]:
+        """As the MongoDB one: effects inside share one atomic change, kept
+        whole on leaving, or not at all when one of them failed."""
+        saved = self._snapshot()
+        batch = Batch(owner=self, transaction=None, done={str(e) for e in event_ids} & self.processed)
+        token = CURRENT.set(batch)
+        try:
+            yield
+            if batch.broken is not None:
+                raise batch.broken
+        except BaseException:
+            self._restore(saved)
+            raise
+        finally:
+            CURRENT.reset(token)
+        self.processed.update(batch.ran)
+        self.published += batch.messages
+        batch.done_with()
+
+    def when_committed(self, call: Callable[[], None]) -> None:
+        when_committed(self, call)
 
     async def commit_and_publish(self, work: Work) -> list[Outgoing]:
         messages = await self._atomically(work)
@@ -74,18 +123,26 @@ class InMemoryUnitOfWork:
         self.processed.update(str(e) for e in event_ids)
 
     async def _atomically(self, work: Work, *, also_processed: tuple[str, ...] = ()) -> list[Outgoing]:
-        saved = [copy.deepcopy(vars(store)) for store in self.stores]
-        processed = set(self.processed)
+        if open_batch_of(self) is not None:
+            raise BatchBroken("a handler opened a transaction of its own inside a batch")
+        saved = self._snapshot()
         try:
             messages = await work(None)
         except BaseException:
-            for store, state in zip(self.stores, saved, strict=True):
-                vars(store).clear()
-                vars(store).update(state)
-            self.processed = processed
+            self._restore(saved)
             raise
         self.processed.update(also_processed)
         return messages
+
+    def _snapshot(self) -> tuple[list[dict[str, Any]], set[str]]:
+        return [copy.deepcopy(vars(store)) for store in self.stores], set(self.processed)
+
+    def _restore(self, saved: tuple[list[dict[str, Any]], set[str]]) -> None:
+        states, processed = saved
+        for store, state in zip(self.stores, states, strict=True):
+            vars(store).clear()
+            vars(store).update(state)
+        self.processed = processed
 
     def events(self, event_type: str | None = None) -> list[Outgoing]:
         """What was published, optionally of one type."""

@@ -85,7 +85,7 @@ class NotifierService:
             return []
 
         if await self.uow.run_once(envelope.event_id, effect):
-            self.mail_waiting.set()
+            self.uow.when_committed(self.mail_waiting.set)
 
     # dsr.obligations
 

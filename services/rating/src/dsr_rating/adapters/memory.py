@@ -97,6 +97,10 @@ class InMemoryPeople:
     async def prepare_claim(self, digest: str) -> None:
         self.claims.setdefault(digest, 0)
 
+    async def prepare_claims(self, digests: list[str]) -> None:
+        for digest in digests:
+            await self.prepare_claim(digest)
+
     async def claim(self, digest: str, transaction: Transaction) -> None:
         if digest not in self.claims:
             raise ClaimMissing(digest)

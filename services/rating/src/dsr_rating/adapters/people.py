@@ -11,13 +11,15 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collation import Collation
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dsr_shared.platform.db import VersionConflict
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
 from dsr_rating.service.ports import ClaimMissing
+
+DUPLICATE_KEY = 11000
 
 # Kept beside the record for queries and the tracking-meeting list; always
 # recomputed from the record on save.
@@ -117,8 +119,22 @@ class PeopleStore:
     async def prepare_claim(self, digest: str) -> None:
         """Create the claim document before the transaction that writes it: two
         transactions inserting it would meet a duplicate key, not a retryable
-        conflict, and a transaction does not see what was inserted after it began."""
-        await self.claims.update_one({"_id": digest}, {"$setOnInsert": {"touched": 0}}, upsert=True)
+        conflict, and a transaction does not see what was inserted after it began.
+        An insert, not an upsert: one that finds the document there answers at
+        once, even while a batch's open transaction holds it."""
+        try:
+            await self.claims.insert_one({"_id": digest, "touched": 0})
+        except DuplicateKeyError:
+            pass
+
+    async def prepare_claims(self, digests: list[str]) -> None:
+        """Several at once, before a batch's transaction opens (one round trip)."""
+        if digests:
+            try:
+                await self.claims.insert_many([{"_id": d, "touched": 0} for d in dict.fromkeys(digests)], ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
 
     async def claim(self, digest: str, session: AsyncClientSession) -> None:
         """Write one document per person that both a referral and a hospital

@@ -18,6 +18,8 @@ from dsr_shared.contract.events import (
     Admitted,
     DischargeCancelled,
     Discharged,
+    Event,
+    PatientsMerged,
     PersonRemoved,
     Rating,
     RatingChanged,
@@ -34,6 +36,18 @@ def valid_nhs_number(nhs_number: str) -> str:
     if not nhs_number_is_valid(nhs_number):
         raise ValueError("R-ID-2: the event carries an invalid NHS number")
     return nhs_number
+
+
+def named_nhs_numbers(event: Event) -> list[str]:
+    """The valid NHS numbers of the people a hospital event names (none for
+    other events): whom its handling will claim (R-RAG-3)."""
+    if isinstance(event, PatientsMerged):
+        numbers = [event.nhs_number, event.merged_nhs_number]
+    elif isinstance(event, Admitted | Discharged | AdmissionCancelled | DischargeCancelled | Transferred):
+        numbers = [event.nhs_number]
+    else:
+        numbers = []
+    return [n for n in numbers if nhs_number_is_valid(n)]
 
 
 def entry_facts(event_id: uuid.UUID, occurred_at: datetime, event: ReferralAccepted) -> list[Fact]:

@@ -23,6 +23,7 @@ from dsr_shared.contract.events import (
     AgeBandChanged,
     DischargeCancelled,
     Discharged,
+    Event,
     PatientsMerged,
     PersonRemoved,
     ProfessionalsChanged,
@@ -44,6 +45,17 @@ from dsr_rating.service.ports import ClaimMissing
 
 
 class OnEvents(Register):
+    async def prepare_batch(self, events: list[tuple[Envelope, Event]]) -> None:
+        """Before a batch's shared transaction opens: the claims of everyone
+        it names, which a transaction does not see if made after it began."""
+        digests = [event.nhs_number_hash for _, event in events if isinstance(event, ReferralAccepted)]
+        digests += [
+            nhs_number_hash(self.nhs_hash_key, number)
+            for _, event in events
+            for number in event_facts.named_nhs_numbers(event)
+        ]
+        await self.people.prepare_claims(digests)
+
     # dsr.referrals
 
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted) -> None:
