@@ -211,11 +211,11 @@ async def test_what_waits_for_the_commit_runs_after_the_batch_commits_and_never_
         await counter.add(1, transaction)
         return []
 
-    uow.when_committed(lambda: calls.append("alone"))
+    await uow.when_committed(lambda: calls.append("alone"))
     assert calls == ["alone"]
     async with uow.batch([]):
         await uow.run_once(uuid.uuid4(), adds)
-        uow.when_committed(lambda: calls.append("batched"))
+        await uow.when_committed(lambda: calls.append("batched"))
         assert calls == ["alone"]
     assert calls == ["alone", "batched"]
 
@@ -224,6 +224,6 @@ async def test_what_waits_for_the_commit_runs_after_the_batch_commits_and_never_
 
     with pytest.raises(BatchBroken):
         async with uow.batch([]):
-            uow.when_committed(lambda: calls.append("rolled back"))
+            await uow.when_committed(lambda: calls.append("rolled back"))
             await uow.run_once(uuid.uuid4(), fails)
     assert calls == ["alone", "batched"]

@@ -120,16 +120,23 @@ async def test_an_obligation_only_moves_forward_and_is_listed_while_pending(repo
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     fields = {"register_id": RID, "rule": "R-OB-11", "kind": "case_holder_update", "responsible": "case_holder",
               "due_at": AT + timedelta(days=2), "needs_own_consent": False, "state": "open", "updated_at": AT}
-    await projection.advance_obligation(first, fields, [])
-    await projection.advance_obligation(first, fields, [])  # twice: the same
-    await projection.advance_obligation(first, {**fields, "state": "overdue"}, ["open", "due"])
-    await projection.advance_obligation(first, {**fields, "state": "due"}, ["open"])  # late: stays overdue
-    await projection.advance_obligation(first, fields, [])  # late: stays overdue
-    await projection.advance_obligation(second, {**fields, "state": "due", "due_at": AT + timedelta(days=1)}, ["open"])
+    await projection.advance_obligations([(first, fields, [])])
+    await projection.advance_obligations([(first, fields, [])])  # twice: the same
+    await projection.advance_obligations([
+        (first, {**fields, "state": "overdue"}, ["open", "due"]),
+        (first, {**fields, "state": "due"}, ["open"]),  # late: stays overdue
+        (first, fields, []),  # late: stays overdue
+        (second, {**fields, "state": "due", "due_at": AT + timedelta(days=1)}, ["open"]),
+    ])
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=3))] == [second, first]
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=1))] == [second]
-    await projection.advance_obligation(second, {**fields, "state": "done"}, ["open", "due", "overdue"])
-    await projection.advance_obligation(second, {**fields, "state": "overdue"}, ["open", "due"])  # late: stays done
+    # In one write, in either order: the state only moves forward.
+    await projection.advance_obligations([
+        (second, {**fields, "state": "overdue"}, ["open", "due"]),
+        (second, {**fields, "state": "done"}, ["open", "due", "overdue"]),
+        (second, {**fields, "state": "overdue"}, ["open", "due"]),  # late: stays done
+    ])
+    await projection.advance_obligations([])
     [pending] = await projection.pending_by(AT + timedelta(days=3))
     assert (pending["_id"], pending["state"], pending["kind"]) == (first, "overdue", "case_holder_update")
 
@@ -159,3 +166,14 @@ async def test_contacts_keep_the_newest_referrer_and_professionals_whatever_the_
     await projection.professionals_changed(envelope(late, AT + timedelta(days=2)), late, None)
     assert await projection.contacts_for({RID, OTHER}) == {RID: Contacts("new.referrer@example.org", ("late@example.org",))}
     assert await projection.contacts_of(OTHER) == Contacts()
+
+
+async def test_an_email_whose_sender_stopped_is_taken_over_and_says_so(repositories):
+    mail, _ = repositories
+    email = row()
+    await mail.enqueue([email], None)
+    [first] = await mail.claim("stopped", timedelta(seconds=-1), 10)  # a lease already run out
+    assert not first.get("taken_over")
+    [again] = await mail.claim("me", LEASE, 10)
+    assert (again["_id"], again["attempts"], again["taken_over"]) == (email["_id"], 2, True)
+    assert (await mail.get(email["_id"]))["taken_over"] is True

@@ -113,6 +113,8 @@ class Tally:
     poison: int = 0
     # Automatic referrals on a discharge that a late admission made needless (in effect nowhere).
     overturned: int = 0
+    # Emails sent again by the sender that took them over from a killed one (the notifier marks them).
+    resent: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -628,14 +630,25 @@ class Chaos:
         return again
 
     async def _check_emails(self, messages: list, queue) -> None:
-        for header in ("X-DSR-Notification-Id", "Message-ID"):
-            seen = Counter(str(m[header]) for m in messages)
-            self.tally.duplicated += [f"email {value} received {n} times ({header}){self._when_received(value, header)}"
-                                      for value, n in seen.items() if n > 1]
-        received = {str(m["X-DSR-Notification-Id"]) for m in messages}
-        async for row in queue.find({}, {"_id": 1, "state": 1}):
-            if row["state"] != "sent" or row["_id"] not in received:
-                self.tally.lost.append(f"email {row['_id']}: {row['state']}, {'not ' * (row['_id'] not in received)}received")
+        """One copy of each email, except that one a killed sender may have sent
+        just before it died is sent again by the sender that takes it over: the
+        notifier marks those (`taken_over`), and only those may come twice.
+        Each is counted apart; any other second copy is a duplicate."""
+        rows = {row["_id"]: row async for row in queue.find({}, {"_id": 1, "state": 1, "taken_over": 1})}
+        by_id = Counter(str(m["X-DSR-Notification-Id"]) for m in messages)
+        message_ids = {str(m["Message-ID"]): str(m["X-DSR-Notification-Id"]) for m in messages}
+        for header, seen in (("X-DSR-Notification-Id", by_id), ("Message-ID", Counter(str(m["Message-ID"]) for m in messages))):
+            for value, n in seen.items():
+                notification = value if header == "X-DSR-Notification-Id" else message_ids[value]
+                if n == 2 and rows.get(notification, {}).get("taken_over"):
+                    if header == "X-DSR-Notification-Id":
+                        self.tally.resent.append(f"email {value}{self._when_received(value, header)}")
+                elif n > 1:
+                    self.tally.duplicated.append(
+                        f"email {value} received {n} times ({header}){self._when_received(value, header)}")
+        for row in rows.values():
+            if row["state"] != "sent" or row["_id"] not in by_id:
+                self.tally.lost.append(f"email {row['_id']}: {row['state']}, {'not ' * (row['_id'] not in by_id)}received")
 
     async def _check_dead_letters(self) -> None:
         """Every poison message dead-lettered with a reason, and nothing else:
@@ -708,6 +721,8 @@ class Chaos:
         console.print(table)
         parts = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in self.spent.most_common())
         console.print(f"where the time went: {parts}", markup=False)
+        for line in t.resent:
+            console.print(f"sent again after its sender was killed (marked taken over): {line}", markup=False)
         if t.overturned:
             console.print(f"automatic referrals a late admission made needless (kept, in effect nowhere; "
                           f"docs/REGISTER.md): {t.overturned}", markup=False)

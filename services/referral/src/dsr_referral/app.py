@@ -41,6 +41,7 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
                 ProfessionalsChanged.EVENT_TYPE: contact_events[ProfessionalsChanged.EVENT_TYPE],
             },
         },
+        batches=runtime.uow,
     )
 
     async def indexes(_: Runtime) -> None:

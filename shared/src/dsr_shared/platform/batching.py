@@ -17,11 +17,21 @@ sweepers running beside it keep their own transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# Called once a change has committed; may be a coroutine function.
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+async def _called(call: AfterCommit) -> None:
+    result = call()
+    if inspect.isawaitable(result):
+        await result
 
 
 class BatchBroken(Exception):
@@ -40,18 +50,18 @@ class Batch:
     ran: list[str] = field(default_factory=list)  # inbox ids processed within it
     messages: list[Any] = field(default_factory=list)  # what it will publish, in order
     broken: BatchBroken | None = None
-    committed: list[Callable[[], None]] = field(default_factory=list)  # to call once it has committed
+    committed: list[AfterCommit] = field(default_factory=list)  # to call once it has committed
 
-    def done_with(self) -> None:
+    async def done_with(self) -> None:
         for call in self.committed:
-            call()
+            await _called(call)
 
 
 # The batch open in this task, if any.
 CURRENT: ContextVar[Batch | None] = ContextVar("dsr_batch", default=None)
 
 
-def when_committed(owner: object, call: Callable[[], None]) -> None:
+async def when_committed(owner: object, call: AfterCommit) -> None:
     """`call` once what this task changed through `owner` has committed: now,
     or when the batch open in this task commits (never, if it is rolled back:
     its events are handled again)."""
@@ -59,7 +69,7 @@ def when_committed(owner: object, call: Callable[[], None]) -> None:
     if batch is not None and batch.owner is owner:
         batch.committed.append(call)
     else:
-        call()
+        await _called(call)
 
 
 def open_batch_of(owner: object) -> Batch | None:

@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from tenacity import AsyncRetrying
 
 from dsr_shared.contract.envelope import Envelope
-from dsr_shared.platform.batching import CURRENT, Batch, BatchBroken, open_batch_of, when_committed
+from dsr_shared.platform.batching import CURRENT, AfterCommit, Batch, BatchBroken, open_batch_of, when_committed
 from dsr_shared.platform.clock import Clock
 from dsr_shared.platform.faults import is_transient, transient_retry_policy
 from dsr_shared.platform.logging import throttled
@@ -37,6 +37,9 @@ from dsr_shared.platform.messaging import EventPublisher, encode, headers_of, me
 from dsr_shared.platform.metrics import OUTBOX_PARKED, OUTBOX_PARKINGS, PUBLISH_DEFERRED
 
 log = structlog.get_logger()
+
+# The server's code for a write that met an existing unique key (in a bulk write's errors).
+DUPLICATE_KEY = 11000
 
 
 def build_mongo_client(uri: str) -> AsyncMongoClient:
@@ -340,11 +343,11 @@ class UnitOfWork:
                 if session.in_transaction:
                     await session.abort_transaction()
         await self._outbox.publish(batch.messages)
-        batch.done_with()
+        await batch.done_with()
 
-    def when_committed(self, call: Callable[[], None]) -> None:
+    async def when_committed(self, call: AfterCommit) -> None:
         """`call` once this task's change has committed (at once outside a batch)."""
-        when_committed(self, call)
+        await when_committed(self, call)
 
     async def in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]) -> list[Outgoing]:
         if open_batch_of(self) is not None:

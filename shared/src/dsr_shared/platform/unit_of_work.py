@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-from dsr_shared.platform.batching import CURRENT, Batch, BatchBroken, open_batch_of, when_committed
+from dsr_shared.platform.batching import CURRENT, AfterCommit, Batch, BatchBroken, open_batch_of, when_committed
 from dsr_shared.platform.db import Outgoing
 
 # What a repository needs to take part in the unit of work's transaction: a
@@ -50,7 +50,7 @@ class UnitOfWork(Protocol):
         """Effects `run_once` runs inside share one transaction (platform/batching.py)."""
         ...
 
-    def when_committed(self, call: Callable[[], None]) -> None:
+    async def when_committed(self, call: AfterCommit) -> None:
         """`call` once this task's change has committed: at once, or when its batch commits."""
         ...
 
@@ -106,10 +106,10 @@ class InMemoryUnitOfWork:
             CURRENT.reset(token)
         self.processed.update(batch.ran)
         self.published += batch.messages
-        batch.done_with()
+        await batch.done_with()
 
-    def when_committed(self, call: Callable[[], None]) -> None:
-        when_committed(self, call)
+    async def when_committed(self, call: AfterCommit) -> None:
+        await when_committed(self, call)
 
     async def commit_and_publish(self, work: Work) -> list[Outgoing]:
         messages = await self._atomically(work)

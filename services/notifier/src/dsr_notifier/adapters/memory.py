@@ -19,7 +19,7 @@ from dsr_shared.platform.unit_of_work import Transaction
 from dsr_notifier.adapters.notifications import PUBLIC_FIELDS, DigestAlreadyMade, real_now
 from dsr_notifier.adapters.projection import RATING_ORDER
 from dsr_notifier.domain.recipients import Contacts
-from dsr_notifier.domain.standing import PENDING
+from dsr_notifier.domain.standing import PENDING, ObligationChange
 
 
 def _matches(doc: dict[str, Any], filters: dict[str, Any]) -> bool:
@@ -70,8 +70,10 @@ class MemoryNotificationStore:
         )[:limit]
         claimed = []
         for doc in ready:
-            claimed.append({**copy.deepcopy(doc), "attempts": doc.get("attempts", 0) + 1})
+            if doc["state"] == "sending":
+                doc["taken_over"] = True
             doc.update(state="sending", owner=owner, wake_at=now + lease, attempts=doc.get("attempts", 0) + 1)
+            claimed.append(copy.deepcopy(doc))
         return claimed
 
     def _owned(self, notification_id: str, owner: str) -> dict[str, Any] | None:
@@ -175,12 +177,13 @@ class MemoryProjection:
     async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Transaction) -> None:
         await self.contacts.professionals_changed(envelope, event, session)
 
-    async def advance_obligation(self, obligation_id: str, fields: dict[str, Any], earlier: list[str]) -> None:
-        current = self.obligations.get(obligation_id)
-        if current is None:
-            self.obligations[obligation_id] = {"_id": obligation_id, **copy.deepcopy(fields)}
-        elif current["state"] in earlier:
-            current.update(copy.deepcopy(fields))
+    async def advance_obligations(self, changes: list[ObligationChange]) -> None:
+        for obligation_id, fields, earlier in changes:
+            current = self.obligations.get(obligation_id)
+            if current is None:
+                self.obligations[obligation_id] = {"_id": obligation_id, **copy.deepcopy(fields)}
+            elif current["state"] in earlier:
+                current.update(copy.deepcopy(fields))
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         found = [o for o in self.obligations.values() if o["state"] in PENDING and o["due_at"] <= moment]

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 PUBLIC_FIELDS = {
     "_id": 1, "source_event_id": 1, "source_event_type": 1, "register_id": 1, "recipient": 1, "template": 1,
     "subject": 1, "state": 1, "attempts": 1, "created_at": 1, "sent_at": 1, "failed_at": 1, "last_error": 1,
-    "wake_at": 1,
+    "wake_at": 1, "taken_over": 1,
 }
 
 
@@ -75,17 +75,22 @@ class NotificationStore:
         return await self.digests.find_one({"_id": key}, projection={"_id": 1}) is not None
 
     async def claim(self, owner: str, lease: timedelta, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` emails whose time has come, now owned by `owner`."""
+        """Up to `limit` emails whose time has come, now owned by `owner`. One
+        still `sending` had its lease run out (its sender stopped mid-batch): it
+        is marked `taken_over`, since it may have gone out already."""
         now = real_now()
         query = {"state": {"$in": ["pending", "sending"]}, "wake_at": {"$lte": now}}
         claimed: list[dict[str, Any]] = []
         async for doc in self.rows.find(query).sort("wake_at", 1).limit(limit):
+            fields = {"state": "sending", "owner": owner, "wake_at": now + lease}
+            if doc["state"] == "sending":
+                fields["taken_over"] = True
             taken = await self.rows.update_one(
                 {"_id": doc["_id"], "state": doc["state"], "wake_at": doc["wake_at"]},
-                {"$set": {"state": "sending", "owner": owner, "wake_at": now + lease}, "$inc": {"attempts": 1}},
+                {"$set": fields, "$inc": {"attempts": 1}},
             )
             if taken.modified_count:
-                claimed.append({**doc, "attempts": doc.get("attempts", 0) + 1})
+                claimed.append({**doc, **fields, "attempts": doc.get("attempts", 0) + 1})
         return claimed
 
     async def mark_sent(

@@ -8,15 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from dsr_shared.contract.envelope import Envelope
 from dsr_shared.contract.events import ProfessionalsChanged, ReferralAccepted
 from dsr_shared.platform.contacts import ContactsProjection
+from dsr_shared.platform.db import DUPLICATE_KEY
 from dsr_notifier.domain.recipients import Contacts
-from dsr_notifier.domain.standing import PENDING
+from dsr_notifier.domain.standing import PENDING, ObligationChange
 
 RATING_ORDER = ["red", "amber", "blue", "green"]
 
@@ -69,20 +71,27 @@ class Projection:
     ) -> None:
         await self.contacts.professionals_changed(envelope, event, session)
 
-    async def advance_obligation(self, obligation_id: str, fields: dict[str, Any], earlier: list[str]) -> None:
-        """Record where the obligation stands (`fields`, with its state) where
+    async def advance_obligations(self, changes: list[ObligationChange]) -> None:
+        """Record where each obligation stands (`fields`, with its state) where
         it stands at one of the `earlier` states or is not known yet: one
-        round trip, outside any transaction. Where it stands further already,
-        the upsert meets the existing _id and nothing changes."""
-        selector: dict[str, Any] = {"_id": obligation_id}
-        change: dict[str, Any] = {"$setOnInsert": fields}
-        if earlier:
-            selector["state"] = {"$in": earlier}
-            change = {"$set": fields}
+        round trip for all, outside any transaction, in any order (the state
+        only moves forward). Where one stands further already, its upsert
+        meets the existing _id and nothing changes."""
+        writes = []
+        for obligation_id, fields, earlier in changes:
+            selector: dict[str, Any] = {"_id": obligation_id}
+            change: dict[str, Any] = {"$setOnInsert": fields}
+            if earlier:
+                selector["state"] = {"$in": earlier}
+                change = {"$set": fields}
+            writes.append(UpdateOne(selector, change, upsert=True))
+        if not writes:
+            return
         try:
-            await self.obligations.update_one(selector, change, upsert=True)
-        except DuplicateKeyError:
-            pass  # it stands as far already (or further): nothing to record
+            await self.obligations.bulk_write(writes, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise  # only "it stands as far already (or further)" is nothing to record
 
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         """Open, due or overdue obligations due by `moment`."""

@@ -3,6 +3,8 @@ each obligation stands and where each person stands. Pure."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dsr_shared.contract.events import (
     ObligationCancelled,
     ObligationCompleted,
@@ -22,6 +24,9 @@ OBLIGATION_STATES = {
 }
 # The states in which an obligation still waits for someone.
 PENDING = ("open", "due", "overdue")
+# Where one obligation stands now: its id, its fields (with the state), and the
+# states it may have moved on from (earlier_states).
+ObligationChange = tuple[str, dict[str, Any], list[str]]
 _RANK = {"open": 0, "due": 1, "overdue": 2, "done": 3, "cancelled": 3}
 
 

@@ -70,6 +70,8 @@ class NotifierService:
         self.area = settings.area
         # Set when there is mail to send, so the sender need not wait for its next poll.
         self.mail_waiting = asyncio.Event()
+        # Obligation events handled and not yet written (the consumer's own task only).
+        self._obligations_to_record: list[standing.ObligationChange] = []
 
     async def _notify(self, envelope: Envelope, decide: Decide, key: Any = None) -> None:
         """The event's effect, once: `decide` updates the projection and says
@@ -85,7 +87,7 @@ class NotifierService:
             return []
 
         if await self.uow.run_once(envelope.event_id, effect):
-            self.uow.when_committed(self.mail_waiting.set)
+            await self.uow.when_committed(self.mail_waiting.set)
 
     # dsr.obligations
 
@@ -95,7 +97,9 @@ class NotifierService:
         changes nothing, so no inbox record is needed: most of these events
         mail no one); a due or overdue one is then told to whoever is
         responsible, once (by event id)."""
-        await self._record_obligation(envelope, event)
+        self._obligations_to_record.append(self._obligation_change(envelope, event))
+        # Written together with the others of the batch, after it (at once outside one).
+        await self.uow.when_committed(self._record_obligations)
         if not isinstance(event, ObligationDue | ObligationOverdue):
             return
 
@@ -107,14 +111,20 @@ class NotifierService:
 
         await self._notify(envelope, decide)
 
-    async def _record_obligation(self, envelope: Envelope, event: Any) -> None:
+    @staticmethod
+    def _obligation_change(envelope: Envelope, event: Any) -> standing.ObligationChange:
         state = standing.OBLIGATION_STATES[envelope.event_type]
         fields = {
             "register_id": event.register_id, "rule": event.rule, "kind": event.kind, "responsible": event.responsible,
             "due_at": event.due_at, "needs_own_consent": event.needs_own_consent, "state": state,
             "updated_at": envelope.occurred_at,
         }
-        await self.projection.advance_obligation(str(event.obligation_id), fields, standing.earlier_states(state))
+        return str(event.obligation_id), fields, standing.earlier_states(state)
+
+    async def _record_obligations(self) -> None:
+        """What the obligation events handled so far say, in one write."""
+        changes, self._obligations_to_record = self._obligations_to_record, []
+        await self.projection.advance_obligations(changes)
 
     # dsr.ratings
 

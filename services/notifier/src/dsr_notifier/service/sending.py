@@ -13,8 +13,11 @@ for good (5xx) is marked failed, with NotificationFailed (permanent: true).
 The one window for a second copy: the relay has taken an email and the process
 dies before the `sent` mark commits (one MongoDB transaction, about 5 ms on
 the local database; `dsr_notifier_unrecorded_send_seconds` measures it, up to
-the mark's write in that transaction). The
-email is sent again, with the same Message-ID, when its lease runs out.
+the mark's write in that transaction). The email is sent again, with the same
+Message-ID, when its lease runs out; the row says `taken_over`, the log
+`email taken over`, and `dsr_notifier_emails_total{outcome="taken_over"}`
+counts it (every email its stopped sender had claimed is taken over; at most
+the one in flight can go out twice).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ OutgoingEvent = Callable[..., Outgoing]
 log = structlog.get_logger()
 
 EMAILS = Counter(
-    "dsr_notifier_emails", "Emails by outcome (sent, retry, failed)", ["template", "outcome"], registry=REGISTRY
+    "dsr_notifier_emails", "Emails by outcome (sent, retry, failed, taken_over: claimed again after its sender stopped)",
+    ["template", "outcome"], registry=REGISTRY,
 )
 UNRECORDED_SECONDS = Histogram(
     "dsr_notifier_unrecorded_send_seconds",
@@ -94,6 +98,12 @@ class Courier:
         rows = await self.store.claim(self.owner, timedelta(seconds=s.smtp_lease_seconds), s.smtp_batch)
         if not rows:
             return False
+        for row in rows:
+            if row.get("taken_over") and row["attempts"] > 1:
+                # Its sender stopped with it claimed: it may have gone out before the stop.
+                EMAILS.labels(row["template"], "taken_over").inc()
+                log.warning("email taken over from a sender that stopped: it may go out twice",
+                            notification_id=row["_id"], attempts=row["attempts"])
         # Emails whose outcome is in hand. One being sent when the process
         # stops stays claimed: it may have gone out, so it waits for its lease.
         started: set[str] = set()

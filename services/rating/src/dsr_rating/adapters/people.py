@@ -13,13 +13,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collation import Collation
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from dsr_shared.platform.db import VersionConflict
+from dsr_shared.platform.db import DUPLICATE_KEY, VersionConflict
 from dsr_rating.domain.facts import Fact, one_per_fact
 from dsr_rating.domain.record import PersonRecord
 from dsr_rating.domain.standing import Standing
 from dsr_rating.service.ports import ClaimMissing
-
-DUPLICATE_KEY = 11000
 
 # Kept beside the record for queries and the tracking-meeting list; always
 # recomputed from the record on save.
