@@ -94,7 +94,7 @@ def gateway_process(workdir: Path, mllp_port: int) -> ServiceProcess:
     run = f"bench{uuid.uuid4().hex[:6]}"
     env = {
         "DSR_KAFKA_BOOTSTRAP": os.environ.get("DSR_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-        "DSR_MONGO_URI": os.environ.get("DSR_MONGO_URI", "mongodb://127.0.0.1:27018/?replicaSet=secantus"),
+        "DSR_MONGO_URI": os.environ.get("DSR_MONGO_URI", "mongodb://127.0.0.1:27018/?replicaSet=secantus&retryWrites=false"),
         "DSR_TOPIC_PREFIX": f"{run}.", "DSR_MONGO_DB": f"{run}_gateway", "DSR_AREA_PROFILE": "derbyshire",
         "DSR_MLLP_PORT": str(mllp_port), "DSR_LOG_LEVEL": "WARNING",
         # MLLP takes no token; development mode lets the HTTP side start without an identity service.

@@ -66,7 +66,7 @@ def test_up_status_down(tmp_path, jar_cache):
         seen = httpx.get(f"http://127.0.0.1:{ports['DSR_RATING_PORT']}/", timeout=5).json()
         expected = {
             "DSR_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['DSR_KAFKA_PORT']}",
-            "DSR_MONGO_URI": f"mongodb://127.0.0.1:{ports['DSR_MONGO_PORT']}/?replicaSet=secantus",
+            "DSR_MONGO_URI": f"mongodb://127.0.0.1:{ports['DSR_MONGO_PORT']}/?replicaSet=secantus&retryWrites=false",
             "DSR_SMTP_HOST": "127.0.0.1",
             "DSR_SMTP_PORT": str(ports["DSR_SMTP_PORT"]),
             "DSR_HTTP_PORT": str(ports["DSR_RATING_PORT"]),

@@ -28,7 +28,12 @@ class SecantusDB(ManagedProcess):
         # The server advertises itself as primary of replica set `secantus`
         # at host:port; naming the set gives transactions and change streams
         # the same replica-set topology the services see in production.
-        return f"mongodb://{HOST}:{self.port}/?replicaSet=secantus"
+        # No retryable writes: SecantusDB 0.7 keeps a record of each one and,
+        # past 10,000, sorts them all on every write (two thirds of its CPU
+        # under load, bench/README.md). On a local server they guard against
+        # little (no failover, no network between); transactions retry whole,
+        # and the writes outside one that the services retry are idempotent.
+        return f"mongodb://{HOST}:{self.port}/?replicaSet=secantus&retryWrites=false"
 
     def _prepare(self, timing: Timing) -> None:
         if not self.data_dir.exists():

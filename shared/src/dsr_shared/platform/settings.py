@@ -26,7 +26,7 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     topic_partitions: int = 3
     topic_replication: int = 1
-    mongo_uri: str = "mongodb://127.0.0.1:27018/?replicaSet=secantus"
+    mongo_uri: str = "mongodb://127.0.0.1:27018/?replicaSet=secantus&retryWrites=false"
     # Empty: dsr_<service>. Tests set a unique one each.
     mongo_db: str = ""
     area_profile: str = "derbyshire"
