@@ -67,7 +67,8 @@ class ContactsProjection:
             {"_id": register_id}, {"$addToSet": {"referrers": {"$each": referrers}}}, upsert=True, session=session
         )
         await self.contacts.update_one(
-            {"_id": register_id, "$or": [{"referrer_at": None}, {"referrer_at": {"$lte": at}}]},
+            # None or not newer; `$not` rather than `$or`, which SecantusDB answers by a collection scan.
+            {"_id": register_id, "referrer_at": {"$not": {"$gt": at}}},
             {"$set": {"referrer_email": _email(event.referrer_email), "referrer_at": at}},
             session=session,
         )

@@ -211,7 +211,8 @@ class ReferralStore:
         if on_register:
             update["$unset"] = {"removed_at": "", "removal": ""}
         result = await self.people.update_one(
-            {"_id": register_id, "$or": [{"timeline_version": None}, {"timeline_version": {"$lte": version}}]},
+            # None or not newer; `$not` rather than `$or`, which SecantusDB answers by a collection scan.
+            {"_id": register_id, "timeline_version": {"$not": {"$gt": version}}},
             update, session=transaction,
         )
         return result.matched_count == 1
