@@ -15,9 +15,7 @@ import pytest
 from dsr_testing.chaos import Chaos
 from dsr_testing.register_world import running_world
 
-# Left out of `make test` (marker `chaos`; run it with `pytest -m chaos`) until
-# the referral service stops keeping a removal a late fact made untrue
-# (tests/test_removal_made_untrue.py): about half the runs meet it.
+# Part of `make test`; `pytest -m chaos` runs it alone.
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
 EVENTS = int(os.environ.get("DSR_CHAOS_EVENTS", "400"))

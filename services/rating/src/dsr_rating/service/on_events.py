@@ -108,9 +108,12 @@ class OnEvents(Register):
         digest = nhs_number_hash(self.nhs_hash_key, event_facts.valid_nhs_number(nhs_number))
 
         async def effect(transaction: Transaction) -> list[Outgoing]:
-            await self.people.claim(digest, transaction)
             record = await self.people.by_nhs_number_hash(digest, transaction)
             if record is None:
+                # The claim makes this conflict with a referral naming the person
+                # at the same moment; a person found needs none: saving the
+                # record conflicts with any other change to it.
+                await self.people.claim(digest, transaction)
                 await self.people.keep_unmatched(digest, fact, transaction)
                 return []
             messages = self.apply_fact(record, fact, context_of(envelope))
