@@ -12,10 +12,8 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 # service the tests start compiles its libraries again (half of `make check`).
 unexport PYTHONDONTWRITEBYTECODE
 
-# Files kept in `ruff format` style. The rest of the code base joins in one
-# `make format` run once no branch is open (it rewraps most files); until then
-# each new package is added here.
-FORMATTED := tests/import_contracts.py tests/test_repository_explains_itself.py testing/src/dsr_testing/harness.py
+# Every Python file is kept in `ruff format` style.
+FORMATTED := .
 
 .PHONY: install sync run stop status check lint test-fast test chaos format asyncapi openapi check-tools python-tools
 

@@ -40,7 +40,9 @@ def cpu_seconds(pid: int) -> float:
 
 async def measure(args, infra, identity, folder: Path) -> None:
     started_load = load_average()
-    async with running_world(infra, identity, folder, args.profile, DSR_SWEEP_EVERY_SECONDS=str(args.sweep_every)) as world:
+    async with running_world(
+        infra, identity, folder, args.profile, DSR_SWEEP_EVERY_SECONDS=str(args.sweep_every)
+    ) as world:
         ready = {name: (p.timing.seconds if p.timing else float("nan")) for name, p in world.services.items()}
         pids = {name: p.pid for name, p in world.services.items()}
         await asyncio.sleep(args.settle)  # first sweeps, consumer group joins, index builds
@@ -56,15 +58,21 @@ async def measure(args, infra, identity, folder: Path) -> None:
 
     print()
     print(f"machine: {machine()}")
-    print(f"load average: {started_load:.1f} while starting; {sum(loads) / len(loads):.1f} "
-          f"(min {min(loads):.1f}, max {max(loads):.1f}) during the idle window of {elapsed:.0f}s")
+    print(
+        f"load average: {started_load:.1f} while starting; {sum(loads) / len(loads):.1f} "
+        f"(min {min(loads):.1f}, max {max(loads):.1f}) during the idle window of {elapsed:.0f}s"
+    )
     print()
     print(f"{'service':<10} {'cold start to ready':>20} {'RSS idle':>10} {'RSS at end':>11} {'CPU idle':>14}")
     for name in world.services:
-        print(f"{name:<10} {ready[name]:>18.1f} s {rss_idle[name]:>7.0f} MB {rss_after[name]:>8.0f} MB "
-              f"{cpu[name]:>8.2f} % core")
-    print("cold start: spawn to the first 200 from /health/ready (database and broker reachable, topics made, "
-          f"consumer started); sweepers every {args.sweep_every:g} s")
+        print(
+            f"{name:<10} {ready[name]:>18.1f} s {rss_idle[name]:>7.0f} MB {rss_after[name]:>8.0f} MB "
+            f"{cpu[name]:>8.2f} % core"
+        )
+    print(
+        "cold start: spawn to the first 200 from /health/ready (database and broker reachable, topics made, "
+        f"consumer started); sweepers every {args.sweep_every:g} s"
+    )
 
 
 def main() -> None:

@@ -71,7 +71,9 @@ class Measured:
         self.times: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.trips: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
 
-    async def handle(self, service: str, handler: Callable[[Envelope, Any], Awaitable[None]], envelope: Envelope) -> None:
+    async def handle(
+        self, service: str, handler: Callable[[Envelope, Any], Awaitable[None]], envelope: Envelope
+    ) -> None:
         before = Counter(TRIPS.counts)
         started = time.perf_counter()
         await handler(envelope, decode_event(envelope))
@@ -85,15 +87,22 @@ class Measured:
             trips = self.trips[service, event_type]
             total = sum(trips.values()) / n
             detail = ", ".join(f"{name} {count / n:.1f}" for name, count in trips.most_common())
-            print(f"{service + ' ' + event_type:<42} | {n:>5} | {percentile(times, 50):>7.1f} | "
-                  f"{percentile(times, 95):>7.1f} | {sum(times) / n:>7.1f} | {total:.1f} ({detail})")
+            print(
+                f"{service + ' ' + event_type:<42} | {n:>5} | {percentile(times, 50):>7.1f} | "
+                f"{percentile(times, 95):>7.1f} | {sum(times) / n:>7.1f} | {total:.1f} ({detail})"
+            )
 
 
 def settings_for(service: str, infra: Any, prefix: str) -> dict[str, str]:
     return {
-        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "DSR_MONGO_URI": infra.mongo_uri, "DSR_TOPIC_PREFIX": prefix,
-        "DSR_MONGO_DB": f"{prefix[:-1]}_{service}", "DSR_NHS_HASH_KEY": HASH_KEY, "DSR_DEVELOPMENT_MODE": "true",
-        "DSR_AREA_PROFILE": "derbyshire", "DSR_SMTP_PORT": "1",
+        "DSR_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "DSR_MONGO_URI": infra.mongo_uri,
+        "DSR_TOPIC_PREFIX": prefix,
+        "DSR_MONGO_DB": f"{prefix[:-1]}_{service}",
+        "DSR_NHS_HASH_KEY": HASH_KEY,
+        "DSR_DEVELOPMENT_MODE": "true",
+        "DSR_AREA_PROFILE": "derbyshire",
+        "DSR_SMTP_PORT": "1",
     }
 
 
@@ -118,8 +127,9 @@ def build(service: str, infra: Any, prefix: str) -> tuple[Any, dict[str, Callabl
         settings = ServiceSettings(service_name="rating")
         runtime = Runtime.build(settings)
         people = PeopleStore(runtime.db)
-        rating = RatingService(runtime.uow, people, runtime.audit, runtime.clock, settings.area, runtime.outgoing,
-                               HASH_KEY)
+        rating = RatingService(
+            runtime.uow, people, runtime.audit, runtime.clock, settings.area, runtime.outgoing, HASH_KEY
+        )
         return runtime, {**referral_handlers(rating), **hospital_handlers(rating)}, people.ensure_indexes
     if service == "scheduler":
         from dsr_shared.platform.contacts import ContactsProjection
@@ -130,8 +140,15 @@ def build(service: str, infra: Any, prefix: str) -> tuple[Any, dict[str, Callabl
         settings = ServiceSettings(service_name="scheduler")
         runtime = Runtime.build(settings)
         store, contacts = ObligationStore(runtime.db), ContactsProjection(runtime.db)
-        scheduler = Scheduler(area=settings.area, clock=runtime.clock, uow=runtime.uow, obligations=store,
-                              contacts=contacts, audit=runtime.audit, outgoing=runtime.outgoing)
+        scheduler = Scheduler(
+            area=settings.area,
+            clock=runtime.clock,
+            uow=runtime.uow,
+            obligations=store,
+            contacts=contacts,
+            audit=runtime.audit,
+            outgoing=runtime.outgoing,
+        )
 
         async def indexes() -> None:
             await store.ensure_indexes()
@@ -165,14 +182,29 @@ async def run(people: int, profiled: str | None) -> None:
         register_ids = [f"QJ2-PROF-{n:05d}-X" for n in range(people)]
         nhs = [valid_nhs_number(1_000 + 11 * n) for n in range(people)]  # seeds under 12,600 keep a leading 9
         referrals = [
-            new_envelope(event_type="ReferralAccepted", schema_version=1, occurred_at=now - timedelta(minutes=5),
-                         area="QJ2", data=referral_accepted(rid, nhs_number_hash(HASH_KEY, n)))
+            new_envelope(
+                event_type="ReferralAccepted",
+                schema_version=1,
+                occurred_at=now - timedelta(minutes=5),
+                area="QJ2",
+                data=referral_accepted(rid, nhs_number_hash(HASH_KEY, n)),
+            )
             for rid, n in zip(register_ids, nhs, strict=True)
         ]
         admissions = [
-            new_envelope(event_type="Admitted", schema_version=1, occurred_at=now, area="QJ2", data={
-                "nhs_number": n, "admitted_at": now.isoformat(), "hospital_ods_code": "RXM",
-                "bed_type": "mental_health", "legal_basis": "section_2"})
+            new_envelope(
+                event_type="Admitted",
+                schema_version=1,
+                occurred_at=now,
+                area="QJ2",
+                data={
+                    "nhs_number": n,
+                    "admitted_at": now.isoformat(),
+                    "hospital_ods_code": "RXM",
+                    "bed_type": "mental_health",
+                    "legal_basis": "section_2",
+                },
+            )
             for n in nhs
         ]
         chain: list[tuple[str, Callable[[Any], Awaitable[list[Envelope]]]]] = []
@@ -191,8 +223,17 @@ async def run(people: int, profiled: str | None) -> None:
         ratings: list[Envelope] = []
         for service, inputs in chain:
             runtime, handlers, indexes = build(service, infra, prefix)
-            await ensure_topics(runtime.settings, [Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS,
-                                                   Topic.NOTIFICATIONS, Topic.ADMISSIONS, Topic.DISCHARGES])
+            await ensure_topics(
+                runtime.settings,
+                [
+                    Topic.REFERRALS,
+                    Topic.RATINGS,
+                    Topic.OBLIGATIONS,
+                    Topic.NOTIFICATIONS,
+                    Topic.ADMISSIONS,
+                    Topic.DISCHARGES,
+                ],
+            )
             await runtime.broker.connect()
             await indexes()
             events = await inputs(previous)

@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def register_infrastructure(folder: Path) -> Iterator[tuple[Any, Any]]:
     """Kafka, SecantusDB and the identity service (whose tokens the services
     check), as the tests start them; yields (infra, identity)."""
-    with infrastructure(folder / "infra") as infra, identity_stack(folder / "identity", infra, BOOTSTRAP_ADMIN) as identity:
+    with (
+        infrastructure(folder / "infra") as infra,
+        identity_stack(folder / "identity", infra, BOOTSTRAP_ADMIN) as identity,
+    ):
         client = IdentityClient(identity.provider.url, identity.issuer)
         support.use_identity(client)
         try:
@@ -52,8 +55,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95),
-            "p99": percentile(values, 99), "mean": statistics.fmean(values) if values else float("nan")}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "mean": statistics.fmean(values) if values else float("nan"),
+    }
 
 
 def load_average() -> float:
@@ -62,8 +70,14 @@ def load_average() -> float:
 
 def machine() -> str:
     cores = os.cpu_count()
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     return f"{cores} cores, {model}, Python {sys.version.split()[0]}"
 
 
@@ -113,11 +127,17 @@ async def consumer_lag(bootstrap: str, groups: list[str]) -> int:
         end = await consumer.end_offsets(list(partitions))
     finally:
         await consumer.stop()
-    return sum(max(0, end[tp] - meta.offset) for offsets in committed.values() for tp, meta in offsets.items()
-               if meta.offset >= 0)
+    return sum(
+        max(0, end[tp] - meta.offset)
+        for offsets in committed.values()
+        for tp, meta in offsets.items()
+        if meta.offset >= 0
+    )
 
 
-async def wait_until_quiet(bootstrap: str, groups: list[str], mail_count, *, timeout: float, settle: float = 3.0) -> float:
+async def wait_until_quiet(
+    bootstrap: str, groups: list[str], mail_count, *, timeout: float, settle: float = 3.0
+) -> float:
     """Wait until the groups have no lag and no mail has arrived for `settle`
     seconds; the seconds waited."""
     started = time.monotonic()
@@ -165,8 +185,11 @@ class Floor:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.bootstrap, group_id=f"bench-floor-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="earliest", enable_auto_commit=False,
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=f"bench-floor-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
         )
         await self.consumer.start()
         self._expected: asyncio.Queue[None] = asyncio.Queue()

@@ -48,8 +48,14 @@ def nhs_number(seed: int) -> str:
 def messages(count: int, stay: Stay, run: str) -> list[str]:
     at = datetime.now(timezone.utc)
     return [
-        adt("A01", nhs_number(i), stay=stay, at=at + timedelta(seconds=i), admitted_at=at + timedelta(seconds=i),
-            control_id=f"{run}-{i:06d}")
+        adt(
+            "A01",
+            nhs_number(i),
+            stay=stay,
+            at=at + timedelta(seconds=i),
+            admitted_at=at + timedelta(seconds=i),
+            control_id=f"{run}-{i:06d}",
+        )
         for i in range(count)
     ]
 
@@ -94,16 +100,23 @@ def gateway_process(workdir: Path, mllp_port: int) -> ServiceProcess:
     run = f"bench{uuid.uuid4().hex[:6]}"
     env = {
         "DSR_KAFKA_BOOTSTRAP": os.environ.get("DSR_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-        "DSR_MONGO_URI": os.environ.get("DSR_MONGO_URI", "mongodb://127.0.0.1:27018/?replicaSet=secantus&retryWrites=false"),
-        "DSR_TOPIC_PREFIX": f"{run}.", "DSR_MONGO_DB": f"{run}_gateway", "DSR_AREA_PROFILE": "derbyshire",
-        "DSR_MLLP_PORT": str(mllp_port), "DSR_LOG_LEVEL": "WARNING",
+        "DSR_MONGO_URI": os.environ.get(
+            "DSR_MONGO_URI", "mongodb://127.0.0.1:27018/?replicaSet=secantus&retryWrites=false"
+        ),
+        "DSR_TOPIC_PREFIX": f"{run}.",
+        "DSR_MONGO_DB": f"{run}_gateway",
+        "DSR_AREA_PROFILE": "derbyshire",
+        "DSR_MLLP_PORT": str(mllp_port),
+        "DSR_LOG_LEVEL": "WARNING",
         # MLLP takes no token; development mode lets the HTTP side start without an identity service.
-        "DSR_DEVELOPMENT_MODE": "true", "DSR_AUTH_ISSUER": "http://127.0.0.1:8005",
+        "DSR_DEVELOPMENT_MODE": "true",
+        "DSR_AUTH_ISSUER": "http://127.0.0.1:8005",
     }
     http_port = free_port()
     env["DSR_HTTP_PORT"] = str(http_port)
-    return ServiceProcess("hospital_gateway", "dsr_hospital_gateway", http_port, env, workdir / "gateway.log",
-                          start_timeout=180)
+    return ServiceProcess(
+        "hospital_gateway", "dsr_hospital_gateway", http_port, env, workdir / "gateway.log", start_timeout=180
+    )
 
 
 async def main() -> None:
@@ -122,8 +135,13 @@ async def main() -> None:
             await drive(gateway_port, messages(10, COUNTED, "warm"), 1)  # first publish, first validation
             for connections in args.connections:
                 run = uuid.uuid4().hex[:6]
-                for label, stay, tag in (("gateway, published (acks=all)", COUNTED, "P"), ("gateway, not in scope", GENERAL, "N")):
-                    seconds, trips, codes = await drive(gateway_port, messages(args.messages, stay, f"{run}{tag}"), connections)
+                for label, stay, tag in (
+                    ("gateway, published (acks=all)", COUNTED, "P"),
+                    ("gateway, not in scope", GENERAL, "N"),
+                ):
+                    seconds, trips, codes = await drive(
+                        gateway_port, messages(args.messages, stay, f"{run}{tag}"), connections
+                    )
                     assert codes == {"AA"}, codes
                     rows.append((label, connections, seconds, trips))
                 seconds, trips, _ = await drive(echo_port, messages(args.messages, COUNTED, run), connections)
@@ -136,8 +154,10 @@ async def main() -> None:
     echo = {c: statistics.median(t) for label, c, _, t in rows if label.startswith("raw")}
     for label, connections, seconds, trips in rows:
         p50 = percentile(trips, 50)
-        print(f"{label:32} | {connections:>5} | {len(trips) / seconds:>8.1f} | {p50 * 1000:>8.2f} | "
-              f"{percentile(trips, 99) * 1000:>8.2f} | {p50 / echo[connections]:>9.0f}x")
+        print(
+            f"{label:32} | {connections:>5} | {len(trips) / seconds:>8.1f} | {p50 * 1000:>8.2f} | "
+            f"{percentile(trips, 99) * 1000:>8.2f} | {p50 / echo[connections]:>9.0f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -141,8 +141,10 @@ async def measure(args, infra, identity, folder: Path) -> None:
             started = time.monotonic()
             people = await refer_everyone(world, count)
             waited = await wait_until_quiet(infra.kafka_bootstrap, groups, mailbox.scan, timeout=args.setup_timeout)
-            print(f"  referred in {time.monotonic() - started - waited:.0f}s; every service caught up {waited:.0f}s later",
-                  flush=True)
+            print(
+                f"  referred in {time.monotonic() - started - waited:.0f}s; every service caught up {waited:.0f}s later",
+                flush=True,
+            )
 
             async with Floor(infra.kafka_bootstrap, infra.mongo_uri) as floor:
                 with LoadSampler() as quiet_load:
@@ -163,9 +165,22 @@ async def measure(args, infra, identity, folder: Path) -> None:
         finally:
             await reader.__aexit__(None, None, None)
 
-        report(args, people, admitted_at, reader, mailbox, quiet_floor, busy_floor, quiet_load, busy_load, sent, done,
-               handler_times({s: folder / f"{s}.log" for s in ("rating", "scheduler", "notifier")}, window_start,
-                             window_end))
+        report(
+            args,
+            people,
+            admitted_at,
+            reader,
+            mailbox,
+            quiet_floor,
+            busy_floor,
+            quiet_load,
+            busy_load,
+            sent,
+            done,
+            handler_times(
+                {s: folder / f"{s}.log" for s in ("rating", "scheduler", "notifier")}, window_start, window_end
+            ),
+        )
 
 
 async def admit_at_rate(world, people: dict[str, str], rate: float, admitted_at: dict[str, float]) -> float:
@@ -176,10 +191,22 @@ async def admit_at_rate(world, people: dict[str, str], rate: float, admitted_at:
     started = time.monotonic()
     for n, (nhs, register_id) in enumerate(people.items()):
         await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-        data = {"nhs_number": nhs, "admitted_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM",
-                "bed_type": "learning_disability", "secure": False, "legal_basis": "section_3"}
-        envelope = new_envelope(event_type="Admitted", schema_version=1, occurred_at=datetime.now(timezone.utc),
-                                area=world.area.code, data=data, event_id=uuid.uuid4())
+        data = {
+            "nhs_number": nhs,
+            "admitted_at": datetime.now(timezone.utc).isoformat(),
+            "hospital_ods_code": "RXM",
+            "bed_type": "learning_disability",
+            "secure": False,
+            "legal_basis": "section_3",
+        }
+        envelope = new_envelope(
+            event_type="Admitted",
+            schema_version=1,
+            occurred_at=datetime.now(timezone.utc),
+            area=world.area.code,
+            data=data,
+            event_id=uuid.uuid4(),
+        )
         future = await producer.send(topic, envelope.model_dump_json().encode(), key=nhs.encode())
         pending.append((register_id, future))
     for register_id, future in pending:
@@ -187,8 +214,9 @@ async def admit_at_rate(world, people: dict[str, str], rate: float, admitted_at:
     return len(pending) / (time.monotonic() - started)
 
 
-async def wait_for_everyone(reader, mailbox: Mailbox, people: dict[str, str], admitted_at: dict[str, float],
-                            timeout: float) -> bool:
+async def wait_for_everyone(
+    reader, mailbox: Mailbox, people: dict[str, str], admitted_at: dict[str, float], timeout: float
+) -> bool:
     """Until every admitted person has their blue rating, an obligation and the email."""
     deadline = time.monotonic() + timeout
     wanted = set(people.values())
@@ -214,7 +242,9 @@ def blue_ratings(reader, admitted_at: dict[str, float]) -> dict[str, float]:
 
 def first_scheduled(reader, admitted_at: dict[str, float]) -> dict[str, float]:
     out = {}
-    for register_id, found in events_by_person(reader, reader_topic(reader, "dsr.obligations"), "ObligationScheduled").items():
+    for register_id, found in events_by_person(
+        reader, reader_topic(reader, "dsr.obligations"), "ObligationScheduled"
+    ).items():
         times = [t for t, _ in found if t >= admitted_at.get(register_id, 1e18)]
         if times:
             out[register_id] = min(times)
@@ -225,8 +255,9 @@ def reader_topic(reader: TopicReader, suffix: str) -> str:
     return next(t for t in reader.consumer.subscription() if t.endswith(suffix))
 
 
-def report(args, people, admitted_at, reader, mailbox, quiet_floor, busy_floor, quiet_load, busy_load, sent, done,
-           handlers) -> None:
+def report(
+    args, people, admitted_at, reader, mailbox, quiet_floor, busy_floor, quiet_load, busy_load, sent, done, handlers
+) -> None:
     blue = blue_ratings(reader, admitted_at)
     scheduled = first_scheduled(reader, admitted_at)
     emailed = mailbox.received("admission")
@@ -238,11 +269,15 @@ def report(args, people, admitted_at, reader, mailbox, quiet_floor, busy_floor, 
     floor_q, floor_b = summary(quiet_floor), summary(busy_floor)
     print()
     print(f"machine: {machine()}")
-    print(f"admissions: {len(ids)} at {sent:.1f}/s (asked {args.rate}/s for {args.duration}s), profile {args.profile}; "
-          f"load average while admitting {busy_load.describe()}, floor while quiet {quiet_load.describe()}")
+    print(
+        f"admissions: {len(ids)} at {sent:.1f}/s (asked {args.rate}/s for {args.duration}s), profile {args.profile}; "
+        f"load average while admitting {busy_load.describe()}, floor while quiet {quiet_load.describe()}"
+    )
     if not done:
-        print(f"NOT COMPLETE within {args.drain_timeout:.0f}s: blue {len(blue)}, scheduled {len(scheduled)}, "
-              f"emailed {len(emailed)} of {len(ids)}")
+        print(
+            f"NOT COMPLETE within {args.drain_timeout:.0f}s: blue {len(blue)}, scheduled {len(scheduled)}, "
+            f"emailed {len(emailed)} of {len(ids)}"
+        )
     print()
     print(f"{'latency (ms)':<44} {'n':>5} {'p50':>9} {'p95':>9} {'p99':>9}   {'p50/fl':>7} {'p99/fl':>7}")
     print(row("floor (hop + upsert), system quiet", floor_q, None))
@@ -252,15 +287,21 @@ def report(args, people, admitted_at, reader, mailbox, quiet_floor, busy_floor, 
     print(row("RatingChanged → admission email at the sink", summary(span(blue, emailed)), floor_q))
     print(row("admission → first ObligationScheduled", summary(span(admitted_at, scheduled)), floor_q))
     print(row("admission → admission email at the sink", summary(span(admitted_at, emailed)), floor_q))
-    print("ratios: to the floor measured while quiet (p50 to its p50, p99 to its p99); a hop through one service "
-          "is one floor at best")
+    print(
+        "ratios: to the floor measured while quiet (p50 to its p50, p99 to its p99); a hop through one service "
+        "is one floor at best"
+    )
     print()
-    print(f"{'handler time during admissions (ms)':<44} {'n':>5} {'p50':>9} {'p95':>9} {'p99':>9}   {'p50/fl':>7} "
-          f"{'total s':>7}")
+    print(
+        f"{'handler time during admissions (ms)':<44} {'n':>5} {'p50':>9} {'p95':>9} {'p99':>9}   {'p50/fl':>7} "
+        f"{'total s':>7}"
+    )
     for (service, event_type), values in sorted(handlers.items(), key=lambda kv: -sum(kv[1])):
         s = summary(values)
-        print(f"{service + ' ' + event_type:<44} {s['n']:>5} {s['p50']:>9.0f} {s['p95']:>9.0f} {s['p99']:>9.0f}   "
-              f"{s['p50'] / floor_q['p50']:>6.1f}x {sum(values) / 1000:>7.1f}")
+        print(
+            f"{service + ' ' + event_type:<44} {s['n']:>5} {s['p50']:>9.0f} {s['p95']:>9.0f} {s['p99']:>9.0f}   "
+            f"{s['p50'] / floor_q['p50']:>6.1f}x {sum(values) / 1000:>7.1f}"
+        )
 
 
 def main() -> None:

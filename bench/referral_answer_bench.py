@@ -45,8 +45,13 @@ def referral(nhs: str, *, consent: bool = True) -> dict:
     return {
         "submission_id": str(uuid.uuid4()),
         "referral_date": date.today().isoformat(),
-        "person": {"given_name": "Bench", "family_name": "Person", "date_of_birth": "1990-04-12", "nhs_number": nhs,
-                   "address": {"line1": "1 Example Street", "town": "Derby", "postcode": "DE1 1AA"}},
+        "person": {
+            "given_name": "Bench",
+            "family_name": "Person",
+            "date_of_birth": "1990-04-12",
+            "nhs_number": nhs,
+            "address": {"line1": "1 Example Street", "town": "Derby", "postcode": "DE1 1AA"},
+        },
         "diagnosis": {"condition": "autism", "confirmed": True, "evidence_reference": "DOC-1"},
         "consent": {"given_by": "the person", "given_on": "2026-01-05"} if consent else None,
         "referrer": {"name": "Bench Referrer", "role": "Nurse", "organisation": "DHCFT", "email": "bench@example.org"},
@@ -72,7 +77,7 @@ async def measure(url: str, rounds: int) -> dict[str, list[float]]:
                 ("sent_to_dsr_team", referral(on_register[n])),
                 ("rejected", referral(on_register[n], consent=False)),
             ]
-            for expected, body in requests[n % 3:] + requests[: n % 3]:
+            for expected, body in requests[n % 3 :] + requests[: n % 3]:
                 started = time.perf_counter()
                 answer = await http.post("/referrals", json=body, headers=other)
                 took = time.perf_counter() - started
@@ -93,8 +98,15 @@ def main() -> None:
     with infrastructure(root / "infra") as infra, identity_stack(root / "identity", infra, BOOTSTRAP_ADMIN) as identity:
         client = IdentityClient(identity.provider.url, identity.issuer)
         support.use_identity(client)
-        env = service_environment(infra, identity, run, "referral", DSR_HTTP_PORT=str(port),
-                                  DSR_AREA_PROFILE="derbyshire", DSR_LOG_LEVEL="WARNING")
+        env = service_environment(
+            infra,
+            identity,
+            run,
+            "referral",
+            DSR_HTTP_PORT=str(port),
+            DSR_AREA_PROFILE="derbyshire",
+            DSR_LOG_LEVEL="WARNING",
+        )
         process = ServiceProcess("referral", "dsr_referral", port, env, root / "referral.log")
         process.start()
         try:
@@ -107,8 +119,10 @@ def main() -> None:
     print(f"{'answer':<18}{'median':>8}{'p10':>8}{'p90':>8}{'mean':>8}{'median/accepted':>17}")
     for kind, values in times.items():
         deciles = statistics.quantiles(values, n=10)
-        print(f"{kind:<18}{statistics.median(values):>8.1f}{deciles[0]:>8.1f}{deciles[-1]:>8.1f}"
-              f"{statistics.fmean(values):>8.1f}{statistics.median(values) / baseline:>17.2f}")
+        print(
+            f"{kind:<18}{statistics.median(values):>8.1f}{deciles[0]:>8.1f}{deciles[-1]:>8.1f}"
+            f"{statistics.fmean(values):>8.1f}{statistics.median(values) / baseline:>17.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,27 +33,47 @@ def obligation(n: int, due: bool) -> dict:
     due_at = NOW - timedelta(days=1) if due else NOW + timedelta(days=30 + n % 300)
     oid = str(uuid.uuid4())
     return {
-        "_id": oid, "obligation_id": oid, "register_id": f"QJ2-BENC-{n:04d}-X", "rule": "R-OB-4",
-        "kind": "follow_up_dsp_meeting", "title": "Follow-up DSP meeting", "responsible": "dsr_team",
-        "started_at": NOW - timedelta(days=30), "due_at": due_at, "notice_at": due_at - timedelta(days=2),
-        "state": "open", "while_rating": ["amber"], "repeat": None, "needs_own_consent": False,
-        "triggered_by_event_id": str(uuid.uuid4()), "completion": None, "cancelled_reason": None, "exceptions": [],
+        "_id": oid,
+        "obligation_id": oid,
+        "register_id": f"QJ2-BENC-{n:04d}-X",
+        "rule": "R-OB-4",
+        "kind": "follow_up_dsp_meeting",
+        "title": "Follow-up DSP meeting",
+        "responsible": "dsr_team",
+        "started_at": NOW - timedelta(days=30),
+        "due_at": due_at,
+        "notice_at": due_at - timedelta(days=2),
+        "state": "open",
+        "while_rating": ["amber"],
+        "repeat": None,
+        "needs_own_consent": False,
+        "triggered_by_event_id": str(uuid.uuid4()),
+        "completion": None,
+        "cancelled_reason": None,
+        "exceptions": [],
     }
 
 
 async def measure(size: int, due: int, rounds: int) -> dict[str, float]:
-    settings = ServiceSettings(service_name="scheduler", mongo_db=f"bench_sweep_{size}_{uuid.uuid4().hex[:6]}", rebuild=True)
+    settings = ServiceSettings(
+        service_name="scheduler", mongo_db=f"bench_sweep_{size}_{uuid.uuid4().hex[:6]}", rebuild=True
+    )
     runtime = Runtime.build(settings, FixedClock(NOW))
     store = ObligationStore(runtime.db)
     scheduler = Scheduler(
-        area=settings.area, clock=runtime.clock, uow=runtime.uow, obligations=store,
-        contacts=ContactsProjection(runtime.db), audit=runtime.audit, outgoing=runtime.outgoing,
+        area=settings.area,
+        clock=runtime.clock,
+        uow=runtime.uow,
+        obligations=store,
+        contacts=ContactsProjection(runtime.db),
+        audit=runtime.audit,
+        outgoing=runtime.outgoing,
     )
     try:
         await store.ensure_indexes()
         docs = [obligation(n, due=n < due) for n in range(size)]
         for start in range(0, size, 5000):
-            await store.obligations.insert_many(docs[start:start + 5000])
+            await store.obligations.insert_many(docs[start : start + 5000])
 
         started = time.perf_counter()
         counts = await scheduler.sweep()  # announces the `due` obligations: due, then overdue
@@ -86,14 +106,20 @@ async def main() -> None:
     args = parser.parse_args()
     results = {size: await measure(size, args.due, args.rounds) for size in args.sizes}
     base = results[args.sizes[0]]
-    print(f"{'open obligations':>17} | {'first sweep':>11} | {'idle sweep':>10} | {'x baseline':>10} | {'scan query':>10}")
+    print(
+        f"{'open obligations':>17} | {'first sweep':>11} | {'idle sweep':>10} | {'x baseline':>10} | {'scan query':>10}"
+    )
     for size, r in results.items():
-        print(f"{size:>17,} | {r['first'] * 1000:>8.1f} ms | {r['idle'] * 1000:>7.2f} ms | "
-              f"{r['idle'] / base['idle']:>9.2f}x | {r['scan'] * 1000:>7.1f} ms")
+        print(
+            f"{size:>17,} | {r['first'] * 1000:>8.1f} ms | {r['idle'] * 1000:>7.2f} ms | "
+            f"{r['idle'] / base['idle']:>9.2f}x | {r['scan'] * 1000:>7.1f} ms"
+        )
     biggest = results[args.sizes[-1]]
-    print(f"idle sweep {args.sizes[-1]:,} vs {args.sizes[0]:,}: {biggest['idle'] / base['idle']:.2f}x "
-          f"(open obligations {args.sizes[-1] / args.sizes[0]:.0f}x); "
-          f"a collection scan of the same query: {biggest['scan'] / biggest['idle']:.0f}x the indexed sweep")
+    print(
+        f"idle sweep {args.sizes[-1]:,} vs {args.sizes[0]:,}: {biggest['idle'] / base['idle']:.2f}x "
+        f"(open obligations {args.sizes[-1] / args.sizes[0]:.0f}x); "
+        f"a collection scan of the same query: {biggest['scan'] / biggest['idle']:.0f}x the indexed sweep"
+    )
 
 
 if __name__ == "__main__":

@@ -69,25 +69,42 @@ class Bench:
 
     def rating(self, **env: str) -> ServiceProcess:
         port = free_port()
-        process = ServiceProcess("rating", "dsr_rating", port, {
-            "DSR_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap, "DSR_MONGO_URI": self.infra.mongo_uri,
-            "DSR_TOPIC_PREFIX": self.prefix, "DSR_MONGO_DB": self.database, "DSR_NHS_HASH_KEY": HASH_KEY,
-            "DSR_DEVELOPMENT_MODE": "true", "DSR_AREA_PROFILE": "derbyshire", "DSR_HTTP_PORT": str(port),
-            **env,
-        }, self.state / f"rating-{uuid.uuid4().hex[:4]}.log", start_timeout=120)
+        process = ServiceProcess(
+            "rating",
+            "dsr_rating",
+            port,
+            {
+                "DSR_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
+                "DSR_MONGO_URI": self.infra.mongo_uri,
+                "DSR_TOPIC_PREFIX": self.prefix,
+                "DSR_MONGO_DB": self.database,
+                "DSR_NHS_HASH_KEY": HASH_KEY,
+                "DSR_DEVELOPMENT_MODE": "true",
+                "DSR_AREA_PROFILE": "derbyshire",
+                "DSR_HTTP_PORT": str(port),
+                **env,
+            },
+            self.state / f"rating-{uuid.uuid4().hex[:4]}.log",
+            start_timeout=120,
+        )
         process.start()
         return process
 
     async def publish(self, messages: list[tuple[Topic, str, str, dict, datetime]]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap, acks="all", enable_idempotence=True,
-                                    linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.infra.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
         await producer.start()
         try:
             for start in range(0, len(messages), 2000):
                 pending = []
-                for topic, key, event_type, data, at in messages[start:start + 2000]:
-                    envelope = new_envelope(event_type=event_type, schema_version=1, occurred_at=at, area=AREA, data=data)
-                    pending.append(await producer.send(self.topic(topic), envelope.model_dump_json().encode(), key=key.encode()))
+                for topic, key, event_type, data, at in messages[start : start + 2000]:
+                    envelope = new_envelope(
+                        event_type=event_type, schema_version=1, occurred_at=at, area=AREA, data=data
+                    )
+                    pending.append(
+                        await producer.send(self.topic(topic), envelope.model_dump_json().encode(), key=key.encode())
+                    )
                 await asyncio.gather(*pending)
         finally:
             await producer.stop()
@@ -110,7 +127,10 @@ class Bench:
         partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
         ends = await self.offsets.end_offsets(partitions)
         starts = await self.offsets.beginning_offsets(partitions)
-        done = {tp: committed[tp].offset if tp in committed and committed[tp].offset >= 0 else starts[tp] for tp in partitions}
+        done = {
+            tp: committed[tp].offset if tp in committed and committed[tp].offset >= 0 else starts[tp]
+            for tp in partitions
+        }
         return sum(done[tp] - starts[tp] for tp in partitions), sum(ends[tp] - done[tp] for tp in partitions)
 
     async def settled(self, mongo) -> int:
@@ -158,8 +178,13 @@ async def raw_floor(bench: Bench, topics: list[str]) -> tuple[int, float]:
     client = build_mongo_client(bench.infra.mongo_uri)
     collection = client[f"{bench.prefix[:-1]}_raw"]["people"]
     await collection.create_index("nhs_number_hash", unique=True)
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bench.infra.kafka_bootstrap, group_id=f"{bench.prefix}raw",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bench.infra.kafka_bootstrap,
+        group_id=f"{bench.prefix}raw",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     _, total = await bench.lag(f"{bench.prefix}raw", topics)
     done = 0
@@ -173,9 +198,12 @@ async def raw_floor(bench: Bench, topics: list[str]) -> tuple[int, float]:
                     data = envelope["data"]
                     await collection.update_one(
                         {"nhs_number_hash": nhs_number_hash(HASH_KEY, data["nhs_number"])},
-                        {"$set": {"last_event": envelope["event_type"], "at": envelope["occurred_at"]},
-                         "$addToSet": {"events": envelope["event_id"]}},
-                        upsert=True)
+                        {
+                            "$set": {"last_event": envelope["event_type"], "at": envelope["occurred_at"]},
+                            "$addToSet": {"events": envelope["event_id"]},
+                        },
+                        upsert=True,
+                    )
                     done += 1
             if batch:
                 await consumer.commit()
@@ -195,9 +223,12 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
         # 1. The register.
         rating = bench.rating()
         say(f"register: {people:,} ReferralAccepted")
-        await bench.publish([
-            (Topic.REFERRALS, rid, "ReferralAccepted", referral_accepted(rid, nhs_number_hash(HASH_KEY, n)), START)
-            for rid, n in zip(register_ids, nhs, strict=True)])
+        await bench.publish(
+            [
+                (Topic.REFERRALS, rid, "ReferralAccepted", referral_accepted(rid, nhs_number_hash(HASH_KEY, n)), START)
+                for rid, n in zip(register_ids, nhs, strict=True)
+            ]
+        )
         entered, entered_in = await bench.drained(bench.group, [bench.topic(Topic.REFERRALS)], say)
         say(f"  {entered:,} events in {entered_in:.1f}s")
         mongo = build_mongo_client(infra.mongo_uri)
@@ -210,13 +241,36 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
             person, round_ = k % people, k // people
             at = START + timedelta(days=1, hours=round_)
             if round_ % 2 == 0:
-                hospital.append((Topic.ADMISSIONS, nhs[person], "Admitted", {
-                    "nhs_number": nhs[person], "admitted_at": at.isoformat(), "hospital_ods_code": "RXM",
-                    "bed_type": "mental_health", "legal_basis": "section_2"}, at))
+                hospital.append(
+                    (
+                        Topic.ADMISSIONS,
+                        nhs[person],
+                        "Admitted",
+                        {
+                            "nhs_number": nhs[person],
+                            "admitted_at": at.isoformat(),
+                            "hospital_ods_code": "RXM",
+                            "bed_type": "mental_health",
+                            "legal_basis": "section_2",
+                        },
+                        at,
+                    )
+                )
             else:
-                hospital.append((Topic.DISCHARGES, nhs[person], "Discharged", {
-                    "nhs_number": nhs[person], "discharged_at": at.isoformat(), "hospital_ods_code": "RXM",
-                    "destination": "home"}, at))
+                hospital.append(
+                    (
+                        Topic.DISCHARGES,
+                        nhs[person],
+                        "Discharged",
+                        {
+                            "nhs_number": nhs[person],
+                            "discharged_at": at.isoformat(),
+                            "hospital_ods_code": "RXM",
+                            "destination": "home",
+                        },
+                        at,
+                    )
+                )
         say(f"backlog: {admissions:,} admissions and discharges")
         await bench.publish(hospital)
         hospital_topics = [bench.topic(Topic.ADMISSIONS), bench.topic(Topic.DISCHARGES)]
@@ -249,17 +303,30 @@ async def run(admissions: int, people: int, say: Callable[[str], None]) -> None:
 
         print()
         print(f"{'':<44} | {'events':>8} | {'seconds':>8} | {'events/s':>8} | vs raw | goal")
-        print(f"{'register entered (ReferralAccepted)':<44} | {entered:>8,} | {entered_in:>8.1f} | "
-              f"{entered / entered_in:>8.1f} | {entered / entered_in / raw_rate:>5.0%} |")
-        print(f"{'backlog: rating service':<44} | {backlog:>8,} | {backlog_in:>8.1f} | {service_rate:>8.1f} | "
-              f"{service_rate / raw_rate:>5.0%} | >= 60%")
-        print(f"{'backlog: raw aiokafka + one upsert per event':<44} | {raw:>8,} | {raw_in:>8.1f} | {raw_rate:>8.1f} | "
-              f"{1:>5.0%} |")
-        print(f"{'rebuild (DSR_REBUILD, all four topics)':<44} | {rebuilt:>8,} | {rebuilt_in:>8.1f} | "
-              f"{rebuild_rate:>8.1f} | {rebuild_rate / raw_rate:>5.0%} | >= 50%")
-        print(f"register after the rebuild: {on_register:,} people (of {people:,}); the rebuild read {people:,} "
-              f"referrals, {admissions:,} hospital events and {rated:,} events of dsr.ratings")
-        print(f"dead-lettered by the service: {dead:,}" + (" (the figures are not the service's: look at why)" if dead else ""))
+        print(
+            f"{'register entered (ReferralAccepted)':<44} | {entered:>8,} | {entered_in:>8.1f} | "
+            f"{entered / entered_in:>8.1f} | {entered / entered_in / raw_rate:>5.0%} |"
+        )
+        print(
+            f"{'backlog: rating service':<44} | {backlog:>8,} | {backlog_in:>8.1f} | {service_rate:>8.1f} | "
+            f"{service_rate / raw_rate:>5.0%} | >= 60%"
+        )
+        print(
+            f"{'backlog: raw aiokafka + one upsert per event':<44} | {raw:>8,} | {raw_in:>8.1f} | {raw_rate:>8.1f} | "
+            f"{1:>5.0%} |"
+        )
+        print(
+            f"{'rebuild (DSR_REBUILD, all four topics)':<44} | {rebuilt:>8,} | {rebuilt_in:>8.1f} | "
+            f"{rebuild_rate:>8.1f} | {rebuild_rate / raw_rate:>5.0%} | >= 50%"
+        )
+        print(
+            f"register after the rebuild: {on_register:,} people (of {people:,}); the rebuild read {people:,} "
+            f"referrals, {admissions:,} hospital events and {rated:,} events of dsr.ratings"
+        )
+        print(
+            f"dead-lettered by the service: {dead:,}"
+            + (" (the figures are not the service's: look at why)" if dead else "")
+        )
 
 
 def main() -> None:

@@ -56,12 +56,27 @@ async def seed(mongo_uri: str, isolation: str, people: int) -> None:
 
     async def one(n: int) -> None:
         at = NOW - timedelta(days=30 + n % 200)
-        record = PersonRecord(register_id=register_id(n), nhs_number_hash=f"hash-{n}", cohort="cyp" if n % 5 == 0 else "adult",
-                              age_band="cyp" if n % 5 == 0 else "adult", referrer_emails=[f"referrer{n % 50}@example.org"])
-        record.add_fact(Fact(id=str(uuid.uuid4()), kind="entry", at=at, by="bench", rating=RATINGS[n % len(RATINGS)],
-                             rationale="Seeded for the benchmark."))
+        record = PersonRecord(
+            register_id=register_id(n),
+            nhs_number_hash=f"hash-{n}",
+            cohort="cyp" if n % 5 == 0 else "adult",
+            age_band="cyp" if n % 5 == 0 else "adult",
+            referrer_emails=[f"referrer{n % 50}@example.org"],
+        )
+        record.add_fact(
+            Fact(
+                id=str(uuid.uuid4()),
+                kind="entry",
+                at=at,
+                by="bench",
+                rating=RATINGS[n % len(RATINGS)],
+                rationale="Seeded for the benchmark.",
+            )
+        )
         for k in range(3):
-            record.add_update(Update(id=uuid.uuid4(), at=at + timedelta(days=k + 1), by="bench", text="A case holder's update. " * 8))
+            record.add_update(
+                Update(id=uuid.uuid4(), at=at + timedelta(days=k + 1), by="bench", text="A case holder's update. " * 8)
+            )
         await store.save(record, record.standing(area, calendar), None)
 
     for start in range(0, people, 200):
@@ -74,26 +89,62 @@ async def seed(mongo_uri: str, isolation: str, people: int) -> None:
                 continue  # one person in seven has something due and overdue
             oid = str(uuid.uuid4())
             due_at = NOW + timedelta(days=days)
-            obligations.append({
-                "_id": oid, "obligation_id": oid, "register_id": register_id(n), "rule": "R-OB-4",
-                "kind": "follow_up_dsp_meeting" if k else "case_holder_update", "title": "Follow-up DSP meeting",
-                "responsible": "dsr_team", "started_at": NOW - timedelta(days=30), "due_at": due_at,
-                "notice_at": due_at - timedelta(days=2), "state": state, "while_rating": ["amber"], "repeat": None,
-                "needs_own_consent": False, "triggered_by_event_id": str(uuid.uuid4()), "completion": None,
-                "cancelled_reason": None, "exceptions": [],
-            })
+            obligations.append(
+                {
+                    "_id": oid,
+                    "obligation_id": oid,
+                    "register_id": register_id(n),
+                    "rule": "R-OB-4",
+                    "kind": "follow_up_dsp_meeting" if k else "case_holder_update",
+                    "title": "Follow-up DSP meeting",
+                    "responsible": "dsr_team",
+                    "started_at": NOW - timedelta(days=30),
+                    "due_at": due_at,
+                    "notice_at": due_at - timedelta(days=2),
+                    "state": state,
+                    "while_rating": ["amber"],
+                    "repeat": None,
+                    "needs_own_consent": False,
+                    "triggered_by_event_id": str(uuid.uuid4()),
+                    "completion": None,
+                    "cancelled_reason": None,
+                    "exceptions": [],
+                }
+            )
     await client[f"{isolation}_scheduler"]["obligations"].insert_many(obligations)
 
     referral = client[f"{isolation}_referral"]
-    await referral["people"].insert_many([
-        {"_id": register_id(n), "nhs_number": f"{9000000000 + n}", "referral_id": f"ref-{n}", "on_register_since": NOW,
-         "address": {"line1": f"{n} Bench Road", "postcode": "DE1 1AA"}, "announced_age_band": "adult",
-         # Compared today already: the age sweeper leaves them alone during the measurement.
-         "age_band_checked_on": "9999-12-31"} for n in range(people)])
-    await referral["referrals"].insert_many([
-        {"_id": f"ref-{n}", "submission_id": f"bench-{n}", "submitted_by": "bench", "submitted_at": NOW, "outcome": "accepted",
-         "register_id": register_id(n), "submission": {"person": {"given_name": "Bench", "family_name": f"Person{n}",
-                                                                  "date_of_birth": "1990-01-01"}}} for n in range(people)])
+    await referral["people"].insert_many(
+        [
+            {
+                "_id": register_id(n),
+                "nhs_number": f"{9000000000 + n}",
+                "referral_id": f"ref-{n}",
+                "on_register_since": NOW,
+                "address": {"line1": f"{n} Bench Road", "postcode": "DE1 1AA"},
+                "announced_age_band": "adult",
+                # Compared today already: the age sweeper leaves them alone during the measurement.
+                "age_band_checked_on": "9999-12-31",
+            }
+            for n in range(people)
+        ]
+    )
+    await referral["referrals"].insert_many(
+        [
+            {
+                "_id": f"ref-{n}",
+                "submission_id": f"bench-{n}",
+                "submitted_by": "bench",
+                "submitted_at": NOW,
+                "outcome": "accepted",
+                "register_id": register_id(n),
+                "submission": {
+                    "person": {"given_name": "Bench", "family_name": f"Person{n}", "date_of_birth": "1990-01-01"}
+                },
+            }
+            for n in range(people)
+        ]
+    )
     await client.close()
 
 
@@ -133,7 +184,10 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         root = Path(state)
-        with infrastructure(root / "infra") as infra, identity_stack(root / "identity", infra, BOOTSTRAP_ADMIN) as identity:
+        with (
+            infrastructure(root / "infra") as infra,
+            identity_stack(root / "identity", infra, BOOTSTRAP_ADMIN) as identity,
+        ):
             client = IdentityClient(identity.provider.url, identity.issuer)
             support.use_identity(client)
             await asyncio.to_thread(client.token, ("dsr_team",), TEAM)
@@ -159,8 +213,11 @@ async def main() -> None:
     for name, times in results.items():
         page = times.pop("app")
         print(f"{name:>12} | {p(page, 50):>7.1f} | {p(page, 95):>7.1f} | {max(page):>7.1f}")
-        print(" " * 14 + "its slowest call to each service, p50: " + ", ".join(
-            f"{service} {statistics.median(durations):.1f}" for service, durations in sorted(times.items())))
+        print(
+            " " * 14
+            + "its slowest call to each service, p50: "
+            + ", ".join(f"{service} {statistics.median(durations):.1f}" for service, durations in sorted(times.items()))
+        )
 
 
 if __name__ == "__main__":

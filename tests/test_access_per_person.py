@@ -47,8 +47,12 @@ def forged(subject: str) -> dict[str, str]:
 class World:
     urls: dict[str, str]
     http: httpx.AsyncClient
-    ids: dict[str, str] = field(default_factory=dict)  # the first person's: register, referral, obligation, notification
-    removed: dict[str, str] = field(default_factory=dict)  # the second person's (removed): register and a cancelled obligation
+    ids: dict[str, str] = field(
+        default_factory=dict
+    )  # the first person's: register, referral, obligation, notification
+    removed: dict[str, str] = field(
+        default_factory=dict
+    )  # the second person's (removed): register and a cancelled obligation
 
     async def as_(self, subject: str, role: Role, service: str, method: str, path: str, **kwargs) -> httpx.Response:
         return await self.http.request(method, self.urls[service] + path, headers=headers(subject, role), **kwargs)
@@ -87,10 +91,16 @@ async def world(infra, identity, tmp_path_factory):
                 return found.json()["notifications"]
 
             notes = await eventually(a_notification, timeout=60)
-            world.ids = {"register_id": register_id, "referral_id": referral_id,
-                         "obligation_id": first[0]["obligation_id"], "notification_id": notes[0]["notification_id"],
-                         # No parked outbox entry, quarantined message or waiting merge has these.
-                         "event_id": str(uuid.uuid4()), "quarantine_id": str(uuid.uuid4()), "merge_id": str(uuid.uuid4())}
+            world.ids = {
+                "register_id": register_id,
+                "referral_id": referral_id,
+                "obligation_id": first[0]["obligation_id"],
+                "notification_id": notes[0]["notification_id"],
+                # No parked outbox entry, quarantined message or waiting merge has these.
+                "event_id": str(uuid.uuid4()),
+                "quarantine_id": str(uuid.uuid4()),
+                "merge_id": str(uuid.uuid4()),
+            }
 
             # The second person is removed: the scheduler cancels what was open.
             removal = await world.team("rating", "POST", f"/register/{removed_id}/removal", json={"reason": "Agreed."})
@@ -101,9 +111,13 @@ async def world(infra, identity, tmp_path_factory):
             # The scheduler and the notifier know Alice and Pat once their projections caught up.
             for service, path in (("scheduler", "/obligations"), ("notifier", "/notifications")):
                 for subject in (ALICE, PAT):
+
                     async def theirs(service=service, path=path, subject=subject):
-                        answer = await world.as_(subject, Role.REFERRER, service, "GET", path, params={"register_id": register_id})
+                        answer = await world.as_(
+                            subject, Role.REFERRER, service, "GET", path, params={"register_id": register_id}
+                        )
                         return answer.status_code == 200
+
                     await eventually(theirs, timeout=60)
             yield world
 
@@ -112,7 +126,9 @@ def app_routes(service: str) -> set[tuple[str, str]]:
     """Every operation of the app, as FastAPI lists its routes for the OpenAPI document."""
     app = importlib.import_module(f"dsr_{service}.app").build_app()
     paths = app.openapi()["paths"]
-    return {(method.upper(), path) for path, operations in paths.items() if path not in UNTOUCHED for method in operations}
+    return {
+        (method.upper(), path) for path, operations in paths.items() if path not in UNTOUCHED for method in operations
+    }
 
 
 def test_every_endpoint_of_every_service_has_a_line_in_the_table():
@@ -128,7 +144,10 @@ async def test_every_endpoint_refuses_no_token_a_forged_one_and_every_other_role
         path = template.format(**world.ids)
         url = world.urls[service] + path
         assert (await world.http.request(method, url, json=body)).status_code == 401, (service, method, path)
-        assert (await world.http.request(method, url, json=body, headers=forged(ALICE))).status_code == 401, (service, path)
+        assert (await world.http.request(method, url, json=body, headers=forged(ALICE))).status_code == 401, (
+            service,
+            path,
+        )
         for role in EVERY_ROLE - allowed:
             answer = await world.as_(ALICE, role, service, method, path, json=body)
             assert answer.status_code == 403, (service, method, path, role, answer.text)
@@ -137,8 +156,12 @@ async def test_every_endpoint_refuses_no_token_a_forged_one_and_every_other_role
 
 
 async def test_a_referrer_who_may_not_see_the_person_gets_what_a_missing_id_gets(world):
-    made_up = {"register_id": "QJ2-ZZZZ-9999-Z", "referral_id": str(uuid.uuid4()),
-               "obligation_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4())}
+    made_up = {
+        "register_id": "QJ2-ZZZZ-9999-Z",
+        "referral_id": str(uuid.uuid4()),
+        "obligation_id": str(uuid.uuid4()),
+        "notification_id": str(uuid.uuid4()),
+    }
     for (service, method, template), (_, kind, body) in ENDPOINTS.items():
         if kind == "person":
             theirs = await world.as_(STRANGER, Role.REFERRER, service, method, template.format(**world.ids), json=body)
@@ -147,11 +170,18 @@ async def test_a_referrer_who_may_not_see_the_person_gets_what_a_missing_id_gets
             assert theirs.json() == missing.json() == {"detail": "not found"}
         elif kind in ("list", "mine"):
             everything = await world.as_(STRANGER, Role.REFERRER, service, method, template)
-            assert everything.status_code == 200 and world.ids["register_id"] not in everything.text, (service, template)
+            assert everything.status_code == 200 and world.ids["register_id"] not in everything.text, (
+                service,
+                template,
+            )
             if kind == "mine":
                 continue
-            one = await world.as_(STRANGER, Role.REFERRER, service, method, template, params={"register_id": world.ids["register_id"]})
-            missing = await world.as_(STRANGER, Role.REFERRER, service, method, template, params={"register_id": made_up["register_id"]})
+            one = await world.as_(
+                STRANGER, Role.REFERRER, service, method, template, params={"register_id": world.ids["register_id"]}
+            )
+            missing = await world.as_(
+                STRANGER, Role.REFERRER, service, method, template, params={"register_id": made_up["register_id"]}
+            )
             assert one.status_code == missing.status_code == 404 and one.json() == missing.json(), (service, template)
 
     # Nothing the stranger sent changed the record.
@@ -170,15 +200,27 @@ async def test_the_referrer_and_a_named_professional_act_on_the_person(world):
         assert register_id in {n["register_id"] for n in mail.json()["notifications"]}
     referral = await world.as_(ALICE, Role.REFERRER, "referral", "GET", f"/referrals/{world.ids['referral_id']}")
     assert referral.status_code == 200
-    moved = await world.as_(PAT, Role.REFERRER, "referral", "PUT", f"/people/{register_id}/address",
-                            json={"line1": "3 New Road", "town": "Derby", "postcode": "DE1 1AB"})
+    moved = await world.as_(
+        PAT,
+        Role.REFERRER,
+        "referral",
+        "PUT",
+        f"/people/{register_id}/address",
+        json={"line1": "3 New Road", "town": "Derby", "postcode": "DE1 1AB"},
+    )
     assert moved.status_code == 200, moved.text
 
     # Pat completes one of the person's obligations.
     open_ones = [o for o in await obligations(world, register_id) if o["state"] in ("open", "due", "overdue")]
     chosen = next(o for o in open_ones if "cetr" not in o["kind"])
-    done = await world.as_(PAT, Role.REFERRER, "scheduler", "POST", f"/obligations/{chosen['obligation_id']}/complete",
-                           json={"completed_at": datetime.now(timezone.utc).isoformat(), "outcome": "Done."})
+    done = await world.as_(
+        PAT,
+        Role.REFERRER,
+        "scheduler",
+        "POST",
+        f"/obligations/{chosen['obligation_id']}/complete",
+        json={"completed_at": datetime.now(timezone.utc).isoformat(), "outcome": "Done."},
+    )
     assert done.status_code == 200, done.text
 
 
@@ -209,13 +251,21 @@ async def test_the_audit_says_who_read_or_changed_the_record_through_which_endpo
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
 
     scheduler = await audit_of(world, "scheduler", register_id=register_id)
-    assert (STRANGER, "obligation.complete", "denied") in {(e["actor_email"], e["action"], e["outcome"]) for e in scheduler}
+    assert (STRANGER, "obligation.complete", "denied") in {
+        (e["actor_email"], e["action"], e["outcome"]) for e in scheduler
+    }
 
     # A page at a time gives the same entries as one page.
     paged, after = [], None
     while True:
-        answer = await world.as_("auditor@example.org", Role.AUDITOR, "rating", "GET", "/audit",
-                                 params={"register_id": register_id, "limit": 2, **({"after": after} if after else {})})
+        answer = await world.as_(
+            "auditor@example.org",
+            Role.AUDITOR,
+            "rating",
+            "GET",
+            "/audit",
+            params={"register_id": register_id, "limit": 2, **({"after": after} if after else {})},
+        )
         paged += answer.json()["entries"]
         if not (after := answer.json()["next"]):
             break
@@ -233,8 +283,11 @@ async def test_the_audit_says_who_read_or_changed_the_record_through_which_endpo
 
 async def test_dsr_audit_merges_every_service_in_time_order(world):
     register_id = world.ids["register_id"]
-    env = {"DSR_TOKEN": token(Role.AUDITOR, subject="auditor@example.org"), "COLUMNS": "250",
-           **{f"DSR_{s.upper()}_URL": world.urls[s] for s in SERVICES}}
+    env = {
+        "DSR_TOKEN": token(Role.AUDITOR, subject="auditor@example.org"),
+        "COLUMNS": "250",
+        **{f"DSR_{s.upper()}_URL": world.urls[s] for s in SERVICES},
+    }
     result = await asyncio.to_thread(CliRunner().invoke, dsr_app, ["audit", register_id, "--json"], env=env)
     assert result.exit_code == 0, (result.output, result.exception)
     entries = [json.loads(line) for line in result.output.splitlines() if line.strip()]
@@ -247,7 +300,10 @@ async def test_dsr_audit_merges_every_service_in_time_order(world):
 
     # The command's own reading is audited by every service.
     for service in SERVICES:
-        assert any(e["action"] == "audit.read" for e in await audit_of(world, service, actor=identity().user_id("auditor@example.org")))
+        assert any(
+            e["action"] == "audit.read"
+            for e in await audit_of(world, service, actor=identity().user_id("auditor@example.org"))
+        )
 
 
 async def test_health_and_metrics_need_no_token(world):

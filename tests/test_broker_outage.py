@@ -38,8 +38,9 @@ def referral(own_kafka, service_env, tmp_path):
     from dsr_devstack import ServiceProcess
 
     port = free_port()
-    env = service_env("referral", DSR_HTTP_PORT=str(port), DSR_KAFKA_BOOTSTRAP=own_kafka.bootstrap,
-                      DSR_PUBLISH_WAIT_SECONDS="2")
+    env = service_env(
+        "referral", DSR_HTTP_PORT=str(port), DSR_KAFKA_BOOTSTRAP=own_kafka.bootstrap, DSR_PUBLISH_WAIT_SECONDS="2"
+    )
     # A new broker creates its group coordinator's topic on the first join: allow for it.
     process = ServiceProcess("referral", "dsr_referral", port, env, tmp_path / "referral.log", start_timeout=240)
     process.start()
@@ -60,26 +61,32 @@ async def test_a_referral_is_answered_while_kafka_is_down_and_published_when_it_
         await eventually(broker_down, timeout=60)
         started = time.monotonic()
         # The bound: a request that waited for the broker would run into this client's timeout.
-        answer = await http.post("/referrals", json=referral_body(nhs_number=NHS_NUMBERS[3]), headers=auth(Role.REFERRER),
-                                 timeout=30)
+        answer = await http.post(
+            "/referrals", json=referral_body(nhs_number=NHS_NUMBERS[3]), headers=auth(Role.REFERRER), timeout=30
+        )
         took = time.monotonic() - started
         assert answer.status_code == 202, answer.text
         register_id = answer.json()["register_id"]
         # The Kafka client has been reconnecting all along, until the limit held its lines back.
-        await eventually(lambda: max(_per_message(log_lines(referral.log_file, outage_from)).values(), default=0) >= 5,
-                         timeout=120)
+        await eventually(
+            lambda: max(_per_message(log_lines(referral.log_file, outage_from)).values(), default=0) >= 5, timeout=120
+        )
         lines = log_lines(referral.log_file, outage_from)
         outage = time.monotonic() - stopped_at
 
         own_kafka.start()
         async with TopicReader(own_kafka.bootstrap, f"{isolation}.dsr.referrals") as reader:
-            accepted = await eventually(lambda: reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted"), timeout=120)
+            accepted = await eventually(
+                lambda: reader.events(f"{isolation}.dsr.referrals", "ReferralAccepted"), timeout=120
+            )
         assert accepted[0]["data"]["register_id"] == register_id
         await eventually(lambda: _ready(http), timeout=60)
 
     per_message = _per_message(lines)
-    print(f"\nPOST /referrals with Kafka down: {answer.status_code} in {took:.1f}s; "
-          f"{len(lines)} log lines in {outage:.0f}s of outage ({len(lines) / outage:.1f}/s)")
+    print(
+        f"\nPOST /referrals with Kafka down: {answer.status_code} in {took:.1f}s; "
+        f"{len(lines)} log lines in {outage:.0f}s of outage ({len(lines) / outage:.1f}/s)"
+    )
     for (logger, event), count in per_message.most_common(5):
         print(f"  {count} x {logger}: {event[:100]}")
     # At most five lines of one logger and message a minute while the outage lasts.

@@ -25,8 +25,15 @@ SEED = int(os.environ.get("DSR_CHAOS_SEED", "16"))
 @pytest.mark.timeout(900)
 async def test_the_register_loses_nothing_and_repeats_nothing_under_kills_and_an_smtp_outage(infra, identity, tmp_path):
     async with running_world(infra, identity, tmp_path, "derbyshire") as world:
-        chaos = Chaos(world, seed=SEED, events=EVENTS, bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri,
-                      kills_each=1, settle_seconds=600)
+        chaos = Chaos(
+            world,
+            seed=SEED,
+            events=EVENTS,
+            bootstrap=infra.kafka_bootstrap,
+            mongo_uri=infra.mongo_uri,
+            kills_each=1,
+            settle_seconds=600,
+        )
         tally = await chaos.run()
         print("\n" + chaos.report())
     assert tally.ok, chaos.report()

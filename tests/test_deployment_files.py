@@ -56,7 +56,10 @@ KUBERNETES_VERSIONS = ("1.31", "1.37")
 
 def settings_class(service: str) -> type[ServiceSettings]:
     return {
-        "notifier": NotifierSettings, "identity": IdentitySettings, "web": WebSettings, "hospital_gateway": GatewaySettings,
+        "notifier": NotifierSettings,
+        "identity": IdentitySettings,
+        "web": WebSettings,
+        "hospital_gateway": GatewaySettings,
     }.get(service, ServiceSettings)
 
 
@@ -91,7 +94,9 @@ def test_the_settings_classes_are_what_the_checks_read():
     assert ServiceSettings.model_config["env_prefix"] == NotifierSettings.model_config["env_prefix"] == "DSR_"
     assert {"DSR_KAFKA_BOOTSTRAP", "DSR_MONGO_URI", "DSR_AREA_PROFILE", "DSR_AUTH_ISSUER"} <= variables(ServiceSettings)
     assert {"DSR_SMTP_HOST", "DSR_SMTP_PASSWORD"} <= variables(NotifierSettings) - variables(ServiceSettings)
-    assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(ServiceSettings)
+    assert {"DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS"} <= variables(IdentitySettings) - variables(
+        ServiceSettings
+    )
     assert SERVICES == ["hospital_gateway", "identity", "notifier", "rating", "referral", "scheduler", "web"]
     assert WebSettings.model_config["env_prefix"] == "DSR_"
     assert {"DSR_MLLP_PORT", "DSR_QUARANTINE_RETENTION_DAYS"} <= variables(GatewaySettings) - variables(ServiceSettings)
@@ -124,7 +129,7 @@ def set_image(container: dict[str, Any], rule: dict[str, str]) -> None:
     elif "newTag" in rule:
         container["image"] = f"{new}:{rule['newTag']}"
     else:
-        container["image"] = new + image[len(name):]
+        container["image"] = new + image[len(name) :]
 
 
 def kustomize(directory: Path, seen: set[Path]) -> list[dict[str, Any]]:
@@ -180,7 +185,9 @@ def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def test_every_manifest_is_deployed_by_an_overlay_or_is_the_secret_template():
-    used = set().union(*(_rendered(area)[1] for area in AREAS)) | {(K8S / "areas" / a / "kustomization.yaml") for a in AREAS}
+    used = set().union(*(_rendered(area)[1] for area in AREAS)) | {
+        (K8S / "areas" / a / "kustomization.yaml") for a in AREAS
+    }
     templates = {K8S / "areas" / a / "secret.template.yaml" for a in AREAS}
     files = set(K8S.rglob("*.yaml")) | set(K8S.rglob("*.yml"))
     assert files - used - templates == set(), "files no overlay deploys"
@@ -217,7 +224,9 @@ def test_the_kubernetes_schema_check_rejects_a_misspelt_field_and_a_wrong_type()
     deployment = find(rendered(AREAS[0]), "Deployment", "rating")
     deployment["spec"]["replicas"] = "2"
     assert "replicas" in (schema_errors(deployment, KUBERNETES_VERSIONS[-1]) or "")
-    assert "Couldn't find schema" in schema_errors({"apiVersion": "v1", "kind": "Nonsense", "metadata": {"name": "x"}}, KUBERNETES_VERSIONS[-1])
+    assert "Couldn't find schema" in schema_errors(
+        {"apiVersion": "v1", "kind": "Nonsense", "metadata": {"name": "x"}}, KUBERNETES_VERSIONS[-1]
+    )
 
 
 # --- Kubernetes: what the schemas cannot see -------------------------------
@@ -255,8 +264,13 @@ def test_every_variable_an_area_sets_is_a_setting_of_its_service(area: str, monk
             settings = settings_from(service, env, patch)
         if service == "web":
             assert settings.cookie_secure and settings.behind_proxy and settings.public_url.startswith("https://")
-            assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
-                    settings.identity_url} == {f"http://{s}:8000" for s in WEB_CALLS}
+            assert {
+                settings.referral_url,
+                settings.rating_url,
+                settings.scheduler_url,
+                settings.notifier_url,
+                settings.identity_url,
+            } == {f"http://{s}:8000" for s in WEB_CALLS}
             continue
         assert settings.rebuild is False and settings.simulated_clock is False
         assert settings.http_host == "0.0.0.0"
@@ -290,9 +304,19 @@ def test_each_service_gets_only_the_secrets_it_needs(area: str):
 @pytest.mark.parametrize("area", AREAS)
 def test_the_secret_template_holds_only_marked_placeholders(area: str):
     secret = secret_template(area)
-    assert secret["metadata"] == {"name": "dsr-secrets", "namespace": f"dsr-{area}", "labels": {"app.kubernetes.io/part-of": "dsr"}}
+    assert secret["metadata"] == {
+        "name": "dsr-secrets",
+        "namespace": f"dsr-{area}",
+        "labels": {"app.kubernetes.io/part-of": "dsr"},
+    }
     web = {"DSR_SESSION_SECRET", "DSR_OIDC_CLIENT_SECRET"}
-    assert set(secret["stringData"]) == {"DSR_IDENTITY_SIGNING_KEY", "DSR_NHS_HASH_KEY", "DSR_SMTP_USERNAME", "DSR_SMTP_PASSWORD", *web}
+    assert set(secret["stringData"]) == {
+        "DSR_IDENTITY_SIGNING_KEY",
+        "DSR_NHS_HASH_KEY",
+        "DSR_SMTP_USERNAME",
+        "DSR_SMTP_PASSWORD",
+        *web,
+    }
     assert unknown_variables("web", web) == []
     assert all(value.startswith("PLACEHOLDER-CHANGE-ME") for value in secret["stringData"].values())
     assert unknown_variables("notifier", set(secret["stringData"]) - {"DSR_IDENTITY_SIGNING_KEY"} - web) == []
@@ -300,11 +324,15 @@ def test_the_secret_template_holds_only_marked_placeholders(area: str):
 
 
 @pytest.mark.parametrize("area", AREAS)
-def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(
+    area: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     docs = rendered(area)
     profile = find(docs, "ConfigMap", "dsr-area-profile")["data"]["area.toml"]
     shipped = (PROFILES / f"{area}.toml").read_text("utf-8")
-    assert profile == shipped, f"copy shared/src/dsr_shared/rules/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
+    assert profile == shipped, (
+        f"copy shared/src/dsr_shared/rules/profiles/{area}.toml into deploy/k8s/areas/{area}/config.yaml"
+    )
     config = find(docs, "ConfigMap", "dsr-config")["data"]
     for service in SERVICES:
         pod = find(docs, "Deployment", k8s_name(service))["spec"]["template"]["spec"]
@@ -325,7 +353,10 @@ def test_the_area_profile_is_the_shipped_one_and_loads_from_its_path(area: str, 
 @pytest.mark.parametrize("area", AREAS)
 def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
     docs = rendered(area)
-    assert find(docs, "Namespace", f"dsr-{area}")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        find(docs, "Namespace", f"dsr-{area}")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        == "restricted"
+    )
     port = int(find(docs, "ConfigMap", "dsr-config")["data"]["DSR_HTTP_PORT"])
     for service in SERVICES:
         deployment = find(docs, "Deployment", k8s_name(service))
@@ -345,7 +376,11 @@ def test_each_service_runs_safely_with_probes_limits_and_metrics(area: str):
         startup = container["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] > 120, "start-up waits up to 120 s for Kafka"
         annotations = template["metadata"]["annotations"]
-        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
         for bound in ("requests", "limits"):
             assert set(container["resources"][bound]) == {"cpu", "memory"}, (service, bound)
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
@@ -377,10 +412,14 @@ def test_rating_and_scheduler_scale_and_the_notifier_runs_alone(area: str):
 # --- docker-compose.yml ------------------------------------------------------------
 
 COMPOSE = ROOT / "docker-compose.yml"
-COMPOSE_ENV = {"DSR_NHS_HASH_KEY": "test-nhs-hash-key", "DSR_IDENTITY_SIGNING_KEY": "test-signing-key",
-               "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]',
-               "DSR_SESSION_SECRET": "test-session-secret-for-compose-0123456789", "DSR_OIDC_ISSUER": "https://idp.invalid",
-               "DSR_OIDC_CLIENT_SECRET": "test-oidc-client-secret"}
+COMPOSE_ENV = {
+    "DSR_NHS_HASH_KEY": "test-nhs-hash-key",
+    "DSR_IDENTITY_SIGNING_KEY": "test-signing-key",
+    "DSR_IDENTITY_PROVIDERS": '[{"name": "p", "issuer": "https://idp.invalid", "client_id": "web"}]',
+    "DSR_SESSION_SECRET": "test-session-secret-for-compose-0123456789",
+    "DSR_OIDC_ISSUER": "https://idp.invalid",
+    "DSR_OIDC_CLIENT_SECRET": "test-oidc-client-secret",
+}
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>\w+)")
 
 
@@ -445,8 +484,14 @@ def test_the_compose_schema_check_rejects_a_misspelt_key():
 
 
 def test_compose_refuses_to_start_without_the_secrets():
-    for missing in ("DSR_NHS_HASH_KEY", "DSR_IDENTITY_SIGNING_KEY", "DSR_IDENTITY_PROVIDERS", "DSR_SESSION_SECRET",
-                    "DSR_OIDC_ISSUER", "DSR_OIDC_CLIENT_SECRET"):
+    for missing in (
+        "DSR_NHS_HASH_KEY",
+        "DSR_IDENTITY_SIGNING_KEY",
+        "DSR_IDENTITY_PROVIDERS",
+        "DSR_SESSION_SECRET",
+        "DSR_OIDC_ISSUER",
+        "DSR_OIDC_CLIENT_SECRET",
+    ):
         with pytest.raises(KeyError, match=missing):
             compose({k: v for k, v in COMPOSE_ENV.items() if k != missing})
 
@@ -499,8 +544,13 @@ def test_compose_services_are_wired_to_their_settings(monkeypatch: pytest.Monkey
     assert unknown_variables("web", set(web)) == []
     with monkeypatch.context() as patch:
         settings = settings_from("web", {**image_env, **web}, patch)
-    assert {settings.referral_url, settings.rating_url, settings.scheduler_url, settings.notifier_url,
-            settings.identity_url} == {f"http://{s}:8000" for s in WEB_CALLS}
+    assert {
+        settings.referral_url,
+        settings.rating_url,
+        settings.scheduler_url,
+        settings.notifier_url,
+        settings.identity_url,
+    } == {f"http://{s}:8000" for s in WEB_CALLS}
     assert services["web"]["build"]["target"] == "web"
     for name in BACKENDS:
         service = services[name]

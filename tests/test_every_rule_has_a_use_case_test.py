@@ -12,6 +12,8 @@ RULE_ID = re.compile(r"R-[A-Z]+-\d+[a-z]?")
 
 def test_every_rule_in_the_rules_document_is_named_by_a_use_case_test():
     stated = set(RULE_ID.findall((ROOT / "docs" / "RULES.md").read_text()))
-    named = {rule for path in ROOT.glob("services/*/tests/test_use_cases.py") for rule in RULE_ID.findall(path.read_text())}
+    named = {
+        rule for path in ROOT.glob("services/*/tests/test_use_cases.py") for rule in RULE_ID.findall(path.read_text())
+    }
     assert stated, "docs/RULES.md states no rule"
     assert stated <= named, f"rules without a use-case test: {sorted(stated - named)}"

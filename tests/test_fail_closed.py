@@ -26,8 +26,9 @@ NAMED = {
 def start(service: str, tmp_path, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")} | settings
     # No .env file where it starts.
-    return subprocess.run([sys.executable, "-m", f"dsr_{service}"], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", f"dsr_{service}"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("service", sorted(NAMED))
@@ -59,11 +60,17 @@ def test_the_identity_service_refuses_the_development_client_secret_and_seed_use
 
     assert OPS_CLIENT_SECRET == DEVELOPMENT_OPS_SECRET
     settings = IdentitySettings(
-        auth_issuer="https://identity.example.org", identity_signing_key="-----BEGIN PRIVATE KEY-----",
+        auth_issuer="https://identity.example.org",
+        identity_signing_key="-----BEGIN PRIVATE KEY-----",
         identity_providers=[{"name": "CIS2", "issuer": "https://cis2.example.org", "client_id": "web"}],
-        identity_clients=[{"client_id": "dsr_ops", "secret_sha256": secret_sha256(OPS_CLIENT_SECRET), "roles": ["ops"]}],
+        identity_clients=[
+            {"client_id": "dsr_ops", "secret_sha256": secret_sha256(OPS_CLIENT_SECRET), "roles": ["ops"]}
+        ],
         identity_seed_users=[{"issuer": "https://cis2.example.org", "subject": "x", "roles": ["dsr_team"]}],
     )
     problems = " ".join(settings.startup_problems())
     assert "DSR_IDENTITY_CLIENTS" in problems and "DSR_IDENTITY_SEED_USERS" in problems
-    assert IdentitySettings(development_mode=True, identity_seed_users=settings.identity_seed_users).startup_problems() == []
+    assert (
+        IdentitySettings(development_mode=True, identity_seed_users=settings.identity_seed_users).startup_problems()
+        == []
+    )

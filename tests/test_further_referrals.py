@@ -21,7 +21,17 @@ pytestmark = pytest.mark.stack
 AREA = load_profile("derbyshire")
 TEAM = auth(Role.DSR_TEAM, subject="dsr.lead@example.org")
 SECOND_REFERRER = "bo.second@example.org"
-PERSONAL = ("Morwenna", "Tregarthen", "9434765919", "943 476 5919", "1979-02-14", "Idris", "Pennock", "9434765870", "2001-03-09")
+PERSONAL = (
+    "Morwenna",
+    "Tregarthen",
+    "9434765919",
+    "943 476 5919",
+    "1979-02-14",
+    "Idris",
+    "Pennock",
+    "9434765870",
+    "2001-03-09",
+)
 
 
 async def test_a_second_referral_alerts_the_team_and_the_team_completes_an_automatic_record(stack, infra, isolation):
@@ -35,16 +45,25 @@ async def test_a_second_referral_alerts_the_team_and_the_team_completes_an_autom
                 answer = await http.get(f"{rating}/register/{register_id}", headers=TEAM)
                 return answer.json() if answer.status_code == 200 else None
 
-            person = dict(given_name="Morwenna", family_name="Tregarthen", nhs_number="9434765919", date_of_birth="1979-02-14")
-            first = await http.post(f"{referral}/referrals", json=referral_body(**person), headers=auth(Role.REFERRER, subject="a@example.org"))
+            person = dict(
+                given_name="Morwenna", family_name="Tregarthen", nhs_number="9434765919", date_of_birth="1979-02-14"
+            )
+            first = await http.post(
+                f"{referral}/referrals",
+                json=referral_body(**person),
+                headers=auth(Role.REFERRER, subject="a@example.org"),
+            )
             register_id = first.json()["register_id"]
             assert (await eventually(lambda: record(register_id)))["rating"] == "amber"
             # The notifier compares with the rating it has heard.
-            await eventually(lambda: mongo[f"{isolation}_notifier"]["people"].find_one({"_id": register_id, "rating": "amber"}))
+            await eventually(
+                lambda: mongo[f"{isolation}_notifier"]["people"].find_one({"_id": register_id, "rating": "amber"})
+            )
 
             b_referrer = {"name": "Bo Second", "role": "GP", "organisation": "Surgery", "email": SECOND_REFERRER}
             second = await http.post(
-                f"{referral}/referrals", json=referral_body(**person, rating="red", referrer=b_referrer),
+                f"{referral}/referrals",
+                json=referral_body(**person, rating="red", referrer=b_referrer),
                 headers=auth(Role.REFERRER, subject="b@example.org"),
             )
             assert second.status_code == 202 and second.json()["outcome"] == "sent_to_dsr_team"
@@ -58,12 +77,19 @@ async def test_a_second_referral_alerts_the_team_and_the_team_completes_an_autom
             assert "proposing a higher rating" in email["Subject"]
             text = email.get_body(("plain",)).get_content()
             assert "HIGHER rating than the current one: red" in text and second.json()["referral_id"] in text
-            assert (await record(register_id))["rating"] == "amber", "the DSR team decides; the referral changes nothing by itself"
+            assert (await record(register_id))["rating"] == "amber", (
+                "the DSR team decides; the referral changes nothing by itself"
+            )
 
             # R-ELIG-4 then the DSR team: the record made on discharge is completed.
             await feed.publish(
-                "dsr.hospital.discharges", "Discharged",
-                {"nhs_number": "9434765870", "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"},
+                "dsr.hospital.discharges",
+                "Discharged",
+                {
+                    "nhs_number": "9434765870",
+                    "discharged_at": datetime.now(timezone.utc).isoformat(),
+                    "hospital_ods_code": "RXM01",
+                },
                 key="9434765870",
             )
 
@@ -74,9 +100,14 @@ async def test_a_second_referral_alerts_the_team_and_the_team_completes_an_autom
 
             made = await eventually(automatic)
             assert made["age_band"] == "unknown"
-            completion = referral_body(given_name="Idris", family_name="Pennock", nhs_number="9434765870", date_of_birth="2001-03-09")
+            completion = referral_body(
+                given_name="Idris", family_name="Pennock", nhs_number="9434765870", date_of_birth="2001-03-09"
+            )
             completed = await http.post(f"{referral}/referrals", json=completion, headers=TEAM)
-            assert (completed.json()["outcome"], completed.json()["register_id"]) == ("record_completed", made["register_id"])
+            assert (completed.json()["outcome"], completed.json()["register_id"]) == (
+                "record_completed",
+                made["register_id"],
+            )
 
             async def banded() -> dict | None:
                 view = await record(made["register_id"])

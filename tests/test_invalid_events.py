@@ -85,8 +85,9 @@ class Message:
 
 
 def envelope(event_type: str, data: Any, area: str = AREA) -> Envelope:
-    return new_envelope(event_type=event_type, schema_version=1, occurred_at=datetime.now(timezone.utc), area=area,
-                        data=data)
+    return new_envelope(
+        event_type=event_type, schema_version=1, occurred_at=datetime.now(timezone.utc), area=area, data=data
+    )
 
 
 def encoded(value: Envelope | dict) -> bytes:
@@ -128,38 +129,60 @@ def invalid_messages(topic: Topic, valid: Valid) -> dict[str, st.SearchStrategy[
         return lambda drawn: Message("?", encoded(envelope(valid.event_type, change(drawn))), key, valid.event_type)
 
     broken_envelope = st.tuples(st.sampled_from(sorted(Envelope.model_fields)), JSON).map(
-        lambda change: {**good.model_dump(mode="json"), change[0]: change[1]})
+        lambda change: {**good.model_dump(mode="json"), change[0]: change[1]}
+    )
     kinds = {
-        "undecodable": st.binary(max_size=300).filter(lambda b: not is_envelope(b)).map(
-            lambda b: Message("undecodable", b, key)),
-        "wrong_shape": (JSON | broken_envelope).map(encoded).filter(lambda b: not is_envelope(b)).map(
-            lambda b: Message("wrong_shape", b, key)),
-        "unknown_type": st.tuples(st.text(min_size=1, max_size=80).filter(lambda t: t not in EVENT_TYPES),
-                                  st.dictionaries(st.text(max_size=12), JSON, max_size=4)).map(
-            lambda t: Message("unknown_type", encoded(envelope(*t)), key)),
+        "undecodable": st.binary(max_size=300)
+        .filter(lambda b: not is_envelope(b))
+        .map(lambda b: Message("undecodable", b, key)),
+        "wrong_shape": (JSON | broken_envelope)
+        .map(encoded)
+        .filter(lambda b: not is_envelope(b))
+        .map(lambda b: Message("wrong_shape", b, key)),
+        "unknown_type": st.tuples(
+            st.text(min_size=1, max_size=80).filter(lambda t: t not in EVENT_TYPES),
+            st.dictionaries(st.text(max_size=12), JSON, max_size=4),
+        ).map(lambda t: Message("unknown_type", encoded(envelope(*t)), key)),
         "invalid_field": st.one_of(
             st.sampled_from(fields).map(lambda name: {k: v for k, v in valid.data.items() if k != name}),
             st.tuples(st.sampled_from(fields), JSON).map(lambda change: {**valid.data, change[0]: change[1]}),
         ).map(with_data(lambda data: data)),
         "over_long": st.tuples(st.sampled_from(texts), st.integers(65, 12_000)).map(
-            with_data(lambda change: {**valid.data, change[0]: "x" * change[1]})),
+            with_data(lambda change: {**valid.data, change[0]: "x" * change[1]})
+        ),
     }
     if topic in FROM_OTHER_SYSTEMS:
-        kinds["wrong_key"] = st.binary(min_size=1, max_size=40).filter(lambda k: k != key).map(
-            lambda k: Message("wrong_key", encoded(good), k, valid.event_type))
-        kinds["wrong_area"] = st.text(max_size=20).filter(lambda a: a != AREA).map(
-            lambda area: Message("wrong_area", encoded(envelope(valid.event_type, valid.data, area)), key))
+        kinds["wrong_key"] = (
+            st.binary(min_size=1, max_size=40)
+            .filter(lambda k: k != key)
+            .map(lambda k: Message("wrong_key", encoded(good), k, valid.event_type))
+        )
+        kinds["wrong_area"] = (
+            st.text(max_size=20)
+            .filter(lambda a: a != AREA)
+            .map(lambda area: Message("wrong_area", encoded(envelope(valid.event_type, valid.data, area)), key))
+        )
     # Kinds built from a valid event must still be invalid by the contract's own decoder.
-    return {kind: strategy.map(lambda m, kind=kind: Message(kind, m.value, m.key, m.event_type)).filter(
-        lambda m: m.kind in ("wrong_key", "wrong_area") or not decodes(m.value)) for kind, strategy in kinds.items()}
+    return {
+        kind: strategy.map(lambda m, kind=kind: Message(kind, m.value, m.key, m.event_type)).filter(
+            lambda m: m.kind in ("wrong_key", "wrong_area") or not decodes(m.value)
+        )
+        for kind, strategy in kinds.items()
+    }
 
 
 def examples(strategy: st.SearchStrategy[Message]) -> list[Message]:
     """A few examples of `strategy`, the same every run."""
     drawn: list[Message] = []
 
-    @settings(max_examples=EXAMPLES_PER_KIND, derandomize=True, database=None, deadline=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_KIND,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(message: Message) -> None:
         drawn.append(message)
@@ -219,8 +242,11 @@ class World:
         return (await self.register(register_id)).get("rating")
 
     async def obligations(self, register_id: str) -> list:
-        answer = await self.http.get(f"{self.stack.url('scheduler')}/obligations", params={"register_id": register_id},
-                                     headers=auth(Role.DSR_TEAM))
+        answer = await self.http.get(
+            f"{self.stack.url('scheduler')}/obligations",
+            params={"register_id": register_id},
+            headers=auth(Role.DSR_TEAM),
+        )
         return answer.json()["obligations"] if answer.status_code == 200 else []
 
     async def committed(self, service: str, topic: Topic) -> int:
@@ -234,7 +260,9 @@ def person(seed: int) -> tuple[str, str]:
 
 
 def accepted(register_id: str, nhs_number: str) -> Valid:
-    return Valid("ReferralAccepted", referral_accepted(register_id, nhs_number_hash(NHS_HASH_KEY, nhs_number)), register_id)
+    return Valid(
+        "ReferralAccepted", referral_accepted(register_id, nhs_number_hash(NHS_HASH_KEY, nhs_number)), register_id
+    )
 
 
 def valid_event(world: World, topic: Topic) -> tuple[Valid, Callable[[Envelope], Any]]:
@@ -243,34 +271,61 @@ def valid_event(world: World, topic: Topic) -> tuple[Valid, Callable[[Envelope],
     if topic is Topic.REFERRALS_SUBMITTED:
         body = referral_body(nhs_number=valid_nhs_number(8700))
         return Valid("ReferralSubmitted", body, body["submission_id"]), lambda sent: [
-            e for e in world.reader.events(world.topic(Topic.REFERRALS), "ReferralAccepted")
-            if e["correlation_id"] == sent.correlation_id]
+            e
+            for e in world.reader.events(world.topic(Topic.REFERRALS), "ReferralAccepted")
+            if e["correlation_id"] == sent.correlation_id
+        ]
     if topic is Topic.REFERRALS:
         register_id, nhs_number = person(3)
         return accepted(register_id, nhs_number), lambda _: world.register(register_id)
     if topic is Topic.RATINGS:
         register_id = person(4)[0]
-        data = {"register_id": register_id, "from_rating": None, "to_rating": "red", "rationale": "r",
-                "changed_by": "dsr.team@example.org", "cause": "referral", "cohort": "adult", "age_band": "adult"}
+        data = {
+            "register_id": register_id,
+            "from_rating": None,
+            "to_rating": "red",
+            "rationale": "r",
+            "changed_by": "dsr.team@example.org",
+            "cause": "referral",
+            "cohort": "adult",
+            "age_band": "adult",
+        }
         return Valid("RatingChanged", data, register_id), lambda _: world.obligations(register_id)
     if topic is Topic.ADMISSIONS:
         register_id, nhs_number = world.at_home
-        data = {"nhs_number": nhs_number, "admitted_at": now.isoformat(), "hospital_ods_code": "RXM",
-                "bed_type": "mental_health", "legal_basis": "section_2"}
+        data = {
+            "nhs_number": nhs_number,
+            "admitted_at": now.isoformat(),
+            "hospital_ods_code": "RXM",
+            "bed_type": "mental_health",
+            "legal_basis": "section_2",
+        }
         return Valid("Admitted", data, nhs_number), lambda _: _equals(world.rating(register_id), "blue")
     if topic is Topic.DISCHARGES:
         register_id, nhs_number = world.admitted
-        data = {"nhs_number": nhs_number, "discharged_at": now.isoformat(), "hospital_ods_code": "RXM",
-                "destination": "home"}
+        data = {
+            "nhs_number": nhs_number,
+            "discharged_at": now.isoformat(),
+            "hospital_ods_code": "RXM",
+            "destination": "home",
+        }
         return Valid("Discharged", data, nhs_number), lambda _: _equals(world.rating(register_id), "amber")
     if topic is Topic.OBLIGATIONS:
         register_id = world.at_home[0]
-        data = {"obligation_id": str(uuid.uuid4()), "register_id": register_id, "kind": "case_holder_update",
-                "title": "Case-holder update", "rule": "R-OB-11", "responsible": "case_holder",
-                "due_at": (now + timedelta(days=1)).isoformat()}
+        data = {
+            "obligation_id": str(uuid.uuid4()),
+            "register_id": register_id,
+            "kind": "case_holder_update",
+            "title": "Case-holder update",
+            "rule": "R-OB-11",
+            "responsible": "case_holder",
+            "due_at": (now + timedelta(days=1)).isoformat(),
+        }
         return Valid("ObligationDue", data, register_id), lambda _: [
-            m for m in world.stack.smtp.messages()
-            if m["X-DSR-Register-Id"] == register_id and m["X-DSR-Kind"] == "obligation_due"]
+            m
+            for m in world.stack.smtp.messages()
+            if m["X-DSR-Register-Id"] == register_id and m["X-DSR-Kind"] == "obligation_due"
+        ]
     raise AssertionError(f"{topic.value} is consumed but has no valid event here: add one to valid_event()")
 
 
@@ -293,13 +348,22 @@ async def world(infra, identity, tmp_path_factory):
             world = World(stack, prefix, producer, admin, reader, http, admitted=person(1), at_home=person(2))
             for register_id, nhs_number in (world.admitted, world.at_home):
                 valid = accepted(register_id, nhs_number)
-                await producer.send_and_wait(world.topic(Topic.REFERRALS), encoded(envelope(valid.event_type, valid.data)),
-                                             key=valid.key.encode())
-            admission = {"nhs_number": world.admitted[1], "admitted_at": datetime.now(timezone.utc).isoformat(),
-                         "hospital_ods_code": "RXM", "bed_type": "mental_health", "legal_basis": "section_2"}
+                await producer.send_and_wait(
+                    world.topic(Topic.REFERRALS),
+                    encoded(envelope(valid.event_type, valid.data)),
+                    key=valid.key.encode(),
+                )
+            admission = {
+                "nhs_number": world.admitted[1],
+                "admitted_at": datetime.now(timezone.utc).isoformat(),
+                "hospital_ods_code": "RXM",
+                "bed_type": "mental_health",
+                "legal_basis": "section_2",
+            }
             await eventually(lambda: _equals(world.rating(world.at_home[0]), "amber"), timeout=120)
-            await producer.send_and_wait(world.topic(Topic.ADMISSIONS), encoded(envelope("Admitted", admission)),
-                                         key=world.admitted[1].encode())
+            await producer.send_and_wait(
+                world.topic(Topic.ADMISSIONS), encoded(envelope("Admitted", admission)), key=world.admitted[1].encode()
+            )
             await eventually(lambda: _equals(world.rating(world.admitted[0]), "blue"), timeout=60)
             yield world
         await http.aclose()
@@ -324,20 +388,31 @@ async def test_invalid_events_are_dead_lettered_with_a_reason_and_the_next_valid
         for letter in world.reader.on(dlq_name(world.topic(topic))):
             headers = {k: v.decode() for k, v in letter.headers}
             assert headers["dlq-source-topic"] == world.topic(topic)
-            found[int(headers["dlq-source-offset"]), headers["dlq-consumer-group"]] = (headers["dlq-reason"], letter.value)
+            found[int(headers["dlq-source-offset"]), headers["dlq-consumer-group"]] = (
+                headers["dlq-reason"],
+                letter.value,
+            )
         return found
 
-    expected = {(offset, world.group(service)): (reason, message.value)
-                for offset, message in sent.items() for service, reason in refusals(topic, message).items()}
+    expected = {
+        (offset, world.group(service)): (reason, message.value)
+        for offset, message in sent.items()
+        for service, reason in refusals(topic, message).items()
+    }
     await eventually(lambda: expected.keys() <= letters().keys(), timeout=30)
-    wrong = {where: (sent[where[0]].kind, letters().get(where, ("missing", b""))[0], reason)
-             for where, (reason, value) in expected.items() if letters().get(where) != (reason, value)}
+    wrong = {
+        where: (sent[where[0]].kind, letters().get(where, ("missing", b""))[0], reason)
+        for where, (reason, value) in expected.items()
+        if letters().get(where) != (reason, value)
+    }
     unexpected = {where: (sent[where[0]].kind, got[0]) for where, got in letters().items() if where not in expected}
     assert not wrong, f"(offset, group): (kind, reason given, reason expected): {wrong}"
     assert not unexpected, f"dead-lettered though the contract keeps them: {unexpected}"
     kinds = sorted({m.kind for m in messages})
-    print(f"\n{topic.value}: {len(messages)} invalid ({', '.join(kinds)}) -> {len(expected)} dead letters "
-          f"for {len(routes()[topic])} consumer(s); the valid event after them processed")
+    print(
+        f"\n{topic.value}: {len(messages)} invalid ({', '.join(kinds)}) -> {len(expected)} dead letters "
+        f"for {len(routes()[topic])} consumer(s); the valid event after them processed"
+    )
 
 
 async def _past(world: World, service: str, topic: Topic, offset: int) -> bool:

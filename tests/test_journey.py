@@ -23,7 +23,12 @@ from dsr_testing.support import EventFeed, TopicReader, auth, eventually, referr
 pytestmark = pytest.mark.stack
 
 SERVICES = REGISTER_SERVICES
-PERSON = {"given_name": "Philippa", "family_name": "Quennell", "nhs_number": "9434765870", "date_of_birth": "1987-06-21"}
+PERSON = {
+    "given_name": "Philippa",
+    "family_name": "Quennell",
+    "nhs_number": "9434765870",
+    "date_of_birth": "1987-06-21",
+}
 PERSONAL = ("Philippa", "Quennell", "9434765870", "943 476 5870", "1987-06-21", "21/06/1987", "21 June 1987")
 POSTCODE = {"derbyshire": "DE1 1AA", "staffordshire": "ST4 6QG"}
 TEAM = auth(Role.DSR_TEAM, subject="dsr.lead@example.org")
@@ -64,14 +69,17 @@ class Journey:
     async def rate(self, rating: str, rationale: str) -> None:
         answer = await self.http.post(
             f"{self.url('rating')}/register/{self.register_id}/rating",
-            json={"rating": rating, "rationale": rationale, "agreed_with_person": True}, headers=TEAM,
+            json={"rating": rating, "rationale": rationale, "agreed_with_person": True},
+            headers=TEAM,
         )
         assert answer.status_code == 200, answer.text
 
     async def hospital(self, event_type: str, topic: str, data: dict) -> None:
         feed = await EventFeed(self.bootstrap, self.prefix, self.area.code).start()
         try:
-            await feed.publish(topic, event_type, {"nhs_number": PERSON["nhs_number"], **data}, key=PERSON["nhs_number"])
+            await feed.publish(
+                topic, event_type, {"nhs_number": PERSON["nhs_number"], **data}, key=PERSON["nhs_number"]
+            )
         finally:
             await feed.stop()
 
@@ -104,8 +112,12 @@ async def journey(request, tmp_path, service_process, infra, isolation):
     await reader.__aenter__()
     try:
         env = {
-            "DSR_AREA_PROFILE": profile, "DSR_SIMULATED_CLOCK": "true", "DSR_SWEEP_EVERY_SECONDS": "1",
-            "DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": str(smtp.port), "DSR_NHS_HASH_KEY": "journey-key",
+            "DSR_AREA_PROFILE": profile,
+            "DSR_SIMULATED_CLOCK": "true",
+            "DSR_SWEEP_EVERY_SECONDS": "1",
+            "DSR_SMTP_HOST": "127.0.0.1",
+            "DSR_SMTP_PORT": str(smtp.port),
+            "DSR_NHS_HASH_KEY": "journey-key",
         }
         services = {name: service_process(name, **env) for name in SERVICES}
         trip = Journey(profile, services, smtp, reader, f"{isolation}.", infra.kafka_bootstrap)
@@ -143,10 +155,14 @@ async def test_a_person_along_the_pathway(journey: Journey):
         # Staffordshire: the update cadence (R-OB-11) restarts with an update, and the
         # Thursday tracking meeting's digest reaches the DSR team (R-OB-14).
         update = await trip.http.post(
-            f"{trip.url('rating')}/register/{trip.register_id}/updates", json={"text": "Seen at home today."}, headers=TEAM
+            f"{trip.url('rating')}/register/{trip.register_id}/updates",
+            json={"text": "Seen at home today."},
+            headers=TEAM,
         )
         assert update.status_code == 201
-        await eventually(lambda: [e for e in trip.events("dsr.obligations", "ObligationCompleted") if e["data"]["rule"] == "R-OB-11"])
+        await eventually(
+            lambda: [e for e in trip.events("dsr.obligations", "ObligationCompleted") if e["data"]["rule"] == "R-OB-11"]
+        )
         assert (await trip.wait_for_rules("R-OB-11"))["R-OB-11"]["obligation_id"] != amber["R-OB-11"]["obligation_id"]
         await eventually(lambda: trip.emails("update_added"))
         await trip.advance(timedelta(days=5))
@@ -155,7 +171,9 @@ async def test_a_person_along_the_pathway(journey: Journey):
 
     # The initial DSP meeting falls due (R-OB-3): ObligationDue, and the DSR team is told.
     await trip.advance(timedelta(days=12))
-    due = await eventually(lambda: [e for e in trip.events("dsr.obligations", "ObligationDue") if e["data"]["rule"] == "R-OB-3"])
+    due = await eventually(
+        lambda: [e for e in trip.events("dsr.obligations", "ObligationDue") if e["data"]["rule"] == "R-OB-3"]
+    )
     assert due and await eventually(lambda: [m for m in trip.emails("obligation_due") if m["To"] == team_mailbox])
 
     # Escalated to red (R-RAG-2): community C(E)TR within 72 working hours (R-OB-1); the DSR team is emailed at once.
@@ -172,10 +190,17 @@ async def test_a_person_along_the_pathway(journey: Journey):
     # Admitted (R-RAG-3): blue; post-admission C(E)TR and oversight visits (R-OB-7, R-OB-8, R-OB-9).
     # After the escalation (the newest fact wins), in whole seconds (the database keeps milliseconds).
     admitted_at = (await trip.now() + timedelta(seconds=1)).replace(microsecond=0)
-    await trip.hospital("Admitted", "dsr.hospital.admissions", {
-        "admitted_at": admitted_at.isoformat(), "hospital_ods_code": "RXM", "bed_type": "learning_disability",
-        "secure": False, "legal_basis": "section_3",
-    })
+    await trip.hospital(
+        "Admitted",
+        "dsr.hospital.admissions",
+        {
+            "admitted_at": admitted_at.isoformat(),
+            "hospital_ods_code": "RXM",
+            "bed_type": "learning_disability",
+            "secure": False,
+            "legal_basis": "section_3",
+        },
+    )
     blue = await trip.wait_for_rules("R-OB-7", "R-OB-8", "R-OB-9")
     assert "R-OB-1" not in blue
     assert await eventually(lambda: trip.emails("admission"))
@@ -183,9 +208,15 @@ async def test_a_person_along_the_pathway(journey: Journey):
     # Discharged (R-RAG-4): amber; post-discharge meeting within 10 working days (R-OB-5).
     discharged_at = admitted_at + timedelta(days=20)
     await trip.advance(timedelta(days=21))
-    await trip.hospital("Discharged", "dsr.hospital.discharges", {
-        "discharged_at": discharged_at.isoformat(), "hospital_ods_code": "RXM", "destination": "home",
-    })
+    await trip.hospital(
+        "Discharged",
+        "dsr.hospital.discharges",
+        {
+            "discharged_at": discharged_at.isoformat(),
+            "hospital_ods_code": "RXM",
+            "destination": "home",
+        },
+    )
     home = await trip.wait_for_rules("R-OB-5")
     assert datetime.fromisoformat(home["R-OB-5"]["due_at"]) == trip.calendar.deadline(
         discharged_at, Duration(amount=10, unit="working_days")
@@ -207,7 +238,14 @@ async def test_a_person_along_the_pathway(journey: Journey):
     assert trip.ratings() == ["amber", "red", "blue", "amber", "green"]
     view = (await trip.http.get(f"{trip.url('rating')}/register/{trip.register_id}", headers=TEAM)).json()
     assert view["status"] == "removed"
-    assert [h["cause"] for h in view["history"]] == ["referral", "person", "admission", "discharge", "person", "green_month_ended"]
+    assert [h["cause"] for h in view["history"]] == [
+        "referral",
+        "person",
+        "admission",
+        "discharge",
+        "person",
+        "green_month_ended",
+    ]
 
     # Every email: the register id, never the person's name, NHS number or date of birth.
     messages = trip.emails()

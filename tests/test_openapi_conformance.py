@@ -36,7 +36,9 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 @pytest.fixture(scope="module")
 def running(infra, identity, tmp_path_factory):
-    with whole_stack(infra, identity, f"t{uuid.uuid4().hex[:10]}", tmp_path_factory.mktemp("conformance"), gateway=True) as stack:
+    with whole_stack(
+        infra, identity, f"t{uuid.uuid4().hex[:10]}", tmp_path_factory.mktemp("conformance"), gateway=True
+    ) as stack:
         yield stack
 
 
@@ -44,18 +46,40 @@ def operations_of(service: str, role: Role | None) -> list[str]:
     """Schemathesis's names ("GET /audit") of the operations `role` may call; without one, the open ones."""
     if role is None:
         return [f"GET {path}" for path in sorted(UNTOUCHED)]
-    return sorted(f"{method} {path}" for (s, method, path), (allowed, _, _) in ENDPOINTS.items() if s == service and role in allowed)
+    return sorted(
+        f"{method} {path}"
+        for (s, method, path), (allowed, _, _) in ENDPOINTS.items()
+        if s == service and role in allowed
+    )
 
 
 def schemathesis(url: str, role: Role | None, operations: list[str], report: Path) -> subprocess.CompletedProcess:
     only = "^(" + "|".join(re.escape(name) for name in operations) + ")$"
     subject = f"conformance.{role.value if role else 'anonymous'}@example.org"
     command = [
-        SCHEMATHESIS, "--config-file", str(CONFIG), "--no-color", "run", f"{url}/openapi.json",
-        "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", "12", "--workers", "1",
+        SCHEMATHESIS,
+        "--config-file",
+        str(CONFIG),
+        "--no-color",
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "12",
+        "--workers",
+        "1",
         # No stateful phase: the documents declare no links between operations.
-        "--phases", "examples,coverage,fuzzing",
-        "--include-name-regex", only, "--report", "junit", "--report-junit-path", str(report),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--include-name-regex",
+        only,
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
         *(["--header", f"Authorization: Bearer {token(role, subject=subject)}"] if role else []),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)

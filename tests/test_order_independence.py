@@ -55,7 +55,11 @@ def histories(draw):
     entry_at = times.pop(draw(st.integers(0, len(times) - 1)))
     facts = [
         Fact(
-            id=str(uuid.uuid4()), kind="entry", at=_at(entry_at), by="referrer@nhs.net", rationale="r",
+            id=str(uuid.uuid4()),
+            kind="entry",
+            at=_at(entry_at),
+            by="referrer@nhs.net",
+            rationale="r",
             rating=draw(st.sampled_from([Rating.RED, Rating.AMBER, Rating.GREEN])),
         )
     ]
@@ -98,7 +102,9 @@ def test_a_discharge_before_its_admission_gives_the_admission_and_the_post_disch
     rating, history, demanded, emails = _run([entry, discharged, admitted], Cohort.ADULT, "derbyshire")
     assert rating == Rating.AMBER
     assert [(h["from_rating"], h["to_rating"], h["cause"]) for h in history] == [
-        (None, Rating.AMBER, "referral"), (Rating.AMBER, Rating.BLUE, "admission"), (Rating.BLUE, Rating.AMBER, "discharge")
+        (None, Rating.AMBER, "referral"),
+        (Rating.AMBER, Rating.BLUE, "admission"),
+        (Rating.BLUE, Rating.AMBER, "discharge"),
     ]
     assert {rule for rule, start, _, state in demanded if state == "open"} >= {"R-OB-5", "R-OB-4", "R-OB-11"}
     assert ("R-OB-7", admitted.at) in {(rule, start) for rule, start, _, _ in demanded}  # scheduled, then cancelled
@@ -123,8 +129,9 @@ def test_an_obligation_cancelled_then_withdrawn_is_announced_twice_under_two_ids
     from dsr_shared.contract.events import Transition
 
     def transition(hours: int, from_rating, to_rating, cause: str) -> Transition:
-        return Transition(transition_id=uuid.uuid4(), at=_at(hours), from_rating=from_rating, to_rating=to_rating,
-                          cause=cause)
+        return Transition(
+            transition_id=uuid.uuid4(), at=_at(hours), from_rating=from_rating, to_rating=to_rating, cause=cause
+        )
 
     scheduler = memory_scheduler("derbyshire").scheduler
     entry = transition(0, None, Rating.AMBER, "referral")

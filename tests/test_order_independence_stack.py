@@ -52,7 +52,10 @@ plans = st.lists(
 
 
 def _deliveries(plan: dict, base: datetime) -> list[tuple[str, datetime, uuid.UUID]]:
-    facts = [("admit" if i % 2 == 0 else "discharge", base + timedelta(hours=h), uuid.uuid4()) for i, h in enumerate(plan["hours"])]
+    facts = [
+        ("admit" if i % 2 == 0 else "discharge", base + timedelta(hours=h), uuid.uuid4())
+        for i, h in enumerate(plan["hours"])
+    ]
     extra = [facts[i] for i in plan["again"] if i < len(facts)]  # the same event again
     extra += [(kind, at, uuid.uuid4()) for kind, at, _ in (facts[i] for i in plan["twins"] if i < len(facts))]
     return facts + extra

@@ -58,19 +58,28 @@ def metric(text: str, name: str, **labels: str) -> float | None:
 async def test_a_message_at_the_brokers_limit_is_dead_lettered_as_an_excerpt_and_the_partition_moves_on(
     service_process, infra, isolation
 ):
-    fast = {"DSR_NHS_HASH_KEY": HASH_KEY, "DSR_KAFKA_GAUGES_EVERY_SECONDS": "1", "DSR_CONSUMER_STALL_AFTER_SECONDS": "5"}
+    fast = {
+        "DSR_NHS_HASH_KEY": HASH_KEY,
+        "DSR_KAFKA_GAUGES_EVERY_SECONDS": "1",
+        "DSR_CONSUMER_STALL_AFTER_SECONDS": "5",
+    }
     rating = service_process("rating", **fast)
     referral = service_process("referral", **fast)
     prefix = f"{isolation}."
-    admissions, submitted, referrals = (f"{prefix}dsr.hospital.admissions", f"{prefix}dsr.referrals.submitted",
-                                        f"{prefix}dsr.referrals")
+    admissions, submitted, referrals = (
+        f"{prefix}dsr.hospital.admissions",
+        f"{prefix}dsr.referrals.submitted",
+        f"{prefix}dsr.referrals",
+    )
     nhs_number, register_id = NHS_NUMBERS[0], f"QJ2-{uuid.uuid4().hex[:4].upper()}-0001-X"
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     http = httpx.AsyncClient(timeout=30)
     try:
         async with TopicReader(infra.kafka_bootstrap, f"{admissions}.dlq", f"{submitted}.dlq", referrals) as reader:
-            accepted = referral_accepted(register_id, nhs_number_hash(HASH_KEY, nhs_number), accepted_by="dsr.team@example.org")
+            accepted = referral_accepted(
+                register_id, nhs_number_hash(HASH_KEY, nhs_number), accepted_by="dsr.team@example.org"
+            )
             await producer.send_and_wait(referrals, enveloped("ReferralAccepted", accepted), key=register_id.encode())
 
             async def rating_of() -> str | None:
@@ -83,8 +92,13 @@ async def test_a_message_at_the_brokers_limit_is_dead_lettered_as_an_excerpt_and
             # The reproduction: the poison, then a valid admission with the same key.
             started = time.monotonic()
             poison_at = await producer.send_and_wait(admissions, POISON, key=nhs_number.encode())
-            admission = {"nhs_number": nhs_number, "admitted_at": datetime.now(timezone.utc).isoformat(),
-                         "hospital_ods_code": "RXM", "bed_type": "mental_health", "legal_basis": "section_2"}
+            admission = {
+                "nhs_number": nhs_number,
+                "admitted_at": datetime.now(timezone.utc).isoformat(),
+                "hospital_ods_code": "RXM",
+                "bed_type": "mental_health",
+                "legal_basis": "section_2",
+            }
             await producer.send_and_wait(admissions, enveloped("Admitted", admission), key=nhs_number.encode())
             await eventually(lambda: _is(rating_of(), "blue"), timeout=120)
             rating_moved = time.monotonic() - started
@@ -100,13 +114,19 @@ async def test_a_message_at_the_brokers_limit_is_dead_lettered_as_an_excerpt_and
 
             (rating_letter,) = await eventually(lambda: reader.on(f"{admissions}.dlq"))
             (referral_letter,) = await eventually(lambda: reader.on(f"{submitted}.dlq"))
-            for letter, source, sent in ((rating_letter, admissions, poison_at), (referral_letter, submitted, submitted_at)):
+            for letter, source, sent in (
+                (rating_letter, admissions, poison_at),
+                (referral_letter, submitted, submitted_at),
+            ):
                 headers = {k: v.decode() for k, v in letter.headers}
                 assert headers["dlq-truncated"] == "true" and headers["dlq-original-bytes"] == str(len(POISON))
                 assert headers["dlq-reason"] == "invalid_envelope"
                 assert (headers["dlq-source-topic"], headers["dlq-source-partition"], headers["dlq-source-offset"]) == (
-                    source, str(sent.partition), str(sent.offset))
-                assert letter.value == POISON[:len(letter.value)] and len(letter.value) == 64 * 1024
+                    source,
+                    str(sent.partition),
+                    str(sent.offset),
+                )
+                assert letter.value == POISON[: len(letter.value)] and len(letter.value) == 64 * 1024
             assert rating_letter.key == nhs_number.encode()
 
             metrics = (await http.get(f"{rating.url}/metrics")).text
@@ -119,15 +139,19 @@ async def test_a_message_at_the_brokers_limit_is_dead_lettered_as_an_excerpt_and
             await eventually(lambda: moving(rating), timeout=30)
             await eventually(lambda: moving(referral), timeout=30)
             after = {"rating": rss_mb(rating.pid), "referral": rss_mb(referral.pid)}
-            print(f"\nrating moved past the poison on {admissions} in {rating_moved:.1f}s; "
-                  f"referral on {submitted} in {referral_moved:.1f}s")
+            print(
+                f"\nrating moved past the poison on {admissions} in {rating_moved:.1f}s; "
+                f"referral on {submitted} in {referral_moved:.1f}s"
+            )
             for service in before:
                 print(f"{service} RSS {before[service]:.0f} MB before, {after[service]:.0f} MB after")
             for letter in (rating_letter, referral_letter):
                 headers = {k: v.decode() for k, v in letter.headers}
-                print(f"{letter.topic}: {len(letter.value):,} of {headers['dlq-original-bytes']} bytes, "
-                      f"{headers['dlq-reason']}, from {headers['dlq-source-topic']}[{headers['dlq-source-partition']}]"
-                      f"@{headers['dlq-source-offset']}")
+                print(
+                    f"{letter.topic}: {len(letter.value):,} of {headers['dlq-original-bytes']} bytes, "
+                    f"{headers['dlq-reason']}, from {headers['dlq-source-topic']}[{headers['dlq-source-partition']}]"
+                    f"@{headers['dlq-source-offset']}"
+                )
     finally:
         await http.aclose()
         await producer.stop()
@@ -154,8 +178,11 @@ async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_
         assert "x" * 100 not in answer.text
         resent = await http.post("/referrals", json=body, headers=auth(Role.REFERRER))
         assert resent.status_code == 422
-        too_big = await http.post("/referrals", content=b'{"a": "' + b"y" * 3_000_000 + b'"}',
-                                  headers={**auth(Role.REFERRER), "content-type": "application/json"})
+        too_big = await http.post(
+            "/referrals",
+            content=b'{"a": "' + b"y" * 3_000_000 + b'"}',
+            headers={**auth(Role.REFERRER), "content-type": "application/json"},
+        )
         assert too_big.status_code == 413 and too_big.json()["reasons"][0]["code"] == "request.too_large"
         print(f"\n1,100,000-character rationale: {answer.status_code} in {took:.2f}s; 3 MB body: {too_big.status_code}")
 
@@ -165,11 +192,21 @@ async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_
         staged = datetime.now(timezone.utc) - timedelta(minutes=1)
 
         def entry(register_id: str, extra: dict, at: datetime) -> dict:
-            envelope = new_envelope(event_type="AgeBandChanged", schema_version=1, occurred_at=at, area="QJ2",
-                                    data={"register_id": register_id, "age_band": "adult",
-                                          "effective_on": "2027-01-04", **extra})
-            return {"_id": str(envelope.event_id), "topic": referrals, "key": register_id,
-                    "envelope": envelope.model_dump(mode="json"), "created_at": at, "published_at": None}
+            envelope = new_envelope(
+                event_type="AgeBandChanged",
+                schema_version=1,
+                occurred_at=at,
+                area="QJ2",
+                data={"register_id": register_id, "age_band": "adult", "effective_on": "2027-01-04", **extra},
+            )
+            return {
+                "_id": str(envelope.event_id),
+                "topic": referrals,
+                "key": register_id,
+                "envelope": envelope.model_dump(mode="json"),
+                "created_at": at,
+                "published_at": None,
+            }
 
         big = entry("QJ2-BIG0-0001-X", {"padding": "p" * 1_100_000}, staged)
         small = entry("QJ2-SMAL-0002-X", {}, staged + timedelta(seconds=1))
@@ -183,7 +220,11 @@ async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_
             return answer.json()["parked"]
 
         (entry_shown,) = await eventually(parked, timeout=30)
-        assert (entry_shown["event_id"], entry_shown["event_type"], entry_shown["topic"]) == (big["_id"], "AgeBandChanged", referrals)
+        assert (entry_shown["event_id"], entry_shown["event_type"], entry_shown["topic"]) == (
+            big["_id"],
+            "AgeBandChanged",
+            referrals,
+        )
         assert "MessageSizeTooLarge" in entry_shown["error"] and "padding" not in str(entry_shown)
         assert (await http.get("/ops/outbox/parked", headers=auth(Role.REFERRER))).status_code == 403
         assert metric((await http.get("/metrics")).text, "dsr_outbox_parked") == 1
@@ -191,8 +232,14 @@ async def test_an_oversized_referral_is_refused_and_a_parked_outbox_entry_holds_
         # Operators see it with `dsr outbox list`, and can hand it back to the relay (it is parked again).
         from dsr_ops.cli import app
 
-        env = {"DSR_REFERRAL_URL": referral.url, "DSR_IDENTITY_URL": identity.issuer, "DSR_OPS_CLIENT_ID": OPS_CLIENT[0],
-               "DSR_OPS_CLIENT_SECRET": OPS_CLIENT[1], "DSR_TOKEN": None, "COLUMNS": "250"}
+        env = {
+            "DSR_REFERRAL_URL": referral.url,
+            "DSR_IDENTITY_URL": identity.issuer,
+            "DSR_OPS_CLIENT_ID": OPS_CLIENT[0],
+            "DSR_OPS_CLIENT_SECRET": OPS_CLIENT[1],
+            "DSR_TOKEN": None,
+            "COLUMNS": "250",
+        }
         listed = await asyncio.to_thread(CliRunner().invoke, app, ["outbox", "list", "--service", "referral"], env=env)
         assert listed.exit_code == 1 and big["_id"] in listed.output and "AgeBandChanged" in listed.output
         retried = await asyncio.to_thread(CliRunner().invoke, app, ["outbox", "retry", "referral", big["_id"]], env=env)

@@ -18,7 +18,9 @@ HASH_KEY = "journey-hash-key"
 TEAM = auth(Role.DSR_TEAM, subject="dsr.team@example.org")
 
 
-async def test_removed_people_return_through_a_new_referral_and_discharges_refer_the_unknown(service_process, infra, isolation):
+async def test_removed_people_return_through_a_new_referral_and_discharges_refer_the_unknown(
+    service_process, infra, isolation
+):
     env = {"DSR_AREA_PROFILE": "staffordshire", "DSR_NHS_HASH_KEY": HASH_KEY}
     referral = service_process("referral", **env)
     rating = service_process("rating", **env)
@@ -32,7 +34,9 @@ async def test_removed_people_return_through_a_new_referral_and_discharges_refer
             return answer.json() if answer.status_code == 200 else None
 
         assert (await eventually(person))["rating"] == "amber"
-        removed = await http.post(f"{rating.url}/register/{register_id}/removal", json={"reason": "Settled."}, headers=TEAM)
+        removed = await http.post(
+            f"{rating.url}/register/{register_id}/removal", json={"reason": "Settled."}, headers=TEAM
+        )
         assert removed.status_code == 200
         refused = await http.post(
             f"{rating.url}/register/{register_id}/rating",
@@ -56,14 +60,20 @@ async def test_removed_people_return_through_a_new_referral_and_discharges_refer
         view = await eventually(on_again)
         assert view["rating"] == "red"
         assert [(h["from_rating"], h["to_rating"], h["cause"]) for h in view["history"]] == [
-            (None, "amber", "referral"), ("amber", None, "removal"), (None, "red", "referral"),
+            (None, "amber", "referral"),
+            ("amber", None, "removal"),
+            (None, "red", "referral"),
         ]
 
         # R-ELIG-4: a discharge of someone not on the register.
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            data = {"nhs_number": "9434765870", "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RRE"}
+            data = {
+                "nhs_number": "9434765870",
+                "discharged_at": datetime.now(timezone.utc).isoformat(),
+                "hospital_ods_code": "RRE",
+            }
             message = enveloped("Discharged", data, area=load_profile("staffordshire").code)
             await producer.send_and_wait(f"{isolation}.dsr.hospital.discharges", message, key=b"9434765870")
         finally:
@@ -77,9 +87,9 @@ async def test_removed_people_return_through_a_new_referral_and_discharges_refer
         referred = await eventually(automatic)
         assert referred["rating"] == "amber" and referred["cohort"] == "unknown"
         assert referred["history"][0]["changed_by"] == "system:discharge"
-        assert await eventually(
-            lambda: _discharge_recorded(http, rating.url, referred["register_id"])
-        ), "the discharge that referred them is on their record"
+        assert await eventually(lambda: _discharge_recorded(http, rating.url, referred["register_id"])), (
+            "the discharge that referred them is on their record"
+        )
 
 
 async def _discharge_recorded(http: httpx.AsyncClient, url: str, register_id: str) -> bool:

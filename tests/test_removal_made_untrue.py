@@ -41,8 +41,15 @@ NHS_NUMBER = "9434765919"
 
 
 def _envelope(event, occurred_at: datetime, event_id: uuid.UUID | None = None):
-    return new_envelope(event_type=event.EVENT_TYPE, schema_version=1, occurred_at=occurred_at, area="QJ2",
-                        data=event.model_dump(mode="json"), event_id=event_id, correlation_id="c-1")
+    return new_envelope(
+        event_type=event.EVENT_TYPE,
+        schema_version=1,
+        occurred_at=occurred_at,
+        area="QJ2",
+        data=event.model_dump(mode="json"),
+        event_id=event_id,
+        correlation_id="c-1",
+    )
 
 
 async def test_a_removal_a_late_admission_made_untrue_does_not_refer_the_person_again_on_discharge():
@@ -50,14 +57,23 @@ async def test_a_removal_a_late_admission_made_untrue_does_not_refer_the_person_
     store = InMemoryReferralStore()
     uow = InMemoryUnitOfWork(store)
     clock = FixedClock(T0)
-    ports = Ports(settings, clock, uow,  # type: ignore[arg-type]
-                  partial(outgoing, settings), store, InMemoryContacts())
+    ports = Ports(
+        settings,
+        clock,
+        uow,  # type: ignore[arg-type]
+        partial(outgoing, settings),
+        store,
+        InMemoryContacts(),
+    )
     people, intake = People(ports), Intake(ports)
     on_ratings, on_discharges = register_handlers(people), discharge_handlers(Discharges(ports))
 
     body = referral_body(nhs_number=NHS_NUMBER, rating="green", date_of_birth="1980-01-01", postcode="DE1 1AA")
-    accepted = await intake.submit(ReferralSubmitted.model_validate(body | {"submission_id": "s-1"}),
-                                   Submitter("dsr-1", dsr_team=True, email="dsr.team@example.org"), "c-1")
+    accepted = await intake.submit(
+        ReferralSubmitted.model_validate(body | {"submission_id": "s-1"}),
+        Submitter("dsr-1", dsr_team=True, email="dsr.team@example.org"),
+        "c-1",
+    )
     assert accepted.register_id, accepted
     register_id = accepted.register_id
 
@@ -74,14 +90,29 @@ async def test_a_removal_a_late_admission_made_untrue_does_not_refer_the_person_
             if handler is not None:
                 await handler(_envelope(told.event, told.entry.at, told.event_id), told.event)
 
-    await rating_service_adds(Fact(id=str(uuid.uuid4()), kind="entry", at=T0, by="dsr.team@example.org",
-                                   rationale="Referred.", rating=Rating.GREEN))
+    await rating_service_adds(
+        Fact(
+            id=str(uuid.uuid4()),
+            kind="entry",
+            at=T0,
+            by="dsr.team@example.org",
+            rationale="Referred.",
+            rating=Rating.GREEN,
+        )
+    )
     # The sweep after the month: nothing heard, so the green month ended.
     await rating_service_adds(green_month_ended(register_id, record.standing(area, calendar), T0 + timedelta(days=40)))
     # Late: admitted on day 20, inside the green month; discharged on day 45.
-    admitted = Admitted.model_validate({"nhs_number": NHS_NUMBER, "admitted_at": (T0 + timedelta(days=20)).isoformat(),
-                                        "hospital_ods_code": "RXM", "bed_type": "learning_disability", "secure": False,
-                                        "legal_basis": "section_3"})
+    admitted = Admitted.model_validate(
+        {
+            "nhs_number": NHS_NUMBER,
+            "admitted_at": (T0 + timedelta(days=20)).isoformat(),
+            "hospital_ods_code": "RXM",
+            "bed_type": "learning_disability",
+            "secure": False,
+            "legal_basis": "section_3",
+        }
+    )
     await rating_service_adds(admission_fact(uuid.uuid4(), admitted))
     assert record.standing(area, calendar).on_register and record.standing(area, calendar).rating == Rating.BLUE
 

@@ -54,10 +54,13 @@ async def test_a_person_signs_in_with_no_role_is_given_referrer_and_loses_it(ser
         assert said["iss"] == identity.issuer and said["sub"] != nurse and said["jti"]
         assert said["exp"] - said["iat"] == 300
         # ...who sees nothing and can do nothing.
-        someone = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(501)),
-                                  headers=client.admin())
+        someone = await http.post(
+            f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(501)), headers=client.admin()
+        )
         assert someone.status_code == 202  # the bootstrap administrator is in the DSR team
-        assert (await http.post(f"{referral}/referrals", json=referral_body(), headers=bearer(first))).status_code == 403
+        assert (
+            await http.post(f"{referral}/referrals", json=referral_body(), headers=bearer(first))
+        ).status_code == 403
         assert (await http.get(f"{rating}/register", headers=bearer(first))).status_code == 403
 
         # A DSR team administrator finds them in the directory and grants referrer.
@@ -67,23 +70,29 @@ async def test_a_person_signs_in_with_no_role_is_given_referrer_and_loses_it(ser
         assert (await http.get(f"{identity.issuer}/users", headers=bearer(first))).status_code == 403
         granted = await http.put(f"{identity.issuer}/users/{user['user_id']}/roles/referrer", headers=client.admin())
         assert granted.status_code == 200 and granted.json()["roles"] == ["referrer"]
-        assert (await http.put(f"{identity.issuer}/users/{user['user_id']}/roles/system", headers=client.admin())).status_code == 422
+        assert (
+            await http.put(f"{identity.issuer}/users/{user['user_id']}/roles/system", headers=client.admin())
+        ).status_code == 422
         unknown = await http.put(f"{identity.issuer}/users/nobody/roles/referrer", headers=client.admin())
         assert unknown.status_code == 404
 
         # Signed in again: a referrer, who refers and sees their own person only.
         referrer = client.sign_in(nurse)
         assert claims(referrer)["roles"] == ["referrer"]
-        mine = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(502),
-                                                                            referrer=referrer_of(nurse)),
-                               headers=bearer(referrer))
+        mine = await http.post(
+            f"{referral}/referrals",
+            json=referral_body(nhs_number=valid_nhs_number(502), referrer=referrer_of(nurse)),
+            headers=bearer(referrer),
+        )
         assert mine.status_code == 202, mine.text
         register_id = mine.json()["register_id"]
         someone_else = f"other.{uuid.uuid4().hex[:6]}@example.org"
         other = client.token(("referrer",), someone_else)
-        theirs = await http.post(f"{referral}/referrals", json=referral_body(nhs_number=valid_nhs_number(503),
-                                                                              referrer=referrer_of(someone_else)),
-                                 headers=bearer(other))
+        theirs = await http.post(
+            f"{referral}/referrals",
+            json=referral_body(nhs_number=valid_nhs_number(503), referrer=referrer_of(someone_else)),
+            headers=bearer(other),
+        )
         assert theirs.status_code == 202, theirs.text
 
         async def seen(register: str, token: str) -> int:
@@ -105,7 +114,9 @@ async def test_a_person_signs_in_with_no_role_is_given_referrer_and_loses_it(ser
     mongo = AsyncMongoClient(infra.mongo_uri)
     try:
         database = identity.service.env["DSR_MONGO_DB"]
-        entries = [(e["action"], e["actor"]) async for e in mongo[database]["audit"].find({"subject_id": user["user_id"]})]
+        entries = [
+            (e["action"], e["actor"]) async for e in mongo[database]["audit"].find({"subject_id": user["user_id"]})
+        ]
     finally:
         await mongo.close()
     assert sorted(entries) == [("directory.grant.referrer", admin_id), ("directory.revoke.referrer", admin_id)]
@@ -135,8 +146,15 @@ def forgeries(identity) -> dict[str, str]:
     real = serialization.load_pem_private_key(Path(identity.key_file).read_bytes(), password=None)
     kid = jwt.get_unverified_header(identity_client().sign_in(BOOTSTRAP_ADMIN))["kid"]
     now = int(datetime.now(timezone.utc).timestamp())
-    good = {"iss": identity.issuer, "aud": "dsr", "sub": "someone", "roles": ["dsr_team", "ops", "referrer", "dsr_admin"],
-            "iat": now, "exp": now + 300, "email": "someone@example.org"}
+    good = {
+        "iss": identity.issuer,
+        "aud": "dsr",
+        "sub": "someone",
+        "roles": ["dsr_team", "ops", "referrer", "dsr_admin"],
+        "iat": now,
+        "exp": now + 300,
+        "email": "someone@example.org",
+    }
 
     def signed(changes: dict, key=real, drop: tuple[str, ...] = ()) -> str:
         body = {k: v for k, v in {**good, **changes}.items() if k not in drop}
@@ -150,8 +168,11 @@ def forgeries(identity) -> dict[str, str]:
         "expired": signed({"iat": now - 7200, "exp": now - 3600}),
         "no expiry": signed({}, drop=("exp",)),
         "alg none": _compact({"alg": "none", "typ": "JWT", "kid": kid}, good, lambda _: b""),
-        "HS256 with the public key": _compact({"alg": "HS256", "typ": "JWT", "kid": kid}, good,
-                                              lambda data: hmac.new(public, data, hashlib.sha256).digest()),
+        "HS256 with the public key": _compact(
+            {"alg": "HS256", "typ": "JWT", "kid": kid},
+            good,
+            lambda data: hmac.new(public, data, hashlib.sha256).digest(),
+        ),
         "roles null": signed({"roles": None}),
         "roles a number": signed({"roles": 5}),
         "roles nested": signed({"roles": [["dsr_team"]]}),

@@ -37,7 +37,15 @@ async def test_a_referral_ends_as_an_email_to_the_dsr_team_without_personal_data
         assert emails["referral_accepted"]["To"] == "sam.referrer@example.org"
         for message in stack.smtp.messages():
             whole = message.as_string()
-            for personal in ("Philippa", "Quennell", "9434765870", "943 476 5870", "1987-06-21", "21/06/1987", "DE1 1AA"):
+            for personal in (
+                "Philippa",
+                "Quennell",
+                "9434765870",
+                "943 476 5870",
+                "1987-06-21",
+                "21/06/1987",
+                "DE1 1AA",
+            ):
                 assert personal not in whole, f"{personal!r} leaked into an email"
 
         person = await http.get(f"{stack.url('rating')}/register/{register_id}", headers=auth(Role.DSR_TEAM))
@@ -51,7 +59,9 @@ async def test_a_referral_ends_as_an_email_to_the_dsr_team_without_personal_data
 
         async def sent_recorded():
             found = await http.get(
-                f"{stack.url('notifier')}/notifications", params={"register_id": register_id}, headers=auth(Role.DSR_TEAM)
+                f"{stack.url('notifier')}/notifications",
+                params={"register_id": register_id},
+                headers=auth(Role.DSR_TEAM),
             )
             return [n for n in found.json()["notifications"] if n["state"] == "sent"]
 

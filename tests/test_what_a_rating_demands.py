@@ -50,10 +50,16 @@ async def test_a_discharge_read_before_its_admission_still_gives_the_admission_a
     await world.admit(nhs, admitted_at)
 
     rules = await world.wait_for_rules(register_id, "R-OB-5")
-    assert _at(rules["R-OB-5"]["due_at"]) == world.deadline(discharged_at.replace(microsecond=discharged_at.microsecond // 1000 * 1000), "R-OB-5")
+    assert _at(rules["R-OB-5"]["due_at"]) == world.deadline(
+        discharged_at.replace(microsecond=discharged_at.microsecond // 1000 * 1000), "R-OB-5"
+    )
     record = await world.record(register_id)
     assert record["rating"] == "amber" and not record["in_hospital"]
-    assert _causes(record) == [(None, "amber", "referral"), ("amber", "blue", "admission"), ("blue", "amber", "discharge")]
+    assert _causes(record) == [
+        (None, "amber", "referral"),
+        ("amber", "blue", "admission"),
+        ("blue", "amber", "discharge"),
+    ]
     # The admission's obligations were scheduled and then cancelled by the discharge.
     cancelled = {o["rule"] for o in await world.obligations(register_id, "cancelled")}
     assert {"R-OB-7", "R-OB-9"} <= cancelled
@@ -67,8 +73,11 @@ async def test_a_referral_naming_someone_already_admitted_makes_them_blue_at_onc
 
     async def kept():
         answer = await world.http.get(f"{world.url('rating')}/hospital-events/unmatched", headers=TEAM)
-        return any(e["kind"] == "admission" and _at(e["at"]) == admitted_at.replace(microsecond=admitted_at.microsecond // 1000 * 1000)
-                   for e in answer.json()["not_on_register"])
+        return any(
+            e["kind"] == "admission"
+            and _at(e["at"]) == admitted_at.replace(microsecond=admitted_at.microsecond // 1000 * 1000)
+            for e in answer.json()["not_on_register"]
+        )
 
     await eventually(kept, timeout=90)
     register_id = (await world.refer(nhs, "amber"))["register_id"]
@@ -80,7 +89,9 @@ async def test_a_referral_naming_someone_already_admitted_makes_them_blue_at_onc
     await eventually(lambda: len(world.emails(register_id, "admission")) == 1, timeout=90)
 
 
-async def test_an_automatic_referral_on_discharge_gets_the_post_discharge_meeting_and_its_readmission_the_inpatient_reviews(world):
+async def test_an_automatic_referral_on_discharge_gets_the_post_discharge_meeting_and_its_readmission_the_inpatient_reviews(
+    world,
+):
     nhs = world.new_nhs_number()
     discharged_at = await world.now() - timedelta(hours=2)
     await world.discharge(nhs, discharged_at)
@@ -160,8 +171,10 @@ async def test_a_cancelled_admission_withdraws_what_it_demanded_whichever_arrive
     what it ended is open again; no post-discharge meeting. Read before its
     admission, the cancellation gives the same end."""
     late, early = world.new_nhs_number(), world.new_nhs_number()
-    people = {late: (await world.refer(late, "amber"))["register_id"],
-              early: (await world.refer(early, "amber"))["register_id"]}
+    people = {
+        late: (await world.refer(late, "amber"))["register_id"],
+        early: (await world.refer(early, "amber"))["register_id"],
+    }
     stays = {}
     for nhs, register_id in people.items():
         await world.wait_for_rules(register_id, "R-OB-3")
@@ -182,10 +195,15 @@ async def test_a_cancelled_admission_withdraws_what_it_demanded_whichever_arrive
         rules = await world.open_rules(register_id)
         return rules if "R-OB-3" in rules and not {"R-OB-5", "R-OB-7", "R-OB-9"} & set(rules) else None
 
-    ends = {nhs: set(await eventually(lambda r=register_id: settled(r), timeout=90)) for nhs, register_id in people.items()}
+    ends = {
+        nhs: set(await eventually(lambda r=register_id: settled(r), timeout=90)) for nhs, register_id in people.items()
+    }
     assert ends[late] == ends[early]
-    answer = await world.http.get(f"{world.url('scheduler')}/obligations", headers=TEAM,
-                                  params={"register_id": people[late], "state": "withdrawn"})
+    answer = await world.http.get(
+        f"{world.url('scheduler')}/obligations",
+        headers=TEAM,
+        params={"register_id": people[late], "state": "withdrawn"},
+    )
     assert {"R-OB-7", "R-OB-9"} <= {o["rule"] for o in answer.json()["obligations"]}
     assert not {o["rule"] for o in await world.obligations(people[early])} & {"R-OB-5", "R-OB-7", "R-OB-9"}
     for register_id in people.values():

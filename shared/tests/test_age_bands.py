@@ -16,7 +16,12 @@ def _keyworking_offered(area, band: AgeBand) -> bool:
 def test_the_default_bands_and_the_keyworking_offer_R_OB_10():
     area = load_profile("derbyshire")
     bands = area.age_bands
-    assert [bands.band(age) for age in (17, 18, 24, 25)] == [AgeBand.CYP, AgeBand.YOUNG_ADULT, AgeBand.YOUNG_ADULT, AgeBand.ADULT]
+    assert [bands.band(age) for age in (17, 18, 24, 25)] == [
+        AgeBand.CYP,
+        AgeBand.YOUNG_ADULT,
+        AgeBand.YOUNG_ADULT,
+        AgeBand.ADULT,
+    ]
     assert [bands.cohort(age) for age in (17, 18)] == [Cohort.CYP, Cohort.ADULT]
     assert _keyworking_offered(area, AgeBand.CYP)
     assert _keyworking_offered(area, AgeBand.YOUNG_ADULT)

@@ -38,10 +38,18 @@ def record(offset: int, body: bytes) -> ConsumerRecord:
 
 
 def rating_changed(register_id: str, rationale: str = "r") -> bytes:
-    return enveloped("RatingChanged", {
-        "register_id": register_id, "from_rating": None, "to_rating": "amber", "rationale": rationale,
-        "changed_by": "x", "cause": "referral", "cohort": "adult",
-    })
+    return enveloped(
+        "RatingChanged",
+        {
+            "register_id": register_id,
+            "from_rating": None,
+            "to_rating": "amber",
+            "rationale": rationale,
+            "changed_by": "x",
+            "cause": "referral",
+            "cohort": "adult",
+        },
+    )
 
 
 def probe(batches: bool = True) -> tuple[Dispatcher, Ledger, InMemoryUnitOfWork, list[Refused]]:
@@ -57,8 +65,9 @@ def probe(batches: bool = True) -> tuple[Dispatcher, Ledger, InMemoryUnitOfWork,
 
         await uow.run_once(envelope.event_id, effect)
 
-    dispatcher = Dispatcher(KafkaBroker(), SETTINGS, {Topic.RATINGS: {"RatingChanged": on_rating_changed}},
-                            uow if batches else None)
+    dispatcher = Dispatcher(
+        KafkaBroker(), SETTINGS, {Topic.RATINGS: {"RatingChanged": on_rating_changed}}, uow if batches else None
+    )
     dead: list[Refused] = []
 
     async def dead_letter(refused: Refused, attempts: int = 1) -> None:
@@ -79,8 +88,13 @@ def broken_batches() -> float:
 async def test_a_batch_handles_each_event_once_in_order_and_dead_letters_the_poison_after_commit():
     dispatcher, ledger, uow, dead = probe()
     first = rating_changed("R-1")
-    records = [record(0, first), record(1, b"not json"), record(2, rating_changed("R-2")), record(3, first),
-               record(4, rating_changed("R-3"))]
+    records = [
+        record(0, first),
+        record(1, b"not json"),
+        record(2, rating_changed("R-2")),
+        record(3, first),
+        record(4, rating_changed("R-3")),
+    ]
     before = broken_batches()
 
     await consume(dispatcher, records)
@@ -92,9 +106,13 @@ async def test_a_batch_handles_each_event_once_in_order_and_dead_letters_the_poi
 
 async def test_an_effect_that_fails_rolls_back_the_batch_and_its_events_are_handled_one_at_a_time():
     dispatcher, ledger, uow, dead = probe()
-    records = [record(0, rating_changed("R-1")), record(1, rating_changed("R-2")),
-               record(2, rating_changed("R-X", "explode")), record(3, rating_changed("R-3")),
-               record(4, rating_changed("R-4"))]
+    records = [
+        record(0, rating_changed("R-1")),
+        record(1, rating_changed("R-2")),
+        record(2, rating_changed("R-X", "explode")),
+        record(3, rating_changed("R-3")),
+        record(4, rating_changed("R-4")),
+    ]
     before = broken_batches()
 
     await consume(dispatcher, records)
@@ -108,8 +126,11 @@ async def test_an_effect_that_fails_rolls_back_the_batch_and_its_events_are_hand
 
 async def test_without_a_unit_of_work_that_batches_each_event_has_its_own_transaction():
     dispatcher, ledger, uow, dead = probe(batches=False)
-    records = [record(0, rating_changed("R-1")), record(1, rating_changed("R-X", "explode")),
-               record(2, rating_changed("R-2"))]
+    records = [
+        record(0, rating_changed("R-1")),
+        record(1, rating_changed("R-X", "explode")),
+        record(2, rating_changed("R-2")),
+    ]
 
     await consume(dispatcher, records)
 

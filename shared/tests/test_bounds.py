@@ -53,8 +53,10 @@ def worst(schema: dict[str, Any], defs: dict[str, Any], where: str) -> int:
             raise Unbounded(f"{where}: open mapping")
         if not schema.get("properties") and schema.get("additionalProperties") is None and kind == "object":
             raise Unbounded(f"{where}: open mapping")
-        return 2 + sum(len(json.dumps(name)) + 2 + worst(sub, defs, f"{where}.{name}")
-                       for name, sub in schema.get("properties", {}).items())
+        return 2 + sum(
+            len(json.dumps(name)) + 2 + worst(sub, defs, f"{where}.{name}")
+            for name, sub in schema.get("properties", {}).items()
+        )
     if kind in ("integer", "number"):
         return 32
     if kind == "boolean":
@@ -93,7 +95,9 @@ def request_bodies(service: str) -> list[tuple[str, dict[str, Any], dict[str, An
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             for media in operation.get("requestBody", {}).get("content", {}).values():
-                found.append((f"{method.upper()} {path}", media["schema"], spec.get("components", {}).get("schemas", {})))
+                found.append(
+                    (f"{method.upper()} {path}", media["schema"], spec.get("components", {}).get("schemas", {}))
+                )
     return found
 
 

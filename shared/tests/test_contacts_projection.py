@@ -22,14 +22,22 @@ REGISTER_ID = "QJ2-TEST-0001-A"
 
 
 def envelope(event, at: datetime):
-    return new_envelope(event_type=event.EVENT_TYPE, schema_version=1, occurred_at=at, area="QJ2",
-                        data=event.model_dump(mode="json"))
+    return new_envelope(
+        event_type=event.EVENT_TYPE, schema_version=1, occurred_at=at, area="QJ2", data=event.model_dump(mode="json")
+    )
 
 
 def accepted(referrer: str, by: str, professionals: list[dict], at: datetime):
     event = ReferralAccepted(
-        referral_id=uuid.uuid4(), register_id=REGISTER_ID, initial_rating="amber", rating_rationale="r",
-        cohort="adult", age_band="adult", nhs_number_hash="h" * 64, referrer_email=referrer, accepted_by=by,
+        referral_id=uuid.uuid4(),
+        register_id=REGISTER_ID,
+        initial_rating="amber",
+        rating_rationale="r",
+        cohort="adult",
+        age_band="adult",
+        nhs_number_hash="h" * 64,
+        referrer_email=referrer,
+        accepted_by=by,
         professionals=professionals,
     )
     return envelope(event, at), event
@@ -70,7 +78,9 @@ def new_projection(mongo_database):
 async def test_any_order_twice_over_ends_the_same(new_projection):
     events = [
         accepted("First.Referrer@example.org", "first-sub", [professional("early@example.org")], T0),
-        changed([professional("Case.Holder@example.org", True), professional("other@example.org")], T0 + timedelta(days=1)),
+        changed(
+            [professional("Case.Holder@example.org", True), professional("other@example.org")], T0 + timedelta(days=1)
+        ),
         accepted("second.referrer@example.org", "system:discharge", [], T0 + timedelta(days=2)),
         changed([professional("late@example.org", True)], T0 + timedelta(days=3)),
     ]

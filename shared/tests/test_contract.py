@@ -14,8 +14,18 @@ def test_the_checked_in_asyncapi_document_is_current():
 
 def test_every_event_of_the_contract_is_modelled():
     contract = {
-        "ReferralSubmitted", "ReferralAccepted", "ReferralRejected", "RatingChanged", "Admitted", "Discharged",
-        "ObligationScheduled", "ObligationDue", "ObligationOverdue", "ObligationCompleted", "ObligationCancelled",
-        "NotificationSent", "NotificationFailed",
+        "ReferralSubmitted",
+        "ReferralAccepted",
+        "ReferralRejected",
+        "RatingChanged",
+        "Admitted",
+        "Discharged",
+        "ObligationScheduled",
+        "ObligationDue",
+        "ObligationOverdue",
+        "ObligationCompleted",
+        "ObligationCancelled",
+        "NotificationSent",
+        "NotificationFailed",
     }
     assert contract <= set(EVENT_TYPES)

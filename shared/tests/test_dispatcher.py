@@ -25,8 +25,14 @@ from dsr_testing.support import NHS_NUMBERS, enveloped, eventually
 
 def rating_changed(register_id: str, schema_version: int = 1, **data_overrides) -> bytes:
     data = {
-        "register_id": register_id, "from_rating": None, "to_rating": "amber", "rationale": "r",
-        "changed_by": "x", "cause": "referral", "cohort": "adult", **data_overrides,
+        "register_id": register_id,
+        "from_rating": None,
+        "to_rating": "amber",
+        "rationale": "r",
+        "changed_by": "x",
+        "cause": "referral",
+        "cohort": "adult",
+        **data_overrides,
     }
     return enveloped("RatingChanged", data, schema_version)
 
@@ -128,10 +134,16 @@ async def test_unprocessable_messages_go_to_the_dlq_and_the_consumer_goes_on(har
 
 
 def admitted(nhs_number: str, *, area: str = "QJ2", event_type: str = "Admitted") -> bytes:
-    data = {"nhs_number": nhs_number, "admitted_at": "2027-01-04T10:00:00+00:00", "hospital_ods_code": "RXM",
-            "bed_type": "mental_health", "legal_basis": "section_2"}
-    envelope = new_envelope(event_type=event_type, schema_version=1, occurred_at=datetime.now(timezone.utc), area=area,
-                            data=data)
+    data = {
+        "nhs_number": nhs_number,
+        "admitted_at": "2027-01-04T10:00:00+00:00",
+        "hospital_ods_code": "RXM",
+        "bed_type": "mental_health",
+        "legal_basis": "section_2",
+    }
+    envelope = new_envelope(
+        event_type=event_type, schema_version=1, occurred_at=datetime.now(timezone.utc), area=area, data=data
+    )
     return envelope.model_dump_json().encode()
 
 
@@ -160,14 +172,20 @@ async def test_hospital_topics_take_only_this_areas_events_of_their_types_keyed_
         await broker.publish(body, topic, key=key.encode() if key else None)
     # A type of this topic that this consumer does not handle: skipped, not dead-lettered.
     await broker.publish(admitted(nhs_number, event_type="Transferred"), topic, key=nhs_number.encode())
-    await broker.publish(rating_changed("QJ2-NEW", schema_version=1).replace(b'"RatingChanged"', b'"RatingChangd"'),
-                         internal, key=b"QJ2-NEW")
+    await broker.publish(
+        rating_changed("QJ2-NEW", schema_version=1).replace(b'"RatingChanged"', b'"RatingChangd"'),
+        internal,
+        key=b"QJ2-NEW",
+    )
     await broker.publish(admitted(nhs_number), topic, key=nhs_number.encode())
 
     async def settled():
-        return handled == [f"admitted {nhs_number}"] and len(dead) == len(bad) and \
-            consumed(internal, "unknown", "unknown") == unknown_before + 1 and \
-            consumed(topic, "Transferred", "skipped") == transfers_before + 1
+        return (
+            handled == [f"admitted {nhs_number}"]
+            and len(dead) == len(bad)
+            and consumed(internal, "unknown", "unknown") == unknown_before + 1
+            and consumed(topic, "Transferred", "skipped") == transfers_before + 1
+        )
 
     await eventually(settled, timeout=60)
     by_body = {body: headers for body, headers, _ in dead}
@@ -200,7 +218,9 @@ def test_a_partition_is_stalled_when_it_has_lag_and_its_offset_stays(monkeypatch
 
 async def test_a_consumer_that_does_not_move_on_is_reported_by_the_gauges(infra, isolation):
     """On the real broker: a handler whose fault lasts keeps its message unacknowledged."""
-    settings = ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, service_name="stuck", topic_prefix=f"{isolation}.")
+    settings = ServiceSettings(
+        kafka_bootstrap=infra.kafka_bootstrap, service_name="stuck", topic_prefix=f"{isolation}."
+    )
     await ensure_topics(settings, [Topic.RATINGS])
     broker = KafkaBroker(settings.kafka_bootstrap, acks="all", enable_idempotence=True)
     tries: list[int] = []

@@ -9,13 +9,24 @@ from dsr_shared.contract.envelope import new_envelope
 from dsr_shared.contract.events import RatingChanged, UnsupportedSchemaVersion, decode_event
 
 DATA = {
-    "register_id": "QJ2-AAAA-BBBB-C", "from_rating": None, "to_rating": "amber", "rationale": "r",
-    "changed_by": "x", "cause": "referral", "cohort": "adult",
+    "register_id": "QJ2-AAAA-BBBB-C",
+    "from_rating": None,
+    "to_rating": "amber",
+    "rationale": "r",
+    "changed_by": "x",
+    "cause": "referral",
+    "cohort": "adult",
 }
 
 
 def envelope(version: int, data: dict):
-    return new_envelope(event_type="RatingChanged", schema_version=version, occurred_at=datetime.now(timezone.utc), area="QJ2", data=data)
+    return new_envelope(
+        event_type="RatingChanged",
+        schema_version=version,
+        occurred_at=datetime.now(timezone.utc),
+        area="QJ2",
+        data=data,
+    )
 
 
 def test_unknown_fields_from_a_newer_producer_are_ignored():

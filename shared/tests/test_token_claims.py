@@ -31,16 +31,31 @@ VERIFIER = TokenVerifier(OneKey(KEY.public_key()), issuer=ISSUER, audience=AUDIE
 
 def _token(key: Any = KEY, **claims: Any) -> str:
     now = datetime.now(timezone.utc)
-    base = {"sub": "user-1", "roles": ["dsr_team"], "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-            "exp": now + timedelta(minutes=5)}
+    base = {
+        "sub": "user-1",
+        "roles": ["dsr_team"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
     return jwt.encode({**base, **claims}, key, algorithm="EdDSA")
 
 
 @pytest.mark.parametrize(
     "claims",
-    [{"roles": None}, {"roles": 5}, {"roles": [["dsr_team"]]}, {"roles": {"dsr_team": True}}, {"email": 12345},
-     {"sub": 7}, {"sub": ""}, {"aud": "another"}, {"iss": "https://elsewhere.example.org"},
-     {"exp": datetime.now(timezone.utc) - timedelta(hours=1)}],
+    [
+        {"roles": None},
+        {"roles": 5},
+        {"roles": [["dsr_team"]]},
+        {"roles": {"dsr_team": True}},
+        {"email": 12345},
+        {"sub": 7},
+        {"sub": ""},
+        {"aud": "another"},
+        {"iss": "https://elsewhere.example.org"},
+        {"exp": datetime.now(timezone.utc) - timedelta(hours=1)},
+    ],
 )
 def test_malformed_or_foreign_claims_are_not_a_token(claims):
     with pytest.raises(InvalidToken):
@@ -50,7 +65,10 @@ def test_malformed_or_foreign_claims_are_not_a_token(claims):
 def test_another_key_or_a_shared_secret_is_not_a_token():
     with pytest.raises(InvalidToken):
         VERIFIER.verify_now(_token(ed25519.Ed25519PrivateKey.generate()))
-    hs256 = jwt.encode({"sub": "x", "roles": [], "iss": ISSUER, "aud": AUDIENCE, "exp": 4102444800}, "a-shared-secret-of-32-bytes-or-more!")
+    hs256 = jwt.encode(
+        {"sub": "x", "roles": [], "iss": ISSUER, "aud": AUDIENCE, "exp": 4102444800},
+        "a-shared-secret-of-32-bytes-or-more!",
+    )
     with pytest.raises(InvalidToken):
         VERIFIER.verify_now(hs256)
 

@@ -140,6 +140,7 @@ async def test_a_batch_commits_its_events_effects_together_once_each_and_publish
         async def effect(transaction: Transaction) -> list[Outgoing]:
             await counter.add(by, transaction)
             return [announced(event_type)]
+
         return effect
 
     assert await uow.run_once(already, adding(100, "Before")) is True

@@ -34,7 +34,10 @@ STANDIN = textwrap.dedent(
 def devstack(env, *args):
     return subprocess.run(
         [sys.executable, "-m", "dsr_devstack", *args],
-        env=env, capture_output=True, text=True, timeout=240,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
 
 

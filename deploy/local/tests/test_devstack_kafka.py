@@ -10,7 +10,9 @@ from dsr_devstack._proc import pid_alive, port_free
 
 async def consume_one(bootstrap: str, topic: str) -> bytes:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id="devstack-test",
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id="devstack-test",
         auto_offset_reset="earliest",
     )
     await consumer.start()

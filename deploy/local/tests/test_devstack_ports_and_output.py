@@ -30,8 +30,14 @@ def test_status_prints_every_url_whole_into_a_pipe(tmp_path):
     root = tmp_path / ("a-rather-long-directory-name-for-the-devstack-state-" * 2)
     env = {**os.environ, "DSR_DEVSTACK_DIR": str(root)}
     env.pop("COLUMNS", None)
-    out = subprocess.run([sys.executable, "-m", "dsr_devstack", "status"], env=env, capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "dsr_devstack", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     stack = Stack(root)
     for service in SERVICES:
         assert stack.services[service].url in out

@@ -69,7 +69,9 @@ def row(output: str, first_cell: str) -> str:
 
 
 async def test_the_command_against_a_rating_service(infra, identity, isolation, service_process):
-    rating = service_process("rating", DSR_SIMULATED_CLOCK="true", DSR_NHS_HASH_KEY=HASH_KEY, DSR_AREA_PROFILE="derbyshire")
+    rating = service_process(
+        "rating", DSR_SIMULATED_CLOCK="true", DSR_NHS_HASH_KEY=HASH_KEY, DSR_AREA_PROFILE="derbyshire"
+    )
     env = cli_env(infra, identity, isolation, DSR_RATING_URL=rating.url)
     prefix = f"{isolation}."
     referrals, admissions = f"{prefix}dsr.referrals", f"{prefix}dsr.hospital.admissions"
@@ -82,9 +84,14 @@ async def test_the_command_against_a_rating_service(infra, identity, isolation, 
         async with TopicReader(infra.kafka_bootstrap, admissions, f"{admissions}.dlq") as reader:
             # Someone on the register, as the referral service would announce them.
             accepted = {
-                "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": "amber",
-                "rating_rationale": "Wellbeing deteriorating.", "cohort": "adult", "age_band": "adult",
-                "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs_number), "referrer_email": "case.holder@example.org",
+                "referral_id": str(uuid.uuid4()),
+                "register_id": register_id,
+                "initial_rating": "amber",
+                "rating_rationale": "Wellbeing deteriorating.",
+                "cohort": "adult",
+                "age_band": "adult",
+                "nhs_number_hash": nhs_number_hash(HASH_KEY, nhs_number),
+                "referrer_email": "case.holder@example.org",
                 "accepted_by": "dsr.team@example.org",
             }
             await producer.send_and_wait(referrals, enveloped("ReferralAccepted", accepted), key=register_id.encode())
@@ -99,7 +106,9 @@ async def test_the_command_against_a_rating_service(infra, identity, isolation, 
             assert register_id in output and "total" in output
 
             # dsr admit: a valid Admitted in the envelope, keyed by the NHS number, never printed.
-            output = ok(await dsr(env, "admit", "943 476 5919", "--hospital", "RXM", "--secure", "--legal-basis", "section_3"))
+            output = ok(
+                await dsr(env, "admit", "943 476 5919", "--hospital", "RXM", "--secure", "--legal-basis", "section_3")
+            )
             assert nhs_number not in output and "943 476 5919" not in output
             event_id = output.split("event id ")[1].split()[0]
             (record,) = await eventually(lambda: reader.on(admissions))
@@ -107,8 +116,14 @@ async def test_the_command_against_a_rating_service(infra, identity, isolation, 
             envelope = Envelope.model_validate_json(record.value)
             assert (str(envelope.event_id), envelope.event_type, envelope.area) == (event_id, "Admitted", "QJ2")
             assert envelope.data | {"admitted_at": None} == {
-                "nhs_number": nhs_number, "admitted_at": None, "hospital_ods_code": "RXM",
-                "bed_type": "mental_health", "secure": True, "legal_basis": "section_3", "ward": None, "specialty": None,
+                "nhs_number": nhs_number,
+                "admitted_at": None,
+                "hospital_ods_code": "RXM",
+                "bed_type": "mental_health",
+                "secure": True,
+                "legal_basis": "section_3",
+                "ward": None,
+                "specialty": None,
             }
             assert dict(record.headers)["event_id"] == event_id.encode()
             # The rating service takes it: the person is blue.
@@ -131,9 +146,12 @@ async def test_the_command_against_a_rating_service(infra, identity, isolation, 
             output = ok(await dsr(env, "dlq", "list", "dsr.hospital.admissions"))
             assert "invalid_event" in output and f"{prefix}dsr-rating" in output and f"{admissions}[" in output
             assert json.loads(bad)["event_id"] in output
-            assert "would republish 1 message(s)" in ok(await dsr(env, "dlq", "replay", "dsr.hospital.admissions", "--dry-run"))
+            assert "would republish 1 message(s)" in ok(
+                await dsr(env, "dlq", "replay", "dsr.hospital.admissions", "--dry-run")
+            )
             assert "republished 0 message(s)" in ok(
-                await dsr(env, "dlq", "replay", "dsr.hospital.admissions", "--reason", "handler_failed"))
+                await dsr(env, "dlq", "replay", "dsr.hospital.admissions", "--reason", "handler_failed")
+            )
             assert "republished 1 message(s)" in ok(await dsr(env, "dlq", "replay", "dsr.hospital.admissions"))
             await eventually(lambda: len(reader.on(admissions)) == 3)
             await asyncio.sleep(1)
@@ -168,7 +186,12 @@ async def _counts(answer, rating: str) -> int:
 async def test_an_invalid_nhs_number_or_time_is_refused_before_anything_is_sent(tmp_path):
     # Nothing answers at these addresses: a refusal must come first.
     env = {"DSR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "DSR_TOKEN": None, "COLUMNS": "250"}
-    for args in (["admit", "9434765918"], ["discharge", "12345"], ["admit", "94347659190"], ["discharge", "not a number"]):
+    for args in (
+        ["admit", "9434765918"],
+        ["discharge", "12345"],
+        ["admit", "94347659190"],
+        ["discharge", "not a number"],
+    ):
         result = await dsr(env, *args)
         assert result.exit_code == 2, result.output
         assert "not a valid NHS number" in result.output and "nothing was published" in result.output
@@ -208,7 +231,9 @@ async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
 
 async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, identity, isolation):
     bootstrap, prefix = infra.kafka_bootstrap, f"{isolation}."
-    topics = [f"{prefix}{t}" for t in ("dsr.referrals", "dsr.ratings", "dsr.hospital.admissions", "dsr.hospital.discharges")]
+    topics = [
+        f"{prefix}{t}" for t in ("dsr.referrals", "dsr.ratings", "dsr.hospital.admissions", "dsr.hospital.discharges")
+    ]
     await _topics_with_messages(bootstrap, topics)
     group = f"{prefix}dsr-rating"
     # The group has read everything.
@@ -249,8 +274,13 @@ async def test_rewind_moves_a_stopped_group_to_the_start_after_asking(infra, ide
     await consumer.commit(await consumer.end_offsets(partitions))
     await consumer.stop()
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-", group, *topics], input=Path(replay.__file__).read_text("utf-8"),
-        env={"DSR_KAFKA_BOOTSTRAP": bootstrap}, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-", group, *topics],
+        input=Path(replay.__file__).read_text("utf-8"),
+        env={"DSR_KAFKA_BOOTSTRAP": bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "8 partition(s) of 4 topic(s)" in done.stdout
@@ -280,8 +310,14 @@ async def test_the_dlq_module_replays_as_a_script(infra, isolation, tmp_path):
     finally:
         await producer.stop()
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-", f"{source}.dlq", "handler_failed"], input=Path(dlq.__file__).read_text("utf-8"),
-        cwd=tmp_path, env={"DSR_KAFKA_BOOTSTRAP": bootstrap}, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-", f"{source}.dlq", "handler_failed"],
+        input=Path(dlq.__file__).read_text("utf-8"),
+        cwd=tmp_path,
+        env={"DSR_KAFKA_BOOTSTRAP": bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert f"republished 1 message(s) from {source}.dlq" in done.stdout

@@ -68,8 +68,9 @@ async def test_skip_copies_the_message_to_the_dlq_and_moves_the_stopped_group_pa
     assert done.exit_code == 0, done.output
     assert f"{group} now starts at offset 2" in done.output and "its first bytes (of 1048448)" in done.output
     assert await committed() == 2
-    reader = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                              enable_auto_commit=False)
+    reader = AIOKafkaConsumer(
+        f"{topic}.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await reader.start()
     try:
         batch = await eventually(lambda: reader.getmany(timeout_ms=1000))
@@ -77,7 +78,11 @@ async def test_skip_copies_the_message_to_the_dlq_and_moves_the_stopped_group_pa
         await reader.stop()
     (letter,) = [record for records in batch.values() for record in records]
     headers = {k: v.decode() for k, v in letter.headers}
-    assert (headers["dlq-reason"], headers["dlq-source-offset"], headers["dlq-truncated"]) == ("skipped_by_operator", "1", "true")
+    assert (headers["dlq-reason"], headers["dlq-source-offset"], headers["dlq-truncated"]) == (
+        "skipped_by_operator",
+        "1",
+        "true",
+    )
     assert letter.key == b"9434765919" and letter.value == POISON[: len(letter.value)]
     listed = await dsr("dlq", "replay", "dsr.hospital.admissions", "--dry-run")
     assert "cannot be replayed" in listed.output and "would republish 0 message(s)" in listed.output

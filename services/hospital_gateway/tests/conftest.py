@@ -33,7 +33,9 @@ def hospital_gateway(service_harness):
     async def start(mllp_port: int | None = None, **env: str) -> Gateway:
         port = mllp_port or free_port()
         profile = env.pop("DSR_AREA_PROFILE", "derbyshire")
-        gateway = await service_harness.start(Gateway, "hospital_gateway", profile=profile, DSR_MLLP_PORT=str(port), **env)
+        gateway = await service_harness.start(
+            Gateway, "hospital_gateway", profile=profile, DSR_MLLP_PORT=str(port), **env
+        )
         gateway.mllp_port = port
         return gateway
 

@@ -58,8 +58,12 @@ class Register:
 
 def ended(view: dict) -> tuple:
     """What must match between two people who got the same messages in another order."""
-    return (view["rating"], view["in_hospital"], view["hospital"] and view["hospital"]["hospital_ods_code"],
-            sorted((e["kind"], e["at"]) for e in view["hospital_events"]))
+    return (
+        view["rating"],
+        view["in_hospital"],
+        view["hospital"] and view["hospital"]["hospital_ods_code"],
+        sorted((e["kind"], e["at"]) for e in view["hospital_events"]),
+    )
 
 
 async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, isolation):
@@ -95,18 +99,26 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         assert blue["hospital"]["hospital_ods_code"] == "RXM01" and blue["hospital"]["ward"] == "WARD33"
         kinds = {o["kind"] for o in await eventually(lambda: register.obligations(people[0], rule="R-OB-7"))}
         assert kinds == {"post_admission_cetr"}
-        emails = await eventually(lambda: [m for m in stack.smtp.messages() if m["X-DSR-Kind"] == "admission"
-                                           and m["X-DSR-Register-Id"] == people[0]])
+        emails = await eventually(
+            lambda: [
+                m
+                for m in stack.smtp.messages()
+                if m["X-DSR-Kind"] == "admission" and m["X-DSR-Register-Id"] == people[0]
+            ]
+        )
         assert emails[0]["To"] == MAILBOX and nhs[0] not in emails[0].as_string()
 
-        [discharged] = await gateway.send(adt("A03", nhs[0], stay=WARD, at=at(30), discharged_at=at(30), destination="19"))
+        [discharged] = await gateway.send(
+            adt("A03", nhs[0], stay=WARD, at=at(30), discharged_at=at(30), destination="19")
+        )
         assert discharged.code == "AA"
         await eventually(lambda: register.has(people[0], rating="amber", in_hospital=False))
         assert await eventually(lambda: register.obligations(people[0], kind="post_discharge_dsp_meeting"))
 
         cancelled = await eventually(lambda: register.has(people[1], rating="amber", events=2))
         assert [(h["from_rating"], h["to_rating"], h["cause"], h["took_effect"]) for h in cancelled["history"][1:]] == [
-            ("amber", "blue", "admission", False), ("amber", "amber", "admission_cancelled", True),
+            ("amber", "blue", "admission", False),
+            ("amber", "amber", "admission_cancelled", True),
         ]
         assert cancelled["in_hospital"] is False
         assert not await register.obligations(people[1], kind="post_discharge_dsp_meeting"), "no discharge happened"
@@ -115,7 +127,9 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         assert again["in_hospital"] and again["hospital"]["hospital_ods_code"] == "RXM01"
 
         moved = await eventually(lambda: register.has(people[3], rating="blue", events=2))
-        assert moved["hospital"]["hospital_ods_code"] == "RHA01" and moved["hospital"]["bed_type"] == "learning_disability"
+        assert (
+            moved["hospital"]["hospital_ods_code"] == "RHA01" and moved["hospital"]["bed_type"] == "learning_disability"
+        )
         assert moved["hospital"]["admitted_at"].startswith(at(0).isoformat()[:19])
 
         # The same MSH-10 twice: two ACKs, one admission, one event published.
@@ -123,8 +137,11 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         first, second = await gateway.send(repeat, repeat)
         assert (first.code, second.code) == ("AA", "AA") and first.control_id == second.control_id == "REPEAT-0001"
         await eventually(lambda: register.has(people[4], rating="blue", events=1))
-        admitted = [e for e in reader.events(f"{isolation}.dsr.hospital.admissions", "Admitted")
-                    if e["data"]["nhs_number"] == nhs[4]]
+        admitted = [
+            e
+            for e in reader.events(f"{isolation}.dsr.hospital.admissions", "Admitted")
+            if e["data"]["nhs_number"] == nhs[4]
+        ]
         assert len({e["event_id"] for e in admitted}) == 1
 
         # The same stay in order and backwards: the same end state.
@@ -152,8 +169,11 @@ async def test_adt_messages_move_the_register(stack, hospital_gateway, infra, is
         [waiting] = await eventually(waiting_merges)
         assert (waiting["kept_register_id"], waiting["merged_register_id"]) == (people[0], people[1])
         assert (await register.person(people[0]))["rating"] == "amber", "the merge changed nothing"
-        resolved = await http.post(f"{stack.url('rating')}/hospital-events/merges/{waiting['merge_id']}/resolved",
-                                   json={"reason": "Checked with the trust: two people."}, headers=TEAM)
+        resolved = await http.post(
+            f"{stack.url('rating')}/hospital-events/merges/{waiting['merge_id']}/resolved",
+            json={"reason": "Checked with the trust: two people."},
+            headers=TEAM,
+        )
         assert resolved.status_code == 200 and not await waiting_merges()
 
     # Nothing personal in the gateway's log: no NHS number, no name.

@@ -29,21 +29,38 @@ NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 def encounter(nhs_number: str, start: datetime, **fields) -> dict:
     return {
-        "resourceType": "Encounter", "id": uuid.uuid4().hex, "status": "in-progress",
+        "resourceType": "Encounter",
+        "id": uuid.uuid4().hex,
+        "status": "in-progress",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
         "subject": {"identifier": {"system": NHS_SYSTEM, "value": nhs_number}},
         "period": {"start": start.isoformat()},
         "serviceProvider": {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RXM"}},
         "location": [
-            {"location": {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RXM02"}},
-             "physicalType": {"coding": [{"code": "si"}]}},
+            {
+                "location": {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RXM02"}},
+                "physicalType": {"coding": [{"code": "si"}]},
+            },
             {"location": {"identifier": {"value": "KEDLESTON"}}, "physicalType": {"coding": [{"code": "wa"}]}},
         ],
-        "extension": [{
-            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-LegalStatus",
-            "extension": [{"url": "legalStatus", "valueCodeableConcept": {"coding": [{
-                "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-LegalStatusClassificationEngland", "code": "02"}]}}],
-        }],
+        "extension": [
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-LegalStatus",
+                "extension": [
+                    {
+                        "url": "legalStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-LegalStatusClassificationEngland",
+                                    "code": "02",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        ],
         **fields,
     }
 
@@ -97,15 +114,22 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
             assert [h["cause"] for h in blue["history"]] == ["referral", "admission"]
 
             # `dsr hl7`: a sample message for a demo person, as an integration engine sends it.
-            env = {"DSR_GATEWAY_MLLP": f"127.0.0.1:{gateway.mllp_port}", "DSR_AREA_PROFILE": "derbyshire", "COLUMNS": "200"}
+            env = {
+                "DSR_GATEWAY_MLLP": f"127.0.0.1:{gateway.mllp_port}",
+                "DSR_AREA_PROFILE": "derbyshire",
+                "COLUMNS": "200",
+            }
             later = (admitted + timedelta(hours=1)).isoformat()
             sent = await asyncio.to_thread(CliRunner().invoke, app, ["hl7", "A03", nhs, "--at", later], env=env)
-            assert sent.exit_code == 0 and "AA recorded: Discharged" in sent.output and nhs not in sent.output, sent.output
+            assert sent.exit_code == 0 and "AA recorded: Discharged" in sent.output and nhs not in sent.output, (
+                sent.output
+            )
             await eventually(lambda: _rated(view, first, "amber"))
 
             # FHIR: an in-progress Encounter is an admission; the legal status from the UK Core extension.
-            post = lambda body, **headers: http.post(f"{gateway.url}/fhir/Encounter", json=body,  # noqa: E731
-                                                     headers={**auth(Role.SYSTEM), **headers})
+            def post(body, **headers):
+                return http.post(f"{gateway.url}/fhir/Encounter", json=body, headers={**auth(Role.SYSTEM), **headers})
+
             body = encounter(other, admitted)
             taken = await post(body)
             assert taken.status_code == 200 and taken.headers["content-type"].startswith("application/fhir+json")
@@ -113,10 +137,16 @@ async def test_a_gateway_killed_before_its_ack_records_one_admission_and_fhir_en
             assert taken.json()["issue"][0]["diagnostics"] == "recorded: Admitted"
             stay = (await eventually(lambda: _rated(view, second, "blue")))["hospital"]
             assert (stay["hospital_ods_code"], stay["ward"], stay["secure"], stay["legal_basis"]) == (
-                "RXM02", "KEDLESTON", True, "section_2")
+                "RXM02",
+                "KEDLESTON",
+                True,
+                "section_2",
+            )
             # The same Encounter finished: the admission again (the same event) and the discharge.
             later = admitted + timedelta(hours=3)
-            finished = await post({**body, "status": "finished", "period": {"start": admitted.isoformat(), "end": later.isoformat()}})
+            finished = await post(
+                {**body, "status": "finished", "period": {"start": admitted.isoformat(), "end": later.isoformat()}}
+            )
             assert finished.json()["issue"][0]["diagnostics"] == "recorded: Admitted, Discharged"
             amber = await eventually(lambda: _rated(view, second, "amber"))
             assert len(amber["hospital_events"]) == 2

@@ -66,9 +66,16 @@ async def test_bad_frames_are_answered_or_closed_and_the_listener_goes_on(hospit
         "not framed": b"MSH|^~\\&|no start block" + END,
     }
     expected = {
-        "not hl7": "AR", "wrong encoding characters": {"AR", "AE"}, "not utf-8": "AR", "missing PID": "AE",
-        "invalid NHS number": "AE", "no NHS number": "AE", "version 2.3": "AR", "training message": "AR",
-        "unsupported event": "AR", "not framed": "closed",
+        "not hl7": "AR",
+        "wrong encoding characters": {"AR", "AE"},
+        "not utf-8": "AR",
+        "missing PID": "AE",
+        "invalid NHS number": "AE",
+        "no NHS number": "AE",
+        "version 2.3": "AR",
+        "training message": "AR",
+        "unsupported event": "AR",
+        "not framed": "closed",
     }
     for name, frame in cases.items():
         got = await answer_or_close(gateway, frame)
@@ -108,7 +115,9 @@ async def test_bad_frames_are_answered_or_closed_and_the_listener_goes_on(hospit
         assert "content" not in kept
         read = await http.get(f"{gateway.url}/quarantine/{kept['quarantine_id']}", headers=auth(Role.OPS))
         assert "Test" in read.json()["content"]
-        assert (await http.delete(f"{gateway.url}/quarantine/{kept['quarantine_id']}", headers=auth(Role.OPS))).status_code == 204
+        assert (
+            await http.delete(f"{gateway.url}/quarantine/{kept['quarantine_id']}", headers=auth(Role.OPS))
+        ).status_code == 204
         metrics = (await http.get(f"{gateway.url}/metrics")).text
         assert 'dsr_gateway_refusals_total{channel="mllp",reason="frame_too_large"}' in metrics
 

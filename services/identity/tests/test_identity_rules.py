@@ -18,7 +18,9 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
 
 
 def pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def test_cis2_organisation_is_the_selected_roles_and_other_providers_name_a_claim():
@@ -54,8 +56,15 @@ def test_a_rotation_signs_with_the_new_key_and_still_accepts_the_old_ones_tokens
     assert [k["kid"] for k in during.jwks()["keys"]] == [new.kid, old.kid]
     assert {k["alg"] for k in during.jwks()["keys"]} == {"RS256", "EdDSA"}
     assert all("d" not in k for k in during.jwks()["keys"])  # public parts only
-    claims = access_claims(issuer="https://id.example.org", audience="dsr", subject="u1", roles=[Role.REFERRER],
-                           now=datetime.now(timezone.utc), lifetime=timedelta(minutes=5), email="a@example.org")
+    claims = access_claims(
+        issuer="https://id.example.org",
+        audience="dsr",
+        subject="u1",
+        roles=[Role.REFERRER],
+        now=datetime.now(timezone.utc),
+        lifetime=timedelta(minutes=5),
+        email="a@example.org",
+    )
     verifier = TokenVerifier(during, issuer="https://id.example.org", audience="dsr")
     assert verifier.verify_now(before.sign(claims)).roles == {Role.REFERRER}
     assert jwt.get_unverified_header(during.sign(claims))["kid"] == new.kid
@@ -66,19 +75,31 @@ def test_a_rotation_signs_with_the_new_key_and_still_accepts_the_old_ones_tokens
 
 def test_weak_or_unsupported_keys_are_refused_at_start():
     with pytest.raises(StartupRefused, match="2,048"):
-        SigningKey.from_pem(pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "DSR_IDENTITY_SIGNING_KEY")
+        SigningKey.from_pem(
+            pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "DSR_IDENTITY_SIGNING_KEY"
+        )
     with pytest.raises(StartupRefused, match="not a PEM"):
         SigningKey.from_pem(b"nonsense", "DSR_IDENTITY_SIGNING_KEY")
     public_only = SigningKey.from_pem(
-        ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "previous")
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        "previous",
+    )
     with pytest.raises(StartupRefused, match="private key"):
         KeyRing(public_only)
 
 
 def test_access_claims_are_short_lived_and_unique():
-    one = access_claims(issuer="i", audience="dsr", subject="u", roles=[Role.DSR_TEAM, Role.DSR_ADMIN], now=NOW,
-                        lifetime=timedelta(minutes=5), org="15M")
+    one = access_claims(
+        issuer="i",
+        audience="dsr",
+        subject="u",
+        roles=[Role.DSR_TEAM, Role.DSR_ADMIN],
+        now=NOW,
+        lifetime=timedelta(minutes=5),
+        org="15M",
+    )
     two = access_claims(issuer="i", audience="dsr", subject="u", roles=[], now=NOW, lifetime=timedelta(minutes=5))
     assert one["exp"] - one["iat"] == 300 and one["roles"] == ["dsr_admin", "dsr_team"] and one["org"] == "15M"
     assert one["jti"] != two["jti"] and two["roles"] == [] and "email" not in two

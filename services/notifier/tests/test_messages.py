@@ -42,9 +42,20 @@ LEAKY = "Philippa Quennell (NHS 943 476 5870, born 21/06/1987) of ST4 1AA"
 CONTACTS = Contacts(referrer_email="sam.referrer@example.org", case_holders=("casey.holder@example.org",))
 
 
-def obligation(cls, responsible: str, rule: str = "R-OB-11", kind: str = "case_holder_update", title: str = "Case-holder update (amber)"):
+def obligation(
+    cls,
+    responsible: str,
+    rule: str = "R-OB-11",
+    kind: str = "case_holder_update",
+    title: str = "Case-holder update (amber)",
+):
     return cls(
-        obligation_id=uuid.uuid4(), register_id=RID, kind=kind, title=title, rule=rule, responsible=responsible,
+        obligation_id=uuid.uuid4(),
+        register_id=RID,
+        kind=kind,
+        title=title,
+        rule=rule,
+        responsible=responsible,
         due_at=AT + timedelta(days=2),
     )
 
@@ -77,13 +88,19 @@ def test_who_is_responsible(responsible, expected):
 
 
 def test_a_case_holder_falls_back_to_the_referrer_then_the_dsr_team():
-    assert resolve("case_holder", Contacts(referrer_email="sam.referrer@example.org"), STAFFS) == ["sam.referrer@example.org"]
+    assert resolve("case_holder", Contacts(referrer_email="sam.referrer@example.org"), STAFFS) == [
+        "sam.referrer@example.org"
+    ]
     assert resolve("case_holder", Contacts(), STAFFS) == [TEAM]
 
 
 def test_an_area_may_name_mailboxes_for_the_commissioner_and_the_keyworking_service():
-    area = STAFFS.model_copy(update={"commissioner_mailbox": "commissioning@example.org",
-                                     "keyworking_service_mailbox": "keyworking@example.org"})
+    area = STAFFS.model_copy(
+        update={
+            "commissioner_mailbox": "commissioning@example.org",
+            "keyworking_service_mailbox": "keyworking@example.org",
+        }
+    )
     assert resolve("commissioner", CONTACTS, area) == ["commissioning@example.org"]
     assert resolve("keyworking_service", CONTACTS, area) == ["keyworking@example.org"]
 
@@ -93,7 +110,9 @@ def test_due_goes_to_the_responsible_and_overdue_also_to_the_dsr_team():
     assert [(n.recipient, n.template) for n in due] == [("casey.holder@example.org", "obligation_due")]
     overdue = messages.for_obligation_overdue(obligation(ObligationOverdue, "case_holder"), CONTACTS, STAFFS)
     assert [n.recipient for n in overdue] == ["casey.holder@example.org", TEAM]
-    team_overdue = messages.for_obligation_overdue(obligation(ObligationOverdue, "dsr_team", "R-OB-3"), CONTACTS, STAFFS)
+    team_overdue = messages.for_obligation_overdue(
+        obligation(ObligationOverdue, "dsr_team", "R-OB-3"), CONTACTS, STAFFS
+    )
     assert [n.recipient for n in team_overdue] == [TEAM], "one email per recipient"
 
 
@@ -107,8 +126,17 @@ def test_an_actions_free_text_title_and_owner_are_not_repeated():
 
 
 def rating(to: str, frm: str | None, cause: str, **extra) -> RatingChanged:
-    return RatingChanged(register_id=RID, from_rating=frm, to_rating=to, rationale=LEAKY, changed_by="x", cause=cause,
-                         cohort="adult", age_band="adult", **extra)
+    return RatingChanged(
+        register_id=RID,
+        from_rating=frm,
+        to_rating=to,
+        rationale=LEAKY,
+        changed_by="x",
+        cause=cause,
+        cohort="adult",
+        age_band="adult",
+        **extra,
+    )
 
 
 def test_escalation_to_red_alerts_the_team_and_the_escalation_contacts():
@@ -122,8 +150,13 @@ def test_escalation_to_red_alerts_the_team_and_the_escalation_contacts():
 
 
 def test_an_admission_alerts_the_team_and_other_changes_send_nothing():
-    hospital = {"hospital_ods_code": "RXM", "admitted_at": AT, "bed_type": "learning_disability", "secure": False,
-                "legal_basis": "section_3"}
+    hospital = {
+        "hospital_ods_code": "RXM",
+        "admitted_at": AT,
+        "bed_type": "learning_disability",
+        "secure": False,
+        "legal_basis": "section_3",
+    }
     [note] = messages.for_rating_changed(rating("blue", "amber", "admission", hospital=hospital), AT, STAFFS)
     assert (note.recipient, note.template) == (TEAM, "admission")
     text = rendered(note).get_body(("plain",)).get_content()
@@ -140,25 +173,39 @@ def test_updates_removal_requests_and_green_month_removals_go_to_the_team():
     # A removal request's update is announced with the request, not twice.
     request_update = update.model_copy(update={"kind": "removal_request"})
     assert messages.for_update_added(request_update, AT, STAFFS) == []
-    [asked] = messages.for_removal_requested(RemovalRequested(register_id=RID, requested_by="x", best_interest_meeting=True), AT, STAFFS)
+    [asked] = messages.for_removal_requested(
+        RemovalRequested(register_id=RID, requested_by="x", best_interest_meeting=True), AT, STAFFS
+    )
     assert (asked.recipient, asked.template) == (TEAM, "removal_requested")
     assert "best-interest meeting" in rendered(asked).get_body(("plain",)).get_content()
-    [removed] = messages.for_person_removed(PersonRemoved(register_id=RID, removed_by="x", cause="green_month_ended", reason=LEAKY), AT, STAFFS)
+    [removed] = messages.for_person_removed(
+        PersonRemoved(register_id=RID, removed_by="x", cause="green_month_ended", reason=LEAKY), AT, STAFFS
+    )
     assert (removed.recipient, removed.template) == (TEAM, "person_removed")
-    assert messages.for_person_removed(PersonRemoved(register_id=RID, removed_by="x", cause="dsr_team"), AT, STAFFS) == []
+    assert (
+        messages.for_person_removed(PersonRemoved(register_id=RID, removed_by="x", cause="dsr_team"), AT, STAFFS) == []
+    )
 
 
 def test_the_referrer_hears_the_outcome_with_reasons_in_the_notifiers_own_words():
     accepted = ReferralAccepted(
-        referral_id=uuid.uuid4(), register_id=RID, initial_rating="amber", rating_rationale=LEAKY, cohort="adult",
-        age_band="young_adult", nhs_number_hash="h" * 64, referrer_email="Sam.Referrer@example.org", accepted_by="x",
+        referral_id=uuid.uuid4(),
+        register_id=RID,
+        initial_rating="amber",
+        rating_rationale=LEAKY,
+        cohort="adult",
+        age_band="young_adult",
+        nhs_number_hash="h" * 64,
+        referrer_email="Sam.Referrer@example.org",
+        accepted_by="x",
     )
     [note] = messages.for_referral_accepted(accepted, AT, STAFFS)
     assert (note.recipient, note.template) == ("sam.referrer@example.org", "referral_accepted")
     text = rendered(note).get_body(("plain",)).get_content()
     assert RID in text and "Initial DSP meeting (R-OB-3)" in text and "keyworking" in text
     rejected = ReferralRejected(
-        referral_id=uuid.uuid4(), referrer_email="sam.referrer@example.org",
+        referral_id=uuid.uuid4(),
+        referrer_email="sam.referrer@example.org",
         reasons=[
             {"code": "R-ELIG-2.no_consent", "message": f"No consent from {LEAKY}", "field": "consent"},
             {"code": "R-ELIG-3.out_of_area", "message": f"{LEAKY} lives elsewhere", "field": "person.address.postcode"},
@@ -177,8 +224,13 @@ def test_the_referrer_hears_the_outcome_with_reasons_in_the_notifiers_own_words(
 @pytest.mark.parametrize(
     ("proposed", "current", "higher", "says"),
     [
-        ("red", "amber", True, "It proposes a HIGHER rating than the current one: red (in crisis, at risk of admission), "
-                               "where the record says amber (wellbeing deteriorating)."),
+        (
+            "red",
+            "amber",
+            True,
+            "It proposes a HIGHER rating than the current one: red (in crisis, at risk of admission), "
+            "where the record says amber (wellbeing deteriorating).",
+        ),
         ("amber", "green", True, "HIGHER rating"),
         ("amber", "amber", False, "It proposes amber (wellbeing deteriorating); the record says amber"),
         ("green", "red", False, "the record says red"),
@@ -186,10 +238,16 @@ def test_the_referrer_hears_the_outcome_with_reasons_in_the_notifiers_own_words(
         ("red", None, False, "The current rating was not known when this was sent"),
     ],
 )
-def test_a_further_referral_alerts_the_team_and_says_plainly_when_it_proposes_a_higher_rating(proposed, current, higher, says):
+def test_a_further_referral_alerts_the_team_and_says_plainly_when_it_proposes_a_higher_rating(
+    proposed, current, higher, says
+):
     event = FurtherReferralReceived(
-        register_id=RID, referral_id=uuid.uuid4(), proposed_rating=proposed, referrer_email="Kim.Second@example.org",
-        submitted_by="kim.second@example.org", received_at=AT,
+        register_id=RID,
+        referral_id=uuid.uuid4(),
+        proposed_rating=proposed,
+        referrer_email="Kim.Second@example.org",
+        submitted_by="kim.second@example.org",
+        received_at=AT,
     )
     [note] = messages.for_further_referral(event, current, STAFFS)
     assert (note.recipient, note.template, note.register_id) == (TEAM, "further_referral", RID)
@@ -211,29 +269,61 @@ def test_the_digest_goes_out_one_working_day_before_the_tracking_meeting():
     assert meeting_to_announce(STAFFS, datetime(2026, 11, 18, 9, 29, tzinfo=LONDON), started) is None
     # Not running at the digest time: the latest meeting's digest, late; never older ones.
     assert meeting_to_announce(STAFFS, datetime(2026, 11, 20, 12, 0, tzinfo=LONDON), started) == meeting
-    assert meeting_to_announce(STAFFS, datetime(2026, 11, 26, 12, 0, tzinfo=LONDON), started) == meeting + timedelta(days=7)
+    assert meeting_to_announce(STAFFS, datetime(2026, 11, 26, 12, 0, tzinfo=LONDON), started) == meeting + timedelta(
+        days=7
+    )
     # Nothing for a meeting whose digest time came before the notifier first looked.
     assert meeting_to_announce(STAFFS, wednesday_noon, datetime(2026, 11, 18, 10, 0, tzinfo=LONDON)) is None
     # Christmas Day is a Friday in 2026; the Thursday before Boxing Day's substitute
     # holiday is a normal meeting, but a Thursday after a bank holiday Wednesday is not.
     new_year_meeting = datetime(2026, 12, 31, 9, 30, tzinfo=LONDON)
     assert digest_at(STAFFS, new_year_meeting) == datetime(2026, 12, 30, 9, 30, tzinfo=LONDON)
-    assert DERBY.next_tracking_meeting(wednesday_noon) is None and meeting_to_announce(DERBY, wednesday_noon, started) is None
+    assert (
+        DERBY.next_tracking_meeting(wednesday_noon) is None
+        and meeting_to_announce(DERBY, wednesday_noon, started) is None
+    )
 
 
 def test_the_digest_lists_by_register_id_and_tells_each_case_holder_their_updates():
     meeting = datetime(2026, 11, 19, 9, 30, tzinfo=LONDON)
     now = datetime(2026, 11, 18, 9, 31, tzinfo=LONDON)
     pending = [
-        {"register_id": "QNC-AAAA-AAAA-A", "rule": "R-OB-3", "kind": "initial_dsp_meeting", "due_at": now + timedelta(hours=5), "state": "due"},
-        {"register_id": "QNC-AAAA-AAAA-A", "rule": "R-OB-11", "kind": "case_holder_update", "due_at": now - timedelta(days=1), "state": "overdue"},
-        {"register_id": "QNC-BBBB-BBBB-B", "rule": "R-OB-11", "kind": "case_holder_update", "due_at": now + timedelta(hours=2), "state": "due"},
-        {"register_id": "QNC-CCCC-CCCC-C", "rule": "R-OB-12", "kind": "case_holder_update", "due_at": now + timedelta(hours=3), "state": "open"},
+        {
+            "register_id": "QNC-AAAA-AAAA-A",
+            "rule": "R-OB-3",
+            "kind": "initial_dsp_meeting",
+            "due_at": now + timedelta(hours=5),
+            "state": "due",
+        },
+        {
+            "register_id": "QNC-AAAA-AAAA-A",
+            "rule": "R-OB-11",
+            "kind": "case_holder_update",
+            "due_at": now - timedelta(days=1),
+            "state": "overdue",
+        },
+        {
+            "register_id": "QNC-BBBB-BBBB-B",
+            "rule": "R-OB-11",
+            "kind": "case_holder_update",
+            "due_at": now + timedelta(hours=2),
+            "state": "due",
+        },
+        {
+            "register_id": "QNC-CCCC-CCCC-C",
+            "rule": "R-OB-12",
+            "kind": "case_holder_update",
+            "due_at": now + timedelta(hours=3),
+            "state": "open",
+        },
     ]
     contacts = {"QNC-AAAA-AAAA-A": CONTACTS, "QNC-BBBB-BBBB-B": CONTACTS}  # C: nobody known → only the team's digest
     on_register = {"amber": ["QNC-AAAA-AAAA-A", "QNC-BBBB-BBBB-B"], "green": ["QNC-CCCC-CCCC-C"]}
     notes = digests(STAFFS, meeting, now, pending, contacts, on_register)
-    assert [(n.recipient, n.template) for n in notes] == [(TEAM, "digest_team"), ("casey.holder@example.org", "digest_case_holder")]
+    assert [(n.recipient, n.template) for n in notes] == [
+        (TEAM, "digest_team"),
+        ("casey.holder@example.org", "digest_case_holder"),
+    ]
     team = rendered(notes[0]).get_body(("plain",)).get_content()
     assert "QNC-AAAA-AAAA-A: Initial DSP meeting (R-OB-3), due" in team
     assert "QNC-AAAA-AAAA-A: Case-holder update (amber) (R-OB-11), OVERDUE" in team

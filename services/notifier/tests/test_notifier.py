@@ -27,8 +27,13 @@ from dsr_testing.support import eventually
 CASEY = {"name": "Casey Holder", "role": "Community nurse", "email": "Casey.Holder@example.org", "case_holder": True}
 DANA = {"name": "Dana Other", "role": "Social worker", "email": "dana.other@example.org"}
 PAT = {"name": "Pat Keeper", "role": "Case manager", "email": "pat.keeper@example.org", "case_holder": True}
-ADMISSION = {"hospital_ods_code": "RXM", "admitted_at": "2026-11-20T22:15:00+00:00", "bed_type": "learning_disability",
-             "secure": False, "legal_basis": "section_3"}
+ADMISSION = {
+    "hospital_ods_code": "RXM",
+    "admitted_at": "2026-11-20T22:15:00+00:00",
+    "bed_type": "learning_disability",
+    "secure": False,
+    "legal_basis": "section_3",
+}
 LINK = "https://dsr.staffordshire.invalid/register/"
 
 
@@ -85,9 +90,13 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     expect(TEAM, "obligation_due", r7)  # nobody known for r7: the DSR team
     await svc.obligation("ObligationDue", r1, "R-OB-9", "oversight_visit", "commissioner", soon)
     expect(COMMISSIONER, "obligation_due", r1)
-    await svc.obligation("ObligationDue", r1, "R-OB-10", "keyworking_offer", "keyworking_service", soon, needs_own_consent=True)
+    await svc.obligation(
+        "ObligationDue", r1, "R-OB-10", "keyworking_offer", "keyworking_service", soon, needs_own_consent=True
+    )
     expect(TEAM, "obligation_due", r1)
-    await svc.obligation("ObligationDue", r1, "R-OB-15", "cetr_action", "Action.Owner@example.org", soon, title=f"Phone {LEAKY}")
+    await svc.obligation(
+        "ObligationDue", r1, "R-OB-15", "cetr_action", "Action.Owner@example.org", soon, title=f"Phone {LEAKY}"
+    )
     expect("action.owner@example.org", "obligation_due", r1)
     await svc.obligation("ObligationDue", r1, "R-OB-15", "cetr_action", f"Dr {LEAKY}", soon, title=LEAKY)
     expect(TEAM, "obligation_due", r1)  # an owner with no address: the DSR team
@@ -127,7 +136,9 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     by_kind = {}
     for message in messages:
         by_kind.setdefault(message["X-DSR-Kind"], []).append(text_of(message))
-    assert any("What is needed: Case-holder update (amber) (R-OB-11)\nBy when: " in t for t in by_kind["obligation_due"])
+    assert any(
+        "What is needed: Case-holder update (amber) (R-OB-11)\nBy when: " in t for t in by_kind["obligation_due"]
+    )
     assert any("own consent" in t for t in by_kind["obligation_due"])
     assert any("An action recommended at a C(E)TR" in t for t in by_kind["obligation_due"])
     assert all("Was due by: " in t for t in by_kind["obligation_overdue"])
@@ -135,7 +146,9 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     assert "RXM" in by_kind["admission"][0] and "(R-OB-7), by " in by_kind["admission"][0]
     assert "[R-ELIG-2.no_consent, consent]" in by_kind["referral_rejected"][0]
     assert "best-interest meeting" in by_kind["removal_requested"][0]
-    further = {m["X-DSR-Register-Id"]: (m["Subject"], text_of(m)) for m in messages if m["X-DSR-Kind"] == "further_referral"}
+    further = {
+        m["X-DSR-Register-Id"]: (m["Subject"], text_of(m)) for m in messages if m["X-DSR-Kind"] == "further_referral"
+    }
     assert "proposing a higher rating" in further[r7][0] and "HIGHER rating than the current one: red" in further[r7][1]
     assert "HIGHER" not in further[r2][1] and "the record says red" in further[r2][1]
     assert "Initial DSP meeting (R-OB-3)" in by_kind["referral_accepted"][0]
@@ -147,7 +160,8 @@ async def test_each_kind_of_message_reaches_the_right_people_once_and_names_no_o
     assert {n["notification_id"] for n in recorded} == {m["X-DSR-Notification-Id"] for m in messages}
     for_escalation = await svc.notifications(source_event_id=str(escalation.event_id))
     assert {(n["recipient"], n["template"], n["source_event_type"]) for n in for_escalation} == {
-        (TEAM, "escalation", "RatingChanged"), (ON_CALL, "escalation", "RatingChanged")
+        (TEAM, "escalation", "RatingChanged"),
+        (ON_CALL, "escalation", "RatingChanged"),
     }
 
     async def all_announced():
@@ -180,7 +194,9 @@ async def test_a_digest_before_each_tracking_meeting_to_the_team_and_each_case_h
     await svc.removed(r3, "dsr_team")
 
     async def scheduled(rid, rule, kind, responsible, due_at, obligation_id=None):
-        return await svc.obligation("ObligationScheduled", rid, rule, kind, responsible, due_at, obligation_id=obligation_id)
+        return await svc.obligation(
+            "ObligationScheduled", rid, rule, kind, responsible, due_at, obligation_id=obligation_id
+        )
 
     await scheduled(r1, "R-OB-3", "initial_dsp_meeting", "dsr_team", meeting - timedelta(hours=1))
     await scheduled(r1, "R-OB-11", "case_holder_update", "case_holder", meeting - timedelta(hours=2))
@@ -188,16 +204,31 @@ async def test_a_digest_before_each_tracking_meeting_to_the_team_and_each_case_h
     await scheduled(r2, "R-OB-11", "case_holder_update", "case_holder", meeting - timedelta(hours=3))
     done = str(uuid.uuid4())
     await scheduled(r3, "R-OB-1", "community_cetr", "dsr_team", meeting - timedelta(hours=4), done)
-    await svc.obligation("ObligationCompleted", r3, "R-OB-1", "community_cetr", "dsr_team", meeting - timedelta(hours=4),
-                         obligation_id=done, completed_at=now.isoformat(), outcome="held", completed_by=TEAM)
-    await scheduled(r4, "R-OB-12", "case_holder_update", "case_holder", meeting - timedelta(hours=5))  # no one known: the team
+    await svc.obligation(
+        "ObligationCompleted",
+        r3,
+        "R-OB-1",
+        "community_cetr",
+        "dsr_team",
+        meeting - timedelta(hours=4),
+        obligation_id=done,
+        completed_at=now.isoformat(),
+        outcome="held",
+        completed_by=TEAM,
+    )
+    await scheduled(
+        r4, "R-OB-12", "case_holder_update", "case_holder", meeting - timedelta(hours=5)
+    )  # no one known: the team
 
     async def projected():
         obligations = svc.db["obligations"]
-        return (await obligations.count_documents({}) == 6 and await obligations.count_documents({"state": "done"}) == 1
-                and await svc.db["contacts"].count_documents({}) == 2
-                and await svc.db["people"].count_documents({"on_register": True}) == 2
-                and await svc.db["people"].count_documents({"on_register": False}) == 1)
+        return (
+            await obligations.count_documents({}) == 6
+            and await obligations.count_documents({"state": "done"}) == 1
+            and await svc.db["contacts"].count_documents({}) == 2
+            and await svc.db["people"].count_documents({"on_register": True}) == 2
+            and await svc.db["people"].count_documents({"on_register": False}) == 1
+        )
 
     await eventually(projected, timeout=60)
     await svc.advance_clock(to=digest_at(area, meeting) + timedelta(minutes=1))
@@ -257,9 +288,14 @@ async def test_while_the_mail_server_is_down_nothing_is_lost_and_once_back_every
         return len(found) == expected and all(n["state"] != "sent" and n["attempts"] >= 3 for n in found)
 
     await eventually(stuck, timeout=90)
-    alerts = await eventually(lambda: [e for e in svc.published("NotificationFailed").values()
-                                       if not e["data"]["permanent"]] if len(svc.published("NotificationFailed")) >= expected else None,
-                              timeout=30)
+    alerts = await eventually(
+        lambda: (
+            [e for e in svc.published("NotificationFailed").values() if not e["data"]["permanent"]]
+            if len(svc.published("NotificationFailed")) >= expected
+            else None
+        ),
+        timeout=30,
+    )
     assert len({e["data"]["notification_id"] for e in alerts}) == expected
     assert svc.emails() == []
 

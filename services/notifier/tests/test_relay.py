@@ -31,9 +31,26 @@ def certificate(directory: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is needed to make the test certificate")
     cert, key = directory / "relay.crt", directory / "relay.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -57,8 +74,14 @@ class Relay:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append({"to": envelope.rcpt_tos, "tls": session.ssl is not None,
-                              "authenticated": session.authenticated, "content": envelope.content})
+        self.received.append(
+            {
+                "to": envelope.rcpt_tos,
+                "tls": session.ssl is not None,
+                "authenticated": session.authenticated,
+                "content": envelope.content,
+            }
+        )
         return "250 Message accepted for delivery"
 
 
@@ -68,16 +91,28 @@ async def test_starttls_login_and_a_recipient_refused_for_good(notifier_service,
     context.load_cert_chain(cert, key)
     relay = Relay()
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(relay, hostname="localhost", tls_context=context, require_starttls=True,
-                     authenticator=relay.authenticate, auth_required=True, auth_require_tls=True),
-        "127.0.0.1", 0,
+        lambda: SMTP(
+            relay,
+            hostname="localhost",
+            tls_context=context,
+            require_starttls=True,
+            authenticator=relay.authenticate,
+            auth_required=True,
+            auth_require_tls=True,
+        ),
+        "127.0.0.1",
+        0,
     )
     port = server.sockets[0].getsockname()[1]
     try:
         profile = area_profile_file(tmp_path, escalation_contacts=[ON_CALL, REFUSED])
         svc = await notifier_service(
-            smtp_port=port, DSR_AREA_PROFILE=str(profile), DSR_SMTP_STARTTLS="true", DSR_SMTP_USERNAME=USER,
-            DSR_SMTP_PASSWORD=PASSWORD, DSR_SMTP_CA_FILE=str(cert),
+            smtp_port=port,
+            DSR_AREA_PROFILE=str(profile),
+            DSR_SMTP_STARTTLS="true",
+            DSR_SMTP_USERNAME=USER,
+            DSR_SMTP_PASSWORD=PASSWORD,
+            DSR_SMTP_CA_FILE=str(cert),
         )
         rid = register_id()
         escalation = await svc.rated(rid, "red")
@@ -109,7 +144,9 @@ async def test_starttls_login_and_a_recipient_refused_for_good(notifier_service,
             assert again.status_code == 200 and again.json()["state"] == "pending"
             await eventually(lambda: len(failures()) == 2, timeout=30)
             [sent, *_] = await svc.notifications(recipient=TEAM)
-            not_failed = await http.post(f"{svc.url}/notifications/{sent['notification_id']}/retry", headers=auth(Role.OPS))
+            not_failed = await http.post(
+                f"{svc.url}/notifications/{sent['notification_id']}/retry", headers=auth(Role.OPS)
+            )
             assert not_failed.status_code == 409
             unknown = await http.post(f"{svc.url}/notifications/nothing-here/retry", headers=auth(Role.OPS))
             assert unknown.status_code == 404

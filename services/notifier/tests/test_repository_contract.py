@@ -29,9 +29,17 @@ def repositories(mongo_database):
 
 
 def row(register_id: str = RID, recipient: str = "a@example.org", created_at: datetime = AT) -> dict:
-    return {"_id": str(uuid.uuid4()), "source_event_id": str(uuid.uuid4()), "source_event_type": "RatingChanged",
-            "correlation_id": None, "register_id": register_id, "recipient": recipient, "template": "escalation",
-            "context": {"to_rating": "red"}, "created_at": created_at}
+    return {
+        "_id": str(uuid.uuid4()),
+        "source_event_id": str(uuid.uuid4()),
+        "source_event_type": "RatingChanged",
+        "correlation_id": None,
+        "register_id": register_id,
+        "recipient": recipient,
+        "template": "escalation",
+        "context": {"to_rating": "red"},
+        "created_at": created_at,
+    }
 
 
 async def test_an_email_is_queued_once_claimed_once_and_marked_sent_by_its_owner(repositories):
@@ -41,7 +49,11 @@ async def test_an_email_is_queued_once_claimed_once_and_marked_sent_by_its_owner
     await mail.enqueue([{**email, "recipient": "changed@example.org"}], None)
     [claimed] = await mail.claim("me", LEASE, 10)
     assert (claimed["_id"], claimed["recipient"], claimed["attempts"], claimed["context"]) == (
-        email["_id"], "a@example.org", 1, {"to_rating": "red"})
+        email["_id"],
+        "a@example.org",
+        1,
+        {"to_rating": "red"},
+    )
     assert await mail.claim("other", LEASE, 10) == []
     assert await mail.mark_sent(email["_id"], "other", "Subject", AT, None) is False
     assert await mail.mark_sent(email["_id"], "me", "Subject", AT, None) is True
@@ -118,24 +130,36 @@ async def test_who_stands_where_on_the_register(repositories):
 async def test_an_obligation_only_moves_forward_and_is_listed_while_pending(repositories):
     _, projection = repositories
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    fields = {"register_id": RID, "rule": "R-OB-11", "kind": "case_holder_update", "responsible": "case_holder",
-              "due_at": AT + timedelta(days=2), "needs_own_consent": False, "state": "open", "updated_at": AT}
+    fields = {
+        "register_id": RID,
+        "rule": "R-OB-11",
+        "kind": "case_holder_update",
+        "responsible": "case_holder",
+        "due_at": AT + timedelta(days=2),
+        "needs_own_consent": False,
+        "state": "open",
+        "updated_at": AT,
+    }
     await projection.advance_obligations([(first, fields, [])])
     await projection.advance_obligations([(first, fields, [])])  # twice: the same
-    await projection.advance_obligations([
-        (first, {**fields, "state": "overdue"}, ["open", "due"]),
-        (first, {**fields, "state": "due"}, ["open"]),  # late: stays overdue
-        (first, fields, []),  # late: stays overdue
-        (second, {**fields, "state": "due", "due_at": AT + timedelta(days=1)}, ["open"]),
-    ])
+    await projection.advance_obligations(
+        [
+            (first, {**fields, "state": "overdue"}, ["open", "due"]),
+            (first, {**fields, "state": "due"}, ["open"]),  # late: stays overdue
+            (first, fields, []),  # late: stays overdue
+            (second, {**fields, "state": "due", "due_at": AT + timedelta(days=1)}, ["open"]),
+        ]
+    )
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=3))] == [second, first]
     assert [o["_id"] for o in await projection.pending_by(AT + timedelta(days=1))] == [second]
     # In one write, in either order: the state only moves forward.
-    await projection.advance_obligations([
-        (second, {**fields, "state": "overdue"}, ["open", "due"]),
-        (second, {**fields, "state": "done"}, ["open", "due", "overdue"]),
-        (second, {**fields, "state": "overdue"}, ["open", "due"]),  # late: stays done
-    ])
+    await projection.advance_obligations(
+        [
+            (second, {**fields, "state": "overdue"}, ["open", "due"]),
+            (second, {**fields, "state": "done"}, ["open", "due", "overdue"]),
+            (second, {**fields, "state": "overdue"}, ["open", "due"]),  # late: stays done
+        ]
+    )
     await projection.advance_obligations([])
     [pending] = await projection.pending_by(AT + timedelta(days=3))
     assert (pending["_id"], pending["state"], pending["kind"]) == (first, "overdue", "case_holder_update")
@@ -145,15 +169,27 @@ async def test_contacts_keep_the_newest_referrer_and_professionals_whatever_the_
     _, projection = repositories
 
     def envelope(event, at):
-        return new_envelope(event_type=event.EVENT_TYPE, schema_version=1, occurred_at=at, area="QNC",
-                            data=event.model_dump(mode="json"))
+        return new_envelope(
+            event_type=event.EVENT_TYPE,
+            schema_version=1,
+            occurred_at=at,
+            area="QNC",
+            data=event.model_dump(mode="json"),
+        )
 
     def professional(email: str, case_holder: bool = True) -> dict:
         return {"name": "Pat", "role": "Nurse", "email": email, "case_holder": case_holder}
 
     newer = ReferralAccepted(
-        referral_id=uuid.uuid4(), register_id=RID, initial_rating="amber", rating_rationale="why", cohort="adult",
-        age_band="adult", nhs_number_hash="h" * 64, referrer_email="New.Referrer@example.org", accepted_by="x",
+        referral_id=uuid.uuid4(),
+        register_id=RID,
+        initial_rating="amber",
+        rating_rationale="why",
+        cohort="adult",
+        age_band="adult",
+        nhs_number_hash="h" * 64,
+        referrer_email="New.Referrer@example.org",
+        accepted_by="x",
         professionals=[professional("holder@example.org"), professional("other@example.org", False)],
     )
     older = newer.model_copy(update={"referrer_email": "old@example.org", "professionals": []})
@@ -164,7 +200,9 @@ async def test_contacts_keep_the_newest_referrer_and_professionals_whatever_the_
     await projection.professionals_changed(envelope(late, AT), late, None)
     assert (await projection.contacts_of(RID)).case_holders == ("holder@example.org",)
     await projection.professionals_changed(envelope(late, AT + timedelta(days=2)), late, None)
-    assert await projection.contacts_for({RID, OTHER}) == {RID: Contacts("new.referrer@example.org", ("late@example.org",))}
+    assert await projection.contacts_for({RID, OTHER}) == {
+        RID: Contacts("new.referrer@example.org", ("late@example.org",))
+    }
     assert await projection.contacts_of(OTHER) == Contacts()
 
 

@@ -89,18 +89,29 @@ class World:
     async def deliver(self, event, envelope: Envelope | None = None) -> Envelope:
         envelope = envelope or self.envelope(event)
         method = {
-            "ObligationScheduled": "obligation_changed", "ObligationDue": "obligation_changed",
-            "ObligationOverdue": "obligation_changed", "ObligationCompleted": "obligation_changed",
-            "RatingChanged": "rating_changed", "PersonRemoved": "person_removed", "UpdateAdded": "update_added",
-            "RemovalRequested": "removal_requested", "ReferralAccepted": "referral_accepted",
-            "ReferralRejected": "referral_rejected", "FurtherReferralReceived": "further_referral_received",
+            "ObligationScheduled": "obligation_changed",
+            "ObligationDue": "obligation_changed",
+            "ObligationOverdue": "obligation_changed",
+            "ObligationCompleted": "obligation_changed",
+            "RatingChanged": "rating_changed",
+            "PersonRemoved": "person_removed",
+            "UpdateAdded": "update_added",
+            "RemovalRequested": "removal_requested",
+            "ReferralAccepted": "referral_accepted",
+            "ReferralRejected": "referral_rejected",
+            "FurtherReferralReceived": "further_referral_received",
         }[event.EVENT_TYPE]
         await getattr(self.service, method)(envelope, event)
         return envelope
 
     def envelope(self, event) -> Envelope:
-        return new_envelope(event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=self.clock.now(),
-                            area="QNC", data=event.model_dump(mode="json"))
+        return new_envelope(
+            event_type=event.EVENT_TYPE,
+            schema_version=event.SCHEMA_VERSION,
+            occurred_at=self.clock.now(),
+            area="QNC",
+            data=event.model_dump(mode="json"),
+        )
 
     def queued(self, template: str | None = None) -> list[dict]:
         rows = sorted(self.store.rows.values(), key=lambda r: (r["template"], r["recipient"]))
@@ -116,22 +127,56 @@ def world(tmp_path) -> World:
 
 
 def rating(to: str, frm: str | None, cause: str = "person", **extra) -> RatingChanged:
-    return RatingChanged(register_id=RID, from_rating=frm, to_rating=to, rationale="why", changed_by="x", cause=cause,
-                         cohort="adult", age_band="adult", transition_id=uuid.uuid4(), **extra)
+    return RatingChanged(
+        register_id=RID,
+        from_rating=frm,
+        to_rating=to,
+        rationale="why",
+        changed_by="x",
+        cause=cause,
+        cohort="adult",
+        age_band="adult",
+        transition_id=uuid.uuid4(),
+        **extra,
+    )
 
 
 def accepted(initial: str = "amber", **extra) -> ReferralAccepted:
     return ReferralAccepted(
-        referral_id=uuid.uuid4(), register_id=RID, initial_rating=initial, rating_rationale="why", cohort="adult",
-        age_band="adult", nhs_number_hash="h" * 64, referrer_email=REFERRER, accepted_by="x",
-        professionals=[{"name": "Casey", "role": "Social worker", "email": CASE_HOLDER, "case_holder": True}], **extra,
+        referral_id=uuid.uuid4(),
+        register_id=RID,
+        initial_rating=initial,
+        rating_rationale="why",
+        cohort="adult",
+        age_band="adult",
+        nhs_number_hash="h" * 64,
+        referrer_email=REFERRER,
+        accepted_by="x",
+        professionals=[{"name": "Casey", "role": "Social worker", "email": CASE_HOLDER, "case_holder": True}],
+        **extra,
     )
 
 
-def obligation(cls, responsible: str, *, obligation_id: uuid.UUID | None = None, rule: str = "R-OB-11",
-               kind: str = "case_holder_update", due_at: datetime = AT + timedelta(days=2), **extra):
-    return cls(obligation_id=obligation_id or uuid.uuid4(), register_id=RID, kind=kind, title="Case-holder update",
-               rule=rule, responsible=responsible, due_at=due_at, **extra)
+def obligation(
+    cls,
+    responsible: str,
+    *,
+    obligation_id: uuid.UUID | None = None,
+    rule: str = "R-OB-11",
+    kind: str = "case_holder_update",
+    due_at: datetime = AT + timedelta(days=2),
+    **extra,
+):
+    return cls(
+        obligation_id=obligation_id or uuid.uuid4(),
+        register_id=RID,
+        kind=kind,
+        title="Case-holder update",
+        rule=rule,
+        responsible=responsible,
+        due_at=due_at,
+        **extra,
+    )
 
 
 def demand(row: dict, rule: str) -> dict:
@@ -159,8 +204,13 @@ async def test_an_accepted_referral_tells_the_referrer_of_the_initial_meeting_r_
 async def test_an_admission_tells_the_team_and_the_person_stands_blue_r_rag_3(world):
     """R-RAG-3: an admission makes the person blue; the DSR team hears at once,
     with the post-admission C(E)TR due in 28 calendar days (R-OB-7)."""
-    hospital = {"hospital_ods_code": "RXM", "admitted_at": AT, "bed_type": "learning_disability", "secure": False,
-                "legal_basis": "section_3"}
+    hospital = {
+        "hospital_ods_code": "RXM",
+        "admitted_at": AT,
+        "bed_type": "learning_disability",
+        "secure": False,
+        "legal_basis": "section_3",
+    }
     await world.deliver(rating("blue", "amber", "admission", hospital=hospital))
     [row] = world.queued()
     assert (row["recipient"], row["template"]) == (TEAM, "admission")
@@ -194,8 +244,13 @@ async def test_a_removal_request_and_updates_go_to_the_team_r_rag_6(world):
 async def test_a_rejected_referral_tells_the_referrer_why_by_rule_r_elig_1_r_elig_2_r_elig_3_r_id_2(world):
     """R-ELIG-1, R-ELIG-2, R-ELIG-3, R-ID-2: the referrer hears each rule the referral failed."""
     codes = ["R-ELIG-1.unconfirmed", "R-ELIG-2.no_consent", "R-ELIG-3.out_of_area", "R-ID-2.invalid_nhs_number"]
-    await world.deliver(ReferralRejected(referral_id=uuid.uuid4(), referrer_email=REFERRER,
-                                         reasons=[{"code": c, "message": "no", "field": "f"} for c in codes]))
+    await world.deliver(
+        ReferralRejected(
+            referral_id=uuid.uuid4(),
+            referrer_email=REFERRER,
+            reasons=[{"code": c, "message": "no", "field": "f"} for c in codes],
+        )
+    )
     [row] = world.queued()
     assert (row["recipient"], row["template"], row["register_id"]) == (REFERRER, "referral_rejected", None)
     assert [r["code"] for r in row["context"]["reasons"]] == codes
@@ -203,9 +258,16 @@ async def test_a_rejected_referral_tells_the_referrer_why_by_rule_r_elig_1_r_eli
 
 async def test_a_further_referral_says_whether_it_proposes_a_higher_rating_than_the_notifier_knows(world):
     await world.deliver(rating("amber", None, "referral"))
-    await world.deliver(FurtherReferralReceived(register_id=RID, referral_id=uuid.uuid4(), proposed_rating="red",
-                                                referrer_email=REFERRER, received_at=AT,
-                                                submitted_by="x"))
+    await world.deliver(
+        FurtherReferralReceived(
+            register_id=RID,
+            referral_id=uuid.uuid4(),
+            proposed_rating="red",
+            referrer_email=REFERRER,
+            received_at=AT,
+            submitted_by="x",
+        )
+    )
     [row] = world.queued("further_referral")
     assert (row["recipient"], row["context"]["current_rating"], row["context"]["higher"]) == (TEAM, "amber", True)
 
@@ -225,10 +287,14 @@ async def test_an_actions_owner_and_the_commissioner_are_told_r_ob_15_r_ob_7_r_o
     offer says it needs the young person's own consent."""
     await world.deliver(obligation(ObligationDue, "Action.Owner@Example.org", rule="R-OB-15", kind="cetr_action"))
     await world.deliver(obligation(ObligationDue, "commissioner", rule="R-OB-7", kind="cetr"))
-    await world.deliver(obligation(ObligationDue, "keyworking_service", rule="R-OB-10", kind="keyworking_offer",
-                                   needs_own_consent=True))
-    assert world.emails() == [("action.owner@example.org", "obligation_due"), (COMMISSIONER, "obligation_due"),
-                              (TEAM, "obligation_due")]
+    await world.deliver(
+        obligation(ObligationDue, "keyworking_service", rule="R-OB-10", kind="keyworking_offer", needs_own_consent=True)
+    )
+    assert world.emails() == [
+        ("action.owner@example.org", "obligation_due"),
+        (COMMISSIONER, "obligation_due"),
+        (TEAM, "obligation_due"),
+    ]
     assert world.queued()[2]["context"]["needs_own_consent"] is True
 
 
@@ -246,10 +312,15 @@ async def test_an_obligation_only_moves_forward_whatever_order_its_events_come_i
     Overdue after Completed does not bring it back."""
     oid = uuid.uuid4()
     await world.deliver(obligation(ObligationDue, "dsr_team", obligation_id=oid))
-    await world.deliver(obligation(ObligationScheduled, "dsr_team", obligation_id=oid, triggered_by_event_id=uuid.uuid4()))
+    await world.deliver(
+        obligation(ObligationScheduled, "dsr_team", obligation_id=oid, triggered_by_event_id=uuid.uuid4())
+    )
     assert world.projection.obligations[str(oid)]["state"] == "due"
-    await world.deliver(obligation(ObligationCompleted, "dsr_team", obligation_id=oid, completed_at=AT, outcome="held",
-                                   completed_by="x"))
+    await world.deliver(
+        obligation(
+            ObligationCompleted, "dsr_team", obligation_id=oid, completed_at=AT, outcome="held", completed_by="x"
+        )
+    )
     await world.deliver(obligation(ObligationOverdue, "dsr_team", obligation_id=oid))
     assert world.projection.obligations[str(oid)]["state"] == "done"
 
@@ -271,15 +342,19 @@ async def test_the_digests_go_out_one_working_day_before_the_tracking_meeting_on
     world = World(tmp_path, at=digest_time - timedelta(hours=1))
     await world.deliver(accepted())
     await world.deliver(rating("amber", None, "referral"))
-    await world.deliver(obligation(ObligationScheduled, "case_holder", due_at=meeting - timedelta(hours=1),
-                                   triggered_by_event_id=uuid.uuid4()))
+    await world.deliver(
+        obligation(
+            ObligationScheduled, "case_holder", due_at=meeting - timedelta(hours=1), triggered_by_event_id=uuid.uuid4()
+        )
+    )
     assert await world.service.make_digests() == 0  # not yet
     world.clock.advance(timedelta(hours=1) - timedelta(minutes=1))
     assert await world.service.make_digests() == 0
     world.clock.advance(timedelta(minutes=1))
     assert await world.service.make_digests() == 2
-    assert [(r["recipient"], r["template"]) for r in world.queued() if r["source_event_type"] == "TrackingMeetingDigest"] \
-        == [(CASE_HOLDER, "digest_case_holder"), (TEAM, "digest_team")]
+    assert [
+        (r["recipient"], r["template"]) for r in world.queued() if r["source_event_type"] == "TrackingMeetingDigest"
+    ] == [(CASE_HOLDER, "digest_case_holder"), (TEAM, "digest_team")]
     world.clock.advance(timedelta(hours=2))
     assert await world.service.make_digests() == 0
 

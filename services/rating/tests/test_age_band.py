@@ -42,7 +42,9 @@ async def test_a_new_age_band_is_kept_and_goes_out_with_the_next_rating_change(r
     assert len(svc.published("RatingChanged", young)) == 1  # a band alone announces nothing
 
     assert (await svc.change(young, "red")).status_code == 200
-    changed = await eventually(lambda: len(svc.published("RatingChanged", young)) == 2 and svc.published("RatingChanged", young))
+    changed = await eventually(
+        lambda: len(svc.published("RatingChanged", young)) == 2 and svc.published("RatingChanged", young)
+    )
     assert changed[1]["data"]["to_rating"] == "red" and changed[1]["data"]["age_band"] == "adult"
 
     # Out of order: the band change before the referral it follows. The record

@@ -36,7 +36,9 @@ def entry(hours: float = 0, rating: Rating = Rating.AMBER) -> Fact:
 
 
 def stay(ods: str, hours: float, ward: str | None = None) -> HospitalStay:
-    return HospitalStay(hospital_ods_code=ods, admitted_at=at(hours), bed_type="mental_health", legal_basis="section_2", ward=ward)
+    return HospitalStay(
+        hospital_ods_code=ods, admitted_at=at(hours), bed_type="mental_health", legal_basis="section_2", ward=ward
+    )
 
 
 def admission(hours: float, ods: str = "RXM01") -> Fact:
@@ -52,11 +54,15 @@ def transfer(hours: float, ods: str, ward: str = "W2") -> Fact:
 
 
 def admission_cancelled(hours: float, admitted: float, ods: str = "RXM01") -> Fact:
-    return fact("admission_cancelled", hours, hospital_ods_code=ods, cancels=stay_identity("admission", ods, at(admitted)))
+    return fact(
+        "admission_cancelled", hours, hospital_ods_code=ods, cancels=stay_identity("admission", ods, at(admitted))
+    )
 
 
 def discharge_cancelled(hours: float, discharged: float, ods: str = "RXM01") -> Fact:
-    return fact("discharge_cancelled", hours, hospital_ods_code=ods, cancels=stay_identity("discharge", ods, at(discharged)))
+    return fact(
+        "discharge_cancelled", hours, hospital_ods_code=ods, cancels=stay_identity("discharge", ods, at(discharged))
+    )
 
 
 def record_of(facts) -> PersonRecord:
@@ -93,7 +99,8 @@ def test_a_cancelled_admission_puts_back_the_rating_before_and_drops_out_of_the_
     # R-RAG-7: the admission stays in the history, as a change that did not take
     # effect, and the cancellation shows at its own time; neither is a transition.
     assert [(h.from_rating, h.to_rating, h.cause, h.took_effect) for h in after.history[1:]] == [
-        (Rating.RED, Rating.BLUE, "admission", False), (Rating.RED, Rating.RED, "admission_cancelled", True),
+        (Rating.RED, Rating.BLUE, "admission", False),
+        (Rating.RED, Rating.RED, "admission_cancelled", True),
     ]
     assert transitions(record) == [(None, Rating.RED, "referral")]
     # The newest transition is told again with the timeline without the
@@ -102,7 +109,9 @@ def test_a_cancelled_admission_puts_back_the_rating_before_and_drops_out_of_the_
     assert again.event.transition_id != admitted.transition_id
     assert [t.cause for t in again.event.timeline] == ["referral"]
     # R-OB-5 is for a real discharge: a cancelled admission starts no post-discharge meeting.
-    rules = AREA.rules_triggered_by("RatingChanged", to_rating=Rating.RED, from_rating=Rating.BLUE, cause="admission_cancelled")
+    rules = AREA.rules_triggered_by(
+        "RatingChanged", to_rating=Rating.RED, from_rating=Rating.BLUE, cause="admission_cancelled"
+    )
     assert "R-OB-5" not in {r.id for r in rules}
 
 
@@ -116,7 +125,14 @@ def test_a_cancellation_read_before_its_admission_announces_nothing():
 
 
 def test_a_case_holders_change_made_during_a_cancelled_stay_takes_effect():
-    standing = standing_of([entry(0), admission(1), fact("rating", 2, rating=Rating.GREEN, by_dsr_team=False), admission_cancelled(3, admitted=1)])
+    standing = standing_of(
+        [
+            entry(0),
+            admission(1),
+            fact("rating", 2, rating=Rating.GREEN, by_dsr_team=False),
+            admission_cancelled(3, admitted=1),
+        ]
+    )
     assert standing.rating == Rating.GREEN
 
 
@@ -127,7 +143,11 @@ def test_a_cancelled_discharge_makes_the_person_blue_again_in_the_same_bed():
     assert (after.rating, after.in_hospital, after.hospital.hospital_ods_code) == (Rating.BLUE, True, "RXM01")
     assert transitions(record) == [(None, Rating.AMBER, "referral"), (Rating.AMBER, Rating.BLUE, "admission")]
     [again] = told
-    assert (again.event.to_rating, again.event.cause, again.event.hospital.admitted_at) == (Rating.BLUE, "admission", at(1))
+    assert (again.event.to_rating, again.event.cause, again.event.hospital.admitted_at) == (
+        Rating.BLUE,
+        "admission",
+        at(1),
+    )
 
 
 def test_a_transfer_keeps_the_person_blue_in_the_new_hospital_with_the_admission_time():
@@ -169,6 +189,12 @@ def test_the_register_ends_the_same_whatever_the_order(facts):
     assert (standing.rating, standing.in_hospital) == (Rating.AMBER, False)
     assert record_of(facts).standing(AREA, CALENDAR) == standing
     # What the register announces last, whichever order it learned the facts in.
-    assert transitions(record_of(facts)) == transitions(expected) == [
-        (None, Rating.AMBER, "referral"), (Rating.AMBER, Rating.BLUE, "admission"), (Rating.BLUE, Rating.AMBER, "discharge"),
-    ]
+    assert (
+        transitions(record_of(facts))
+        == transitions(expected)
+        == [
+            (None, Rating.AMBER, "referral"),
+            (Rating.AMBER, Rating.BLUE, "admission"),
+            (Rating.BLUE, Rating.AMBER, "discharge"),
+        ]
+    )

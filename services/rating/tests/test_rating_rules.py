@@ -29,12 +29,19 @@ async def test_every_r_rag_rule_on_the_shipped_profiles(rating_service, profile)
     await svc.accept(amy, amy_nhs, "amber", at=now - timedelta(days=3))
     assert await eventually(lambda: svc.published("RatingChanged", amy))
     first = svc.published("RatingChanged", amy)[0]["data"]
-    assert (first["from_rating"], first["to_rating"], first["cause"], first["age_band"]) == (None, "amber", "referral", "adult")
+    assert (first["from_rating"], first["to_rating"], first["cause"], first["age_band"]) == (
+        None,
+        "amber",
+        "referral",
+        "adult",
+    )
 
     # R-RAG-2: a case holder changes the rating with a rationale and whether it was agreed.
     answer = await svc.change(amy, "red", rationale="Placement breaking down.", agreed_with_person=False)
     assert answer.status_code == 200, answer.text
-    changed = (await eventually(lambda: [e for e in svc.published("RatingChanged", amy) if e["data"]["cause"] == "person"]))[0]
+    changed = (
+        await eventually(lambda: [e for e in svc.published("RatingChanged", amy) if e["data"]["cause"] == "person"])
+    )[0]
     assert changed["data"]["changed_by"] == REFERRER and changed["data"]["agreed_with_person"] is False
     blank = await svc.change(amy, "amber", rationale="   ")
     assert blank.status_code == 422 and blank.json()["reasons"][0]["field"] == "rationale"
@@ -102,7 +109,9 @@ async def test_every_r_rag_rule_on_the_shipped_profiles(rating_service, profile)
     assert gone[0]["data"]["cause"] == "green_month_ended"
     assert (await svc.person(bea)).json()["status"] == "removed"
     assert (await svc.person(cal)).json()["status"] == "on_register"
-    listed = (await svc.http.get(f"{svc.url}/register", params={"status": "removed"}, headers=auth(Role.DSR_TEAM))).json()
+    listed = (
+        await svc.http.get(f"{svc.url}/register", params={"status": "removed"}, headers=auth(Role.DSR_TEAM))
+    ).json()
     assert {p["register_id"] for p in listed["people"]} >= {amy, bea}
 
 
@@ -119,22 +128,36 @@ async def test_updates_professionals_and_the_tracking_list(rating_service):
     await eventually(lambda: _rated(svc, eve, "amber"))
 
     update = await svc.http.post(
-        f"{svc.url}/register/{dan}/updates", json={"text": "Visited; plan agreed."}, headers=auth(Role.REFERRER, subject=REFERRER)
+        f"{svc.url}/register/{dan}/updates",
+        json={"text": "Visited; plan agreed."},
+        headers=auth(Role.REFERRER, subject=REFERRER),
     )
     assert update.status_code == 201
     added = await eventually(lambda: svc.published("UpdateAdded", dan))
     assert added[0]["data"]["update_id"] == update.json()["update_id"]
 
-    two_holders = {"professionals": [
-        {"name": "A", "role": "Social worker", "email": "a@example.org", "case_holder": True},
-        {"name": "B", "role": "Nurse", "email": "b@example.org", "case_holder": True},
-    ]}
-    refused = await svc.http.put(f"{svc.url}/register/{dan}/professionals", json=two_holders, headers=auth(Role.DSR_TEAM))
+    two_holders = {
+        "professionals": [
+            {"name": "A", "role": "Social worker", "email": "a@example.org", "case_holder": True},
+            {"name": "B", "role": "Nurse", "email": "b@example.org", "case_holder": True},
+        ]
+    }
+    refused = await svc.http.put(
+        f"{svc.url}/register/{dan}/professionals", json=two_holders, headers=auth(Role.DSR_TEAM)
+    )
     assert refused.status_code == 422
-    team = {"professionals": [
-        {"name": "Ana Worker", "role": "Social worker", "organisation": "SCC", "email": "ana.worker@example.org",
-         "phone": "01785 000000", "case_holder": True},
-    ]}
+    team = {
+        "professionals": [
+            {
+                "name": "Ana Worker",
+                "role": "Social worker",
+                "organisation": "SCC",
+                "email": "ana.worker@example.org",
+                "phone": "01785 000000",
+                "case_holder": True,
+            },
+        ]
+    }
     saved = await svc.http.put(f"{svc.url}/register/{dan}/professionals", json=team, headers=auth(Role.DSR_TEAM))
     assert saved.status_code == 200
     assert await eventually(lambda: svc.published("ProfessionalsChanged", dan))
@@ -154,13 +177,21 @@ async def test_updates_professionals_and_the_tracking_list(rating_service):
     first, second = sorted(p["register_id"] for p in everyone["people"])
     one = (await svc.http.get(f"{svc.url}/register", params={"limit": 1}, headers=auth(Role.DSR_TEAM))).json()
     assert [p["register_id"] for p in one["people"]] == [first] and one["next_after"] == first and one["total"] == 2
-    after = (await svc.http.get(f"{svc.url}/register", params={"limit": 1, "after": first}, headers=auth(Role.DSR_TEAM))).json()
+    after = (
+        await svc.http.get(f"{svc.url}/register", params={"limit": 1, "after": first}, headers=auth(Role.DSR_TEAM))
+    ).json()
     assert [p["register_id"] for p in after["people"]] == [second] and after["next_after"] is None
-    numbered = (await svc.http.get(f"{svc.url}/register", params={"limit": 1, "page": 2}, headers=auth(Role.DSR_TEAM))).json()
+    numbered = (
+        await svc.http.get(f"{svc.url}/register", params={"limit": 1, "page": 2}, headers=auth(Role.DSR_TEAM))
+    ).json()
     assert [p["register_id"] for p in numbered["people"]] == [second]
     counts = (await svc.http.get(f"{svc.url}/register", params={"limit": 0}, headers=auth(Role.DSR_TEAM))).json()
     assert counts["people"] == [] and counts["counts"] == everyone["counts"]
-    chosen = (await svc.http.get(f"{svc.url}/register", params={"register_id": [dan, "QJ2-NONE-NONE-X"]}, headers=auth(Role.DSR_TEAM))).json()
+    chosen = (
+        await svc.http.get(
+            f"{svc.url}/register", params={"register_id": [dan, "QJ2-NONE-NONE-X"]}, headers=auth(Role.DSR_TEAM)
+        )
+    ).json()
     assert [p["register_id"] for p in chosen["people"]] == [dan]
     too_many = await svc.http.get(f"{svc.url}/register", params={"limit": 501, "page": 0}, headers=auth(Role.DSR_TEAM))
     assert too_many.status_code == 422 and {r["field"] for r in too_many.json()["reasons"]} >= {"limit", "page"}
@@ -185,4 +216,3 @@ async def test_an_admission_before_the_referral_is_kept_and_applied_when_the_ref
     await svc.accept(fay, fay_nhs, "amber", at=now - timedelta(days=1))
     assert await eventually(lambda: _rated(svc, fay, "blue"))
     assert not await shown()
-

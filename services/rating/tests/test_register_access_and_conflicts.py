@@ -16,8 +16,12 @@ REFERRER = "case.holder@example.org"  # the referrer the rating_service fixture 
 ENDPOINTS = [
     ("GET", "/register", None, {Role.DSR_TEAM, Role.OPS}),
     ("GET", "/register/{register_id}", None, {Role.DSR_TEAM, Role.REFERRER}),
-    ("POST", "/register/{register_id}/rating", {"rating": "red", "rationale": "r", "agreed_with_person": True},
-     {Role.DSR_TEAM, Role.REFERRER}),
+    (
+        "POST",
+        "/register/{register_id}/rating",
+        {"rating": "red", "rationale": "r", "agreed_with_person": True},
+        {Role.DSR_TEAM, Role.REFERRER},
+    ),
     ("POST", "/register/{register_id}/updates", {"text": "t"}, {Role.DSR_TEAM, Role.REFERRER}),
     ("PUT", "/register/{register_id}/professionals", {"professionals": []}, {Role.DSR_TEAM, Role.REFERRER}),
     ("POST", "/register/{register_id}/removal", {"reason": "r"}, {Role.DSR_TEAM, Role.REFERRER}),
@@ -89,7 +93,9 @@ async def test_two_changes_at_once_one_wins_the_other_gets_409(rating_service):
     people_changes = [h for h in view["history"] if h["cause"] == "person"]
     assert len(people_changes) == 1 + landed
     published = await eventually(
-        lambda: len(svc.published("RatingChanged", register_id)) == 2 + landed and svc.published("RatingChanged", register_id)
+        lambda: (
+            len(svc.published("RatingChanged", register_id)) == 2 + landed
+            and svc.published("RatingChanged", register_id)
+        )
     )
     assert published[-1]["data"]["to_rating"] == view["rating"]
-

@@ -9,7 +9,11 @@ from dsr_rating.domain.listing import Filters, after_cursor, counts_of, skip_for
 def test_the_filters_are_the_database_query():
     assert Filters().query() == {"status": "on_register"}
     assert Filters(status="removed", rating="red", cohort="cyp", in_hospital=False).query() == {
-        "status": "removed", "rating": "red", "cohort": "cyp", "in_hospital": False}
+        "status": "removed",
+        "rating": "red",
+        "cohort": "cyp",
+        "in_hospital": False,
+    }
     assert Filters(register_ids=("B", "A", "B")).query()["_id"] == {"$in": ["A", "B"]}
 
 
@@ -28,7 +32,11 @@ def test_pages_by_number_and_after_an_identifier():
     assert skip_for(0, 50) == 0
     query = Filters(rating="amber").query()
     assert after_cursor(query, None) is query
-    assert after_cursor(query, "QJ2-0001-0001-X") == {"status": "on_register", "rating": "amber", "_id": {"$gt": "QJ2-0001-0001-X"}}
+    assert after_cursor(query, "QJ2-0001-0001-X") == {
+        "status": "on_register",
+        "rating": "amber",
+        "_id": {"$gt": "QJ2-0001-0001-X"},
+    }
     # Both a list of people and a cursor: both hold.
     with_ids = Filters(register_ids=("A", "C")).query()
     assert after_cursor(with_ids, "A") == {"$and": [with_ids, {"_id": {"$gt": "A"}}]}

@@ -36,10 +36,15 @@ async def people(mongo_database):
     return found
 
 
-def person(register_id: str, rating: str = "amber", *, cohort: str = "adult", digest: str | None = None,
-           at: datetime = NOW) -> PersonRecord:
-    record = PersonRecord(register_id=register_id, nhs_number_hash=digest or f"hash-{register_id}", cohort=cohort,
-                          referrer_emails=["Case.Holder@example.org"])
+def person(
+    register_id: str, rating: str = "amber", *, cohort: str = "adult", digest: str | None = None, at: datetime = NOW
+) -> PersonRecord:
+    record = PersonRecord(
+        register_id=register_id,
+        nhs_number_hash=digest or f"hash-{register_id}",
+        cohort=cohort,
+        referrer_emails=["Case.Holder@example.org"],
+    )
     record.add_fact(Fact(id=f"entry-{register_id}", kind="entry", at=at, by="r@example.org", rating=Rating(rating)))
     return record
 
@@ -93,11 +98,21 @@ async def test_listing_pages_and_counts(people):
     assert await ids(listing.Filters(in_hospital=False)) == ["QJ2-0001", "QJ2-0002", "QJ2-0003"]
     counts = listing.counts_of(await people.groups(listing.Filters().query()))
     assert (counts.total, counts.by_rating, counts.by_cohort) == (
-        3, {"red": 1, "amber": 2}, {"adult": 1, "cyp": 1, "unknown": 1}
+        3,
+        {"red": 1, "amber": 2},
+        {"adult": 1, "cyp": 1, "unknown": 1},
     )
     [line] = await people.page({"_id": "QJ2-0003"}, 0, 1)
-    assert summary_view(line) == summary_view({"_id": "QJ2-0003", "status": "on_register", "rating": "red",
-                                               "rating_since": NOW, "cohort": "adult", "age_band": "unknown"})
+    assert summary_view(line) == summary_view(
+        {
+            "_id": "QJ2-0003",
+            "status": "on_register",
+            "rating": "red",
+            "rating_since": NOW,
+            "cohort": "adult",
+            "age_band": "unknown",
+        }
+    )
 
 
 async def test_green_months_over(people):
@@ -137,8 +152,14 @@ async def test_removed_in_hospital_caseload_and_removal_requests(people):
     in_hospital.add_fact(Fact(id="removal", kind="removal", at=NOW + timedelta(hours=2), by="dsr@example.org"))
     await save(people, in_hospital)
     kept = person("QJ2-0002")
-    kept.set_professionals(ProfessionalsList(id="p", at=NOW, by="r@example.org", professionals=[
-        {"name": "A", "role": "Nurse", "email": "Nurse.A@example.org", "case_holder": True}]))
+    kept.set_professionals(
+        ProfessionalsList(
+            id="p",
+            at=NOW,
+            by="r@example.org",
+            professionals=[{"name": "A", "role": "Nurse", "email": "Nurse.A@example.org", "case_holder": True}],
+        )
+    )
     kept.add_removal_request(RemovalRequest(id="q", at=NOW + timedelta(hours=1), by="r@example.org"))
     await save(people, kept)
     await save(people, person("QJ2-0003"))
@@ -157,7 +178,10 @@ async def test_a_merge_is_kept_once_until_resolved(people):
     [waiting] = await people.list_merges()
     assert (waiting["kept_register_id"], waiting["merged_register_id"], waiting["merged_at"]) == (None, "QJ2-0001", NOW)
     resolved = await people.resolve_merge(waiting["_id"], "dsr@example.org", "Checked.", NOW + timedelta(days=1))
-    assert (resolved["resolved_by"], resolved["note"], resolved["resolved_at"]) == ("dsr@example.org", "Checked.",
-                                                                                   NOW + timedelta(days=1))
+    assert (resolved["resolved_by"], resolved["note"], resolved["resolved_at"]) == (
+        "dsr@example.org",
+        "Checked.",
+        NOW + timedelta(days=1),
+    )
     assert await people.resolve_merge(waiting["_id"], "dsr@example.org", "Again.", NOW) is None
     assert await people.list_merges() == [] and len(await people.list_merges(resolved=True)) == 1

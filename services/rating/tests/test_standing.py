@@ -35,7 +35,9 @@ def person(hours: float, rating: Rating) -> Fact:
 
 def admission(hours: float, ods: str = "RXM") -> Fact:
     stay = HospitalStay(hospital_ods_code=ods, admitted_at=at(hours), bed_type="mental_health", legal_basis="section_2")
-    return Fact(id=str(uuid.uuid4()), kind="admission", at=at(hours), by=f"hospital:{ods}", hospital=stay, hospital_ods_code=ods)
+    return Fact(
+        id=str(uuid.uuid4()), kind="admission", at=at(hours), by=f"hospital:{ods}", hospital=stay, hospital_ods_code=ods
+    )
 
 
 def discharge(hours: float, ods: str = "RXM") -> Fact:
@@ -107,7 +109,11 @@ def test_r_rag_5_green_lasts_a_month_and_ends_in_removal_only_if_still_green(pro
     # One calendar month of local time: 10:00 GMT on 2 March, 10:00 BST (09:00 UTC) on 2 April.
     assert standing.green_until == datetime(2026, 4, 2, 9, 0, tzinfo=timezone.utc)
     ended = Fact(
-        id=str(uuid.uuid4()), kind="green_month_ended", at=standing.green_until, by="system", green_since=standing.green_since
+        id=str(uuid.uuid4()),
+        kind="green_month_ended",
+        at=standing.green_until,
+        by="system",
+        green_since=standing.green_since,
     )
     assert standing_of([entry(0, Rating.GREEN), ended], profile).status == "removed"
     # A need in the month (back to amber) keeps them on; a late admission in the month too.
@@ -118,19 +124,30 @@ def test_r_rag_5_green_lasts_a_month_and_ends_in_removal_only_if_still_green(pro
 
 def test_r_rag_3_only_the_dsr_team_sets_or_leaves_blue_by_hand():
     amber = standing_of([entry(0)])
-    codes = [r.code for r in rating_change_refusals(amber, Rating.BLUE, by_dsr_team=False, now=at(1), post_discharge=Rating.AMBER)]
+    codes = [
+        r.code
+        for r in rating_change_refusals(amber, Rating.BLUE, by_dsr_team=False, now=at(1), post_discharge=Rating.AMBER)
+    ]
     assert codes == ["R-RAG-3.blue_by_admission"]
     assert rating_change_refusals(amber, Rating.BLUE, by_dsr_team=True, now=at(1), post_discharge=Rating.AMBER) == []
     blue = standing_of([entry(0), admission(1)])
-    codes = [r.code for r in rating_change_refusals(blue, Rating.RED, by_dsr_team=False, now=at(2), post_discharge=Rating.AMBER)]
+    codes = [
+        r.code
+        for r in rating_change_refusals(blue, Rating.RED, by_dsr_team=False, now=at(2), post_discharge=Rating.AMBER)
+    ]
     assert codes == ["R-RAG-3.in_hospital"]
 
 
 def test_r_rag_6_a_removed_person_is_not_re_rated():
     removed = standing_of([entry(0), Fact(id=str(uuid.uuid4()), kind="removal", at=at(5), by="team", rationale="x")])
-    codes = [r.code for r in rating_change_refusals(removed, Rating.RED, by_dsr_team=True, now=at(6), post_discharge=Rating.AMBER)]
+    codes = [
+        r.code
+        for r in rating_change_refusals(removed, Rating.RED, by_dsr_team=True, now=at(6), post_discharge=Rating.AMBER)
+    ]
     assert codes == ["R-RAG-6.removed"]
-    again = standing_of([entry(0), Fact(id=str(uuid.uuid4()), kind="removal", at=at(5), by="team"), entry(9, Rating.RED)])
+    again = standing_of(
+        [entry(0), Fact(id=str(uuid.uuid4()), kind="removal", at=at(5), by="team"), entry(9, Rating.RED)]
+    )
     assert (again.status, again.rating, again.history[-1].from_rating) == ("on_register", Rating.RED, None)
 
 
@@ -145,7 +162,9 @@ hospital_fact = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(
     facts=st.lists(hospital_fact, max_size=8),
-    changes=st.lists(st.tuples(st.integers(1, 500), st.sampled_from([Rating.RED, Rating.AMBER, Rating.GREEN])), max_size=3),
+    changes=st.lists(
+        st.tuples(st.integers(1, 500), st.sampled_from([Rating.RED, Rating.AMBER, Rating.GREEN])), max_size=3
+    ),
     order=st.randoms(use_true_random=False),
     duplicates=st.lists(st.integers(0, 7), max_size=3),
 )
@@ -161,7 +180,11 @@ def test_r_rag_3_a_late_admission_outranks_a_case_holders_change_made_meanwhile(
     # Admitted at 10:00, reported at 11:00; the case holder rated red at 10:30, not knowing.
     standing = standing_of([entry(0), admission(10), person(10.5, Rating.RED)])
     assert standing.rating == Rating.BLUE
-    assert [(e.cause, e.took_effect) for e in standing.history] == [("referral", True), ("admission", True), ("person", False)]
+    assert [(e.cause, e.took_effect) for e in standing.history] == [
+        ("referral", True),
+        ("admission", True),
+        ("person", False),
+    ]
     team = Fact(id=str(uuid.uuid4()), kind="rating", at=at(11), by="team", rating=Rating.AMBER, by_dsr_team=True)
     assert standing_of([entry(0), admission(10), team]).rating == Rating.AMBER  # the DSR team corrects
 

@@ -75,28 +75,48 @@ class World:
         # The one way to build an event (Runtime.outgoing's), without broker or database.
         outgoing = functools.partial(build_outgoing, settings)
         self.service = RatingService(self.uow, self.people, self.audit, self.clock, self.area, outgoing, KEY)
-        self.handlers = {**referral_handlers(self.service), **hospital_handlers(self.service),
-                         **own_log_handlers(self.service)}
+        self.handlers = {
+            **referral_handlers(self.service),
+            **hospital_handlers(self.service),
+            **own_log_handlers(self.service),
+        }
 
     async def deliver(self, event: Event, at: datetime | None = None, event_id: uuid.UUID | None = None) -> uuid.UUID:
         envelope = new_envelope(
-            event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=at or self.clock.now(),
-            area=self.area.code, data=event.model_dump(mode="json"), event_id=event_id,
+            event_type=event.EVENT_TYPE,
+            schema_version=event.SCHEMA_VERSION,
+            occurred_at=at or self.clock.now(),
+            area=self.area.code,
+            data=event.model_dump(mode="json"),
+            event_id=event_id,
         )
         await self.handlers[event.EVENT_TYPE](envelope, event)
         return envelope.event_id
 
     async def refer(self, register_id: str, nhs_number: str = AMY, rating: str = "amber", **extra: Any) -> None:
-        await self.deliver(ReferralAccepted(
-            referral_id=uuid.uuid4(), register_id=register_id, initial_rating=Rating(rating), rating_rationale="Wellbeing.",
-            cohort=extra.pop("cohort", "adult"), age_band=extra.pop("age_band", "adult"),
-            nhs_number_hash=nhs_number_hash(KEY, nhs_number), referrer_email=REFERRER.email, accepted_by=REFERRER.email,
-            **extra,
-        ))
+        await self.deliver(
+            ReferralAccepted(
+                referral_id=uuid.uuid4(),
+                register_id=register_id,
+                initial_rating=Rating(rating),
+                rating_rationale="Wellbeing.",
+                cohort=extra.pop("cohort", "adult"),
+                age_band=extra.pop("age_band", "adult"),
+                nhs_number_hash=nhs_number_hash(KEY, nhs_number),
+                referrer_email=REFERRER.email,
+                accepted_by=REFERRER.email,
+                **extra,
+            )
+        )
 
     def admitted(self, at: datetime, nhs_number: str = AMY, hospital: str = "RX1") -> Admitted:
-        return Admitted(nhs_number=nhs_number, admitted_at=at, hospital_ods_code=hospital, bed_type="mental_health",
-                        legal_basis="section_2")
+        return Admitted(
+            nhs_number=nhs_number,
+            admitted_at=at,
+            hospital_ods_code=hospital,
+            bed_type="mental_health",
+            legal_basis="section_2",
+        )
 
     async def standing(self, register_id: str):
         record = await self.people.get(register_id)
@@ -105,13 +125,20 @@ class World:
 
     async def rate(self, register_id: str, to: str, who: Principal = REFERRER, **given: Any):
         return await self.service.change_rating(
-            register_id, who, if_match=given.pop("if_match", None), correlation_id="test", rating=Rating(to),
-            rationale=given.pop("rationale", "Because."), agreed_with_person=given.pop("agreed_with_person", True),
+            register_id,
+            who,
+            if_match=given.pop("if_match", None),
+            correlation_id="test",
+            rating=Rating(to),
+            rationale=given.pop("rationale", "Because."),
+            agreed_with_person=given.pop("agreed_with_person", True),
         )
 
     def ratings(self) -> list[tuple[str | None, str | None, str]]:
-        return [(m.envelope.data["from_rating"], m.envelope.data["to_rating"], m.envelope.data["cause"])
-                for m in self.uow.events("RatingChanged")]
+        return [
+            (m.envelope.data["from_rating"], m.envelope.data["to_rating"], m.envelope.data["cause"])
+            for m in self.uow.events("RatingChanged")
+        ]
 
 
 @pytest.fixture
@@ -283,21 +310,29 @@ async def test_r_rag_6_a_referrer_asks_and_the_dsr_team_removes(world):
     RemovalRequested: the DSR team is alerted); only the DSR team removes."""
     await world.refer("QJ2-AAAA-0013-X")
     world.clock.advance(timedelta(days=1))
-    asked = await world.service.remove("QJ2-AAAA-0013-X", REFERRER, if_match=None, correlation_id="t",
-                                       reason="Agreed with family.", best_interest_meeting=True)
+    asked = await world.service.remove(
+        "QJ2-AAAA-0013-X",
+        REFERRER,
+        if_match=None,
+        correlation_id="t",
+        reason="Agreed with family.",
+        best_interest_meeting=True,
+    )
     assert asked.outcome == "removal_requested"
     assert [m.envelope.event_type for m in world.uow.published[-2:]] == ["UpdateAdded", "RemovalRequested"]
     waiting = await world.service.removal_requests(DSR_TEAM)
     assert [(w["register_id"], w["best_interest_meeting"]) for w in waiting] == [("QJ2-AAAA-0013-X", True)]
     assert (await world.standing("QJ2-AAAA-0013-X")).status == "on_register"
-    removed = await world.service.remove("QJ2-AAAA-0013-X", DSR_TEAM, if_match=None, correlation_id="t",
-                                         reason="Agreed.", best_interest_meeting=False)
+    removed = await world.service.remove(
+        "QJ2-AAAA-0013-X", DSR_TEAM, if_match=None, correlation_id="t", reason="Agreed.", best_interest_meeting=False
+    )
     assert removed.outcome == "removed"
     assert (await world.standing("QJ2-AAAA-0013-X")).status == "removed"
     assert await world.service.removal_requests(DSR_TEAM) == []
     with pytest.raises(Refused) as refused:
-        await world.service.remove("QJ2-AAAA-0013-X", DSR_TEAM, if_match=None, correlation_id="t", reason="Again.",
-                                   best_interest_meeting=False)
+        await world.service.remove(
+            "QJ2-AAAA-0013-X", DSR_TEAM, if_match=None, correlation_id="t", reason="Again.", best_interest_meeting=False
+        )
     assert [r.code for r in refused.value.refusals] == ["R-RAG-6.removed"]
     with pytest.raises(Refused):  # nothing more is kept up to date for someone removed
         await world.service.add_update("QJ2-AAAA-0013-X", DSR_TEAM, if_match=None, correlation_id="t", text="x")
@@ -310,8 +345,13 @@ async def test_r_elig_4_an_automatic_referral_enters_at_its_discharge_and_twins_
     discharged_at = MONDAY - timedelta(days=1)
     await world.deliver(world.admitted(MONDAY - timedelta(days=9)))  # not on the register yet: kept
     await world.deliver(Discharged(nhs_number=AMY, discharged_at=discharged_at, hospital_ods_code="RX1"))
-    await world.refer("QJ2-AAAA-0014-X", rating="amber", cohort="unknown", age_band="unknown",
-                      discharge=DischargeSeen(hospital_ods_code="RX1", discharged_at=discharged_at))
+    await world.refer(
+        "QJ2-AAAA-0014-X",
+        rating="amber",
+        cohort="unknown",
+        age_band="unknown",
+        discharge=DischargeSeen(hospital_ods_code="RX1", discharged_at=discharged_at),
+    )
     standing = await world.standing("QJ2-AAAA-0014-X")
     assert (standing.rating, standing.rating_since, standing.in_hospital) == (Rating.AMBER, discharged_at, False)
     record = await world.people.get("QJ2-AAAA-0014-X")
@@ -335,7 +375,9 @@ async def test_r_id_2_a_hospital_event_with_an_invalid_nhs_number_is_refused(wor
     with pytest.raises(ValueError, match="R-ID-2"):
         await world.deliver(world.admitted(MONDAY, nhs_number=BAD))
     with pytest.raises(ValueError, match="R-ID-2"):
-        await world.deliver(PatientsMerged(nhs_number=AMY, merged_nhs_number=BAD, merged_at=MONDAY, hospital_ods_code="RX1"))
+        await world.deliver(
+            PatientsMerged(nhs_number=AMY, merged_nhs_number=BAD, merged_at=MONDAY, hospital_ods_code="RX1")
+        )
     assert world.people.unmatched == {} and world.uow.processed == set()
 
 
@@ -345,14 +387,27 @@ async def test_hospital_corrections_a_cancelled_admission_puts_the_rating_back(w
     await world.refer("QJ2-AAAA-0016-X", rating="red")
     admitted_at = MONDAY + timedelta(days=1)
     await world.deliver(world.admitted(admitted_at))
-    await world.deliver(Transferred(nhs_number=AMY, transferred_at=admitted_at + timedelta(hours=5), hospital_ods_code="RX2",
-                                    bed_type="mental_health", legal_basis="section_3"))
+    await world.deliver(
+        Transferred(
+            nhs_number=AMY,
+            transferred_at=admitted_at + timedelta(hours=5),
+            hospital_ods_code="RX2",
+            bed_type="mental_health",
+            legal_basis="section_3",
+        )
+    )
     standing = await world.standing("QJ2-AAAA-0016-X")
     assert (standing.rating, standing.hospital.hospital_ods_code) == (Rating.BLUE, "RX2")
     await world.refer("QJ2-AAAA-0017-X", nhs_number=BEN, rating="red")
     await world.deliver(world.admitted(admitted_at, nhs_number=BEN))
-    await world.deliver(AdmissionCancelled(nhs_number=BEN, hospital_ods_code="RX1", admitted_at=admitted_at,
-                                           cancelled_at=admitted_at + timedelta(hours=2)))
+    await world.deliver(
+        AdmissionCancelled(
+            nhs_number=BEN,
+            hospital_ods_code="RX1",
+            admitted_at=admitted_at,
+            cancelled_at=admitted_at + timedelta(hours=2),
+        )
+    )
     assert (await world.standing("QJ2-AAAA-0017-X")).rating == Rating.RED
 
 
@@ -361,10 +416,17 @@ async def test_the_register_ends_the_same_whatever_the_order(order):
     """Facts arrive late and out of order (R-RAG-3, R-RAG-4): the same standing from any order."""
     world = World()
     events = [
-        ReferralAccepted(referral_id=uuid.UUID(int=1), register_id="QJ2-AAAA-0018-X", initial_rating=Rating.RED,
-                         rating_rationale="Wellbeing.", cohort="adult", age_band="adult",
-                         nhs_number_hash=nhs_number_hash(KEY, AMY), referrer_email=REFERRER.email,
-                         accepted_by=REFERRER.email),
+        ReferralAccepted(
+            referral_id=uuid.UUID(int=1),
+            register_id="QJ2-AAAA-0018-X",
+            initial_rating=Rating.RED,
+            rating_rationale="Wellbeing.",
+            cohort="adult",
+            age_band="adult",
+            nhs_number_hash=nhs_number_hash(KEY, AMY),
+            referrer_email=REFERRER.email,
+            accepted_by=REFERRER.email,
+        ),
         world.admitted(MONDAY + timedelta(days=1)),
         Discharged(nhs_number=AMY, discharged_at=MONDAY + timedelta(days=4), hospital_ods_code="RX1"),
     ]
@@ -379,16 +441,19 @@ async def test_the_register_ends_the_same_whatever_the_order(order):
 async def test_r_ob_10_the_age_band_moves_on(world):
     """R-OB-10: the register keeps the band the referral service announces (the newest wins)."""
     await world.refer("QJ2-AAAA-0019-X", cohort="cyp", age_band="cyp")
-    await world.deliver(AgeBandChanged(register_id="QJ2-AAAA-0019-X", age_band="young_adult", effective_on=date(2026, 3, 9)),
-                        at=MONDAY + timedelta(days=7))
+    await world.deliver(
+        AgeBandChanged(register_id="QJ2-AAAA-0019-X", age_band="young_adult", effective_on=date(2026, 3, 9)),
+        at=MONDAY + timedelta(days=7),
+    )
     assert (await world.people.get("QJ2-AAAA-0019-X")).age_band == "young_adult"
 
 
 async def test_r_ob_11_and_r_ob_12_an_update_is_announced_for_the_update_clocks(world):
     """R-OB-11, R-OB-12: a case holder's update is announced (UpdateAdded) for the scheduler's update clocks."""
     await world.refer("QJ2-AAAA-0020-X")
-    added = await world.service.add_update("QJ2-AAAA-0020-X", REFERRER, if_match="1", correlation_id="t",
-                                           text="Visited; plan agreed.")
+    added = await world.service.add_update(
+        "QJ2-AAAA-0020-X", REFERRER, if_match="1", correlation_id="t", text="Visited; plan agreed."
+    )
     event = world.uow.events("UpdateAdded")[-1].envelope
     assert (event.data["update_id"], event.data["added_by"]) == (str(added.update_id), REFERRER.email)
 

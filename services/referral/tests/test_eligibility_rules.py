@@ -27,7 +27,10 @@ def referral(area_name: str, **changes) -> ReferralSubmitted:
         "submission_id": "s-1",
         "referral_date": TODAY.isoformat(),
         "person": {
-            "given_name": "Robin", "family_name": "Example", "date_of_birth": "1994-03-02", "nhs_number": "9434765919",
+            "given_name": "Robin",
+            "family_name": "Example",
+            "date_of_birth": "1994-03-02",
+            "nhs_number": "9434765919",
             "address": {"line1": "2 Any Road", "postcode": POSTCODE[area_name]},
         },
         "diagnosis": {"condition": "learning_disability", "confirmed": True, "evidence_reference": "EV-1"},
@@ -89,13 +92,17 @@ def test_r_elig_3_a_gp_practice_in_the_area_is_accepted(area):
     name, profile = area
     geography = profile.geography.model_copy(update={"gp_practice_codes": ["C81001"]})
     profile = profile.model_copy(update={"geography": geography})
-    found = assess(referral(name, person__address__postcode=OUT_OF_AREA, person__gp_practice_code="c81001"), profile, TODAY)
+    found = assess(
+        referral(name, person__address__postcode=OUT_OF_AREA, person__gp_practice_code="c81001"), profile, TODAY
+    )
     assert found.eligible
 
 
 def test_r_elig_3_the_area_local_authority_is_accepted(area):
     name, _ = area
-    assert codes(area, person__address__postcode=OUT_OF_AREA, person__local_authority_code=LOCAL_AUTHORITY[name]) == set()
+    assert (
+        codes(area, person__address__postcode=OUT_OF_AREA, person__local_authority_code=LOCAL_AUTHORITY[name]) == set()
+    )
 
 
 def test_r_elig_3_funded_out_of_area_placement_is_accepted_only_when_red(area):
@@ -126,17 +133,30 @@ def test_r_id_2_a_valid_nhs_number_with_spaces_is_accepted(area):
 
 def test_dates_in_the_future_are_rejected_each_with_its_field(area):
     found = assess(referral(area[0], referral_date="2026-12-01", consent__given_on="2027-01-01"), area[1], TODAY)
-    assert {(r.code, r.field) for r in found.reasons} >= {("date_in_future", "referral_date"), ("date_in_future", "consent.given_on")}
+    assert {(r.code, r.field) for r in found.reasons} >= {
+        ("date_in_future", "referral_date"),
+        ("date_in_future", "consent.given_on"),
+    }
 
 
 def test_every_reason_is_given_at_once(area):
-    found = codes(area, diagnosis__confirmed=False, consent=None, person__nhs_number="1234567890", person__address__postcode=OUT_OF_AREA)
+    found = codes(
+        area,
+        diagnosis__confirmed=False,
+        consent=None,
+        person__nhs_number="1234567890",
+        person__address__postcode=OUT_OF_AREA,
+    )
     assert {"R-ELIG-1.unconfirmed", "R-ELIG-2.no_consent", "R-ID-2.invalid_nhs_number", "R-ELIG-3.out_of_area"} <= found
 
 
 @pytest.mark.parametrize(
     ("born", "cohort", "band"),
-    [("2008-11-21", Cohort.CYP, AgeBand.CYP), ("2008-11-20", Cohort.ADULT, AgeBand.YOUNG_ADULT), ("2001-11-20", Cohort.ADULT, AgeBand.ADULT)],
+    [
+        ("2008-11-21", Cohort.CYP, AgeBand.CYP),
+        ("2008-11-20", Cohort.ADULT, AgeBand.YOUNG_ADULT),
+        ("2001-11-20", Cohort.ADULT, AgeBand.ADULT),
+    ],
 )
 def test_age_at_referral_date_decides_cohort_and_band(area, born, cohort, band):
     name, profile = area

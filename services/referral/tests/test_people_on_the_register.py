@@ -24,7 +24,13 @@ pytestmark = pytest.mark.stack
 
 OWNER = "owner@example.org"
 PROFESSIONALS = [
-    {"name": "Kit Casey", "role": "Community nurse", "organisation": "DHCFT", "email": "kit.casey@example.org", "case_holder": True},
+    {
+        "name": "Kit Casey",
+        "role": "Community nurse",
+        "organisation": "DHCFT",
+        "email": "kit.casey@example.org",
+        "case_holder": True,
+    },
     {"name": "Ola Social", "role": "Social worker", "email": "ola.social@example.org"},
 ]
 
@@ -60,12 +66,23 @@ async def publish(infra):
 
 
 def removal(register_id: str, cause: str = "dsr_team") -> bytes:
-    return enveloped("PersonRemoved", {"register_id": register_id, "removed_by": "dsr.team@example.org", "cause": cause,
-                                       "reason": "Settled; agreed at the tracking meeting."})
+    return enveloped(
+        "PersonRemoved",
+        {
+            "register_id": register_id,
+            "removed_by": "dsr.team@example.org",
+            "cause": cause,
+            "reason": "Settled; agreed at the tracking meeting.",
+        },
+    )
 
 
 def discharged(nhs_number: str) -> bytes:
-    data = {"nhs_number": nhs_number, "discharged_at": datetime.now(timezone.utc).isoformat(), "hospital_ods_code": "RXM01"}
+    data = {
+        "nhs_number": nhs_number,
+        "discharged_at": datetime.now(timezone.utc).isoformat(),
+        "hospital_ods_code": "RXM01",
+    }
     return enveloped("Discharged", data)
 
 
@@ -78,21 +95,31 @@ async def consumed(http: httpx.AsyncClient, topic: str, event_type: str, outcome
     text = (await http.get("/metrics")).text
     for line in text.splitlines():
         if line.startswith("dsr_events_consumed_total{") and all(
-            f'{label}="{value}"' in line for label, value in (("topic", topic), ("event_type", event_type), ("outcome", outcome))
+            f'{label}="{value}"' in line
+            for label, value in (("topic", topic), ("event_type", event_type), ("outcome", outcome))
         ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 
 def metric_total(text: str, name: str, topic_part: str) -> float:
-    return sum(float(m.group(1)) for m in re.finditer(rf'^{name}\{{[^}}]*topic="[^"]*{re.escape(topic_part)}"[^}}]*\}} (\S+)$', text, re.M))
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(rf'^{name}\{{[^}}]*topic="[^"]*{re.escape(topic_part)}"[^}}]*\}} (\S+)$', text, re.M)
+    )
 
 
 def accepted_for(topics: TopicReader, isolation: str, register_id: str) -> list[dict]:
-    return [e for e in topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted") if e["data"]["register_id"] == register_id]
+    return [
+        e
+        for e in topics.events(f"{isolation}.dsr.referrals", "ReferralAccepted")
+        if e["data"]["register_id"] == register_id
+    ]
 
 
-async def test_a_removed_person_returns_on_a_new_referral_under_the_same_register_id(referral, topics, db, publish, isolation):
+async def test_a_removed_person_returns_on_a_new_referral_under_the_same_register_id(
+    referral, topics, db, publish, isolation
+):
     ratings = f"{isolation}.dsr.ratings"
     body = referral_body(nhs_number="9434765919", professionals=PROFESSIONALS)
     async with httpx.AsyncClient(base_url=referral.url) as http:
@@ -106,7 +133,10 @@ async def test_a_removed_person_returns_on_a_new_referral_under_the_same_registe
         ]
 
         # Another type on dsr.ratings comes first on the same partition: skipped, not dead-lettered.
-        other = enveloped("UpdateAdded", {"register_id": register_id, "update_id": "5f0c3c1e-8e57-4b0e-9a8e-0c5d4b3c2a10", "added_by": OWNER})
+        other = enveloped(
+            "UpdateAdded",
+            {"register_id": register_id, "update_id": "5f0c3c1e-8e57-4b0e-9a8e-0c5d4b3c2a10", "added_by": OWNER},
+        )
         await publish(ratings, other, register_id)
         removed = removal(register_id)
         for _ in range(2):  # delivered twice
@@ -120,12 +150,20 @@ async def test_a_removed_person_returns_on_a_new_referral_under_the_same_registe
         assert metric_total(metrics, "dsr_dead_lettered_total", ".dsr.ratings") == 0
 
         # R-RAG-6: a new referral brings them back; R-ID-1: under the same identifier.
-        again = await http.post("/referrals", json=referral_body(nhs_number="943 476 5919", postcode="DE22 3LZ"), headers=auth(Role.REFERRER))
+        again = await http.post(
+            "/referrals",
+            json=referral_body(nhs_number="943 476 5919", postcode="DE22 3LZ"),
+            headers=auth(Role.REFERRER),
+        )
         assert again.status_code == 202, again.text
         assert again.json()["outcome"] == "accepted"
         assert again.json()["register_id"] == register_id
         assert again.json()["referral_id"] != first.json()["referral_id"]
-        returned = await eventually(lambda: len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id))
+        returned = await eventually(
+            lambda: (
+                len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id)
+            )
+        )
         assert returned[1]["data"]["referral_id"] == again.json()["referral_id"]
         person = await db["people"].find_one({"_id": register_id})
         assert "removed_at" not in person and "removal" not in person
@@ -137,7 +175,12 @@ async def test_a_removed_person_returns_on_a_new_referral_under_the_same_registe
         await publish(ratings, removed, register_id)
         await eventually(lambda: _at_least(consumed(http, ratings, "PersonRemoved", "processed"), 3))
         assert "removed_at" not in await db["people"].find_one({"_id": register_id})
-        assert await db["processed_events"].count_documents({"_id": {"$regex": ":" + json.loads(removed)["event_id"] + "$"}}) == 1
+        assert (
+            await db["processed_events"].count_documents(
+                {"_id": {"$regex": ":" + json.loads(removed)["event_id"] + "$"}}
+            )
+            == 1
+        )
 
         # On the register again: a further referral finds them there.
         third = await http.post("/referrals", json=referral_body(nhs_number="9434765919"), headers=auth(Role.REFERRER))
@@ -161,7 +204,9 @@ async def test_r_elig_4_a_removed_person_discharged_from_hospital_is_referred_ag
         for _ in range(2):  # two discharges: the first refers them, the second finds them on the register
             await publish(discharges, discharged("9434765870"), "9434765870")
         await eventually(lambda: _at_least(consumed(http, discharges, "Discharged", "processed"), 2))
-    events = await eventually(lambda: len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id))
+    events = await eventually(
+        lambda: len(accepted_for(topics, isolation, register_id)) == 2 and accepted_for(topics, isolation, register_id)
+    )
     automatic = events[1]["data"]
     assert automatic["accepted_by"] == "system:discharge" and automatic["initial_rating"] == "amber"
     person = await db["people"].find_one({"_id": register_id})
@@ -170,18 +215,31 @@ async def test_r_elig_4_a_removed_person_discharged_from_hospital_is_referred_ag
     assert await db["referrals"].count_documents({"register_id": register_id, "outcome": "accepted"}) == 2
 
 
-async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_who_referred_the_person(referral, db, isolation):
+async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_who_referred_the_person(
+    referral, db, isolation
+):
     path = "/people/{}/address"
     moved_in_area = {"line1": "7 New Street", "town": "Derby", "postcode": "DE22 3LZ"}
     moved_away = {"line1": "3 Far Road", "town": "Manchester", "postcode": "M1 1AE"}
     async with httpx.AsyncClient(base_url=referral.url) as http:
-        created = await http.post("/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject=OWNER))
+        created = await http.post(
+            "/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject=OWNER)
+        )
         register_id = created.json()["register_id"]
         person = await db["people"].find_one({"_id": register_id})
         assert person["address"]["postcode"] == "DE1 1AA"  # kept from the accepted referral
         # A second referrer who found the person already on the register did not refer them.
-        late = await http.post("/referrals", json=referral_body(nhs_number="9434765862"), headers=auth(Role.REFERRER, subject="late@example.org"))
-        assert late.json() | {"referral_id": None} == {"referral_id": None, "outcome": "sent_to_dsr_team", "register_id": None, "reasons": []}
+        late = await http.post(
+            "/referrals",
+            json=referral_body(nhs_number="9434765862"),
+            headers=auth(Role.REFERRER, subject="late@example.org"),
+        )
+        assert late.json() | {"referral_id": None} == {
+            "referral_id": None,
+            "outcome": "sent_to_dsr_team",
+            "register_id": None,
+            "reasons": [],
+        }
         published_before = metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.")
 
         own = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.REFERRER, subject=OWNER))
@@ -192,30 +250,45 @@ async def test_the_current_address_is_changed_by_the_dsr_team_or_the_referrer_wh
         assert person["address_changed_by"] == identity().user_id(OWNER)  # the directory's id, not the email
         away = await http.put(path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=OWNER))
         assert away.status_code == 200 and away.json() == {"register_id": register_id, "in_area": False}
-        team = await http.put(path.format(register_id), json=moved_in_area, headers=auth(Role.DSR_TEAM, subject="team@example.org"))
+        team = await http.put(
+            path.format(register_id), json=moved_in_area, headers=auth(Role.DSR_TEAM, subject="team@example.org")
+        )
         assert team.status_code == 200 and team.json()["in_area"] is True
 
         for subject in ("someone-else@example.org", "late@example.org"):
-            other = await http.put(path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=subject))
+            other = await http.put(
+                path.format(register_id), json=moved_away, headers=auth(Role.REFERRER, subject=subject)
+            )
             assert other.status_code == 404
         unknown = await http.put(path.format("QJ2-0000-0000-0"), json=moved_away, headers=auth(Role.DSR_TEAM))
         assert unknown.status_code == 404
         assert (await http.put(path.format(register_id), json=moved_away)).status_code == 401
         assert (await http.put(path.format(register_id), json=moved_away, headers=auth(Role.OPS))).status_code == 403
-        bad = await http.put(path.format(register_id), json={"line1": "x", "postcode": "1"}, headers=auth(Role.DSR_TEAM))
+        bad = await http.put(
+            path.format(register_id), json={"line1": "x", "postcode": "1"}, headers=auth(Role.DSR_TEAM)
+        )
         assert bad.status_code == 422
 
         # Addresses never leave the service: no event was published for any of this.
-        assert metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.") == published_before
+        assert (
+            metric_total((await http.get("/metrics")).text, "dsr_events_published_total", ".dsr.") == published_before
+        )
     user = identity().user_id
     person = await db["people"].find_one({"_id": register_id})
     assert person["address"]["postcode"] == "DE22 3LZ" and person["address_changed_by"] == user("team@example.org")
-    audit = [(d["actor"], d["outcome"], d["subject_id"]) async for d in db["audit"].find({"action": "person.address.change"})]
-    assert sorted(audit) == sorted([
-        (user(OWNER), "ok", register_id), (user(OWNER), "ok", register_id), (user("team@example.org"), "ok", register_id),
-        (user("someone-else@example.org"), "denied", register_id), (user("late@example.org"), "denied", register_id),
-        (user("tester@example.org"), "missing", "QJ2-0000-0000-0"),
-    ])  # 401 and 403 are refused before the record is touched (as for GET /referrals/{id}); 422 before too
+    audit = [
+        (d["actor"], d["outcome"], d["subject_id"]) async for d in db["audit"].find({"action": "person.address.change"})
+    ]
+    assert sorted(audit) == sorted(
+        [
+            (user(OWNER), "ok", register_id),
+            (user(OWNER), "ok", register_id),
+            (user("team@example.org"), "ok", register_id),
+            (user("someone-else@example.org"), "denied", register_id),
+            (user("late@example.org"), "denied", register_id),
+            (user("tester@example.org"), "missing", "QJ2-0000-0000-0"),
+        ]
+    )  # 401 and 403 are refused before the record is touched (as for GET /referrals/{id}); 422 before too
 
 
 def years_before(day: date, years: int) -> date:
@@ -238,13 +311,19 @@ async def test_an_age_band_change_is_announced_once_without_the_date_of_birth(se
         ids = {}
         for (who, born), nhs_number in zip(people.items(), ("9434765919", "9434765870", "9434765862"), strict=True):
             answer = await http.post(
-                "/referrals", json=referral_body(nhs_number=nhs_number, date_of_birth=born.isoformat()), headers=auth(Role.REFERRER)
+                "/referrals",
+                json=referral_body(nhs_number=nhs_number, date_of_birth=born.isoformat()),
+                headers=auth(Role.REFERRER),
             )
             assert answer.json()["outcome"] == "accepted", answer.text
             ids[who] = answer.json()["register_id"]
-        entered = await eventually(lambda: len(topics.events(topic, "ReferralAccepted")) == 3 and topics.events(topic, "ReferralAccepted"))
+        entered = await eventually(
+            lambda: len(topics.events(topic, "ReferralAccepted")) == 3 and topics.events(topic, "ReferralAccepted")
+        )
         assert {e["data"]["register_id"]: e["data"]["age_band"] for e in entered} == {
-            ids["turns_25"]: "young_adult", ids["turns_18"]: "cyp", ids["adult"]: "adult"
+            ids["turns_25"]: "young_adult",
+            ids["turns_18"]: "cyp",
+            ids["adult"]: "adult",
         }
 
         async def swept(day: date) -> bool:
@@ -260,10 +339,16 @@ async def test_an_age_band_change_is_announced_once_without_the_date_of_birth(se
         assert topics.events(topic, "AgeBandChanged") == []
 
         later = await advance("P40D")
-        changed = await eventually(lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged"))
+        changed = await eventually(
+            lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged")
+        )
         assert {e["data"]["register_id"]: e["data"] for e in changed} == {
             ids["turns_25"]: {"register_id": ids["turns_25"], "age_band": "adult", "effective_on": later.isoformat()},
-            ids["turns_18"]: {"register_id": ids["turns_18"], "age_band": "young_adult", "effective_on": later.isoformat()},
+            ids["turns_18"]: {
+                "register_id": ids["turns_18"],
+                "age_band": "young_adult",
+                "effective_on": later.isoformat(),
+            },
         }
         assert all(r.key.decode() == json.loads(r.value)["data"]["register_id"] for r in topics.on(topic))
         await eventually(lambda: swept(later))
@@ -297,14 +382,23 @@ async def test_the_dsr_team_completes_the_record_of_a_person_referred_automatica
     today = datetime.now(london).date()
     born = years_before(today + timedelta(days=20), 18)  # 17: turns 18 in 20 days
     team = auth(Role.DSR_TEAM, subject="team@example.org")
-    full = referral_body(nhs_number="9434765846", date_of_birth=born.isoformat(), postcode="DE22 3LZ",
-                         given_name="Tamsin", family_name="Olorun", rating="red")
+    full = referral_body(
+        nhs_number="9434765846",
+        date_of_birth=born.isoformat(),
+        postcode="DE22 3LZ",
+        given_name="Tamsin",
+        family_name="Olorun",
+        rating="red",
+    )
     topic = f"{isolation}.dsr.referrals"
     async with TopicReader(infra.kafka_bootstrap, topic) as topics, httpx.AsyncClient(base_url=referral.url) as http:
         await publish(f"{isolation}.dsr.hospital.discharges", discharged("9434765846"), "9434765846")
         [automatic] = await eventually(lambda: topics.events(topic, "ReferralAccepted"))
         register_id = automatic["data"]["register_id"]
-        assert automatic["data"]["age_band"] == "unknown" and automatic["data"]["discharge"]["hospital_ods_code"] == "RXM01"
+        assert (
+            automatic["data"]["age_band"] == "unknown"
+            and automatic["data"]["discharge"]["hospital_ods_code"] == "RXM01"
+        )
         await eventually(lambda: db["people"].find_one({"_id": register_id, "age_band_checked_on": today.isoformat()}))
 
         def post(body: dict, headers: dict):
@@ -338,11 +432,18 @@ async def test_the_dsr_team_completes_the_record_of_a_person_referred_automatica
         # The 18th birthday is followed like anyone else's.
         moved = await http.post("/clock/advance", json={"by": "P30D"}, headers=auth(Role.OPS))
         later = datetime.fromisoformat(moved.json()["now"]).astimezone(london).date()
-        changed = await eventually(lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged"))
-        assert changed[1]["data"] == {"register_id": register_id, "age_band": "young_adult", "effective_on": later.isoformat()}
+        changed = await eventually(
+            lambda: len(topics.events(topic, "AgeBandChanged")) == 2 and topics.events(topic, "AgeBandChanged")
+        )
+        assert changed[1]["data"] == {
+            "register_id": register_id,
+            "age_band": "young_adult",
+            "effective_on": later.isoformat(),
+        }
         further = topics.events(topic, "FurtherReferralReceived")
         assert [(e["data"]["submitted_by"], e["data"]["proposed_rating"]) for e in further] == [
-            (identity().user_id("late@example.org"), "red"), (identity().user_id("team@example.org"), "red")
+            (identity().user_id("late@example.org"), "red"),
+            (identity().user_id("team@example.org"), "red"),
         ]
     for personal in (b"Tamsin", b"Olorun", b"9434765846", born.isoformat().encode(), b"DE22 3LZ"):
         assert not [r for r in topics.on(topic) if personal in r.value]

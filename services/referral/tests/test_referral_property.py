@@ -23,8 +23,13 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 EXAMPLES = 1000
 REQUIRED = ["referral_date", "person", "diagnosis", "referrer", "rating_rationale"]
 PERSON_REQUIRED = ["given_name", "family_name", "date_of_birth", "nhs_number", "address"]
-junk = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
-                 st.lists(st.integers(), max_size=3))
+junk = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+)
 
 
 def _drop(body, key):
@@ -57,7 +62,9 @@ mutations = st.one_of(
     st.tuples(st.just(_set(("referral_date",))), junk | st.just("2099-12-31")),
     st.tuples(st.just(_set(("diagnosis", "confirmed"))), st.just(False)),
     st.tuples(st.just(_set(("diagnosis", "condition"))), junk),
-    st.tuples(st.just(_set(("person", "address", "postcode"))), st.sampled_from(["M1 1AE", "LS1 4AP", "EH1 1YZ"]) | junk),
+    st.tuples(
+        st.just(_set(("person", "address", "postcode"))), st.sampled_from(["M1 1AE", "LS1 4AP", "EH1 1YZ"]) | junk
+    ),
     st.tuples(st.just(_set(("consent",))), st.none()),
     st.tuples(st.just(_set(("proposed_rating",))), st.sampled_from(["blue", "purple"]) | junk),
     st.tuples(st.just(_set(("referrer", "email"))), junk),
@@ -90,7 +97,12 @@ async def test_a_thousand_invalid_referrals_through_each_door(referral, infra, i
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(invalid_referrals())
     def post_over_http(body):
-        answer = httpx.post(f"{referral.url}/referrals", json={**body, "submission_id": str(uuid.uuid4())}, headers=auth(Role.REFERRER), timeout=30)
+        answer = httpx.post(
+            f"{referral.url}/referrals",
+            json={**body, "submission_id": str(uuid.uuid4())},
+            headers=auth(Role.REFERRER),
+            timeout=30,
+        )
         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
         assert answer.status_code == 422, answer.text
         reasons = answer.json()["reasons"]
@@ -125,4 +137,3 @@ async def test_a_thousand_invalid_referrals_through_each_door(referral, infra, i
             assert headers["dlq-reason"] in (b"invalid_envelope", b"invalid_event") and headers["dlq-error"]
         for event in reader.events(f"{isolation}.dsr.referrals", "ReferralRejected"):
             assert event["data"]["reasons"]
-

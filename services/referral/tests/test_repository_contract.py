@@ -26,13 +26,28 @@ async def people(mongo_database):
     return referrals
 
 
-def form(register_id: str, referral_id: str, *, outcome: str = "accepted", by: str = "referrer-1", born: str = "1990-04-12",
-         family_name: str = "Testperson", at: datetime = AT) -> dict[str, Any]:
+def form(
+    register_id: str,
+    referral_id: str,
+    *,
+    outcome: str = "accepted",
+    by: str = "referrer-1",
+    born: str = "1990-04-12",
+    family_name: str = "Testperson",
+    at: datetime = AT,
+) -> dict[str, Any]:
     return {
-        "_id": referral_id, "submission_id": f"s-{referral_id}", "submitted_by": by, "submitted_at": at,
-        "referrer": {"email": f"{by}@example.org"}, "outcome": outcome, "register_id": register_id,
-        "submission": {"referral_date": "2026-03-02",
-                       "person": {"family_name": family_name, "date_of_birth": born, "address": ADDRESS}},
+        "_id": referral_id,
+        "submission_id": f"s-{referral_id}",
+        "submitted_by": by,
+        "submitted_at": at,
+        "referrer": {"email": f"{by}@example.org"},
+        "outcome": outcome,
+        "register_id": register_id,
+        "submission": {
+            "referral_date": "2026-03-02",
+            "person": {"family_name": family_name, "date_of_birth": born, "address": ADDRESS},
+        },
     }
 
 
@@ -42,7 +57,9 @@ async def test_a_submitters_key_and_a_persons_nhs_number_are_taken_once(people):
     assert await people.by_submission("s-r1", "referrer-2") is None
     with pytest.raises(Conflict):
         await people.add_referral(form("P1", "r1b") | {"submission_id": "s-r1"}, None)
-    await people.add_referral(form("P1", "r1c", by="referrer-2") | {"submission_id": "s-r1"}, None)  # another submitter's
+    await people.add_referral(
+        form("P1", "r1c", by="referrer-2") | {"submission_id": "s-r1"}, None
+    )  # another submitter's
 
     await people.add_person("P1", "9434765919", "r1", AT, None, address=ADDRESS, by="referrer-1", age_band="adult")
     with pytest.raises(Conflict):

@@ -44,17 +44,27 @@ REFERRER = Submitter("referrer-1", email="sam.referrer@example.org")
 DSR_TEAM = Submitter("dsr-1", dsr_team=True, email="dsr.team@example.org")
 
 
-def referral(*, nhs_number: str = NHS_NUMBER, born: str = "1990-04-12", postcode: str = "DE1 1AA", **changes: Any) -> ReferralSubmitted:
+def referral(
+    *, nhs_number: str = NHS_NUMBER, born: str = "1990-04-12", postcode: str = "DE1 1AA", **changes: Any
+) -> ReferralSubmitted:
     body: dict[str, Any] = {
         "submission_id": str(uuid.uuid4()),
         "referral_date": NOW.date().isoformat(),
         "person": {
-            "given_name": "Alexandra", "family_name": "Testperson", "date_of_birth": born, "nhs_number": nhs_number,
+            "given_name": "Alexandra",
+            "family_name": "Testperson",
+            "date_of_birth": born,
+            "nhs_number": nhs_number,
             "address": {"line1": "1 Example Street", "town": "Derby", "postcode": postcode},
         },
         "diagnosis": {"condition": "autism", "confirmed": True, "evidence_reference": "DOC-123"},
         "consent": {"given_by": "the person", "given_on": "2026-01-05"},
-        "referrer": {"name": "Sam Referrer", "role": "Community nurse", "organisation": "DHCFT", "email": "sam.referrer@example.org"},
+        "referrer": {
+            "name": "Sam Referrer",
+            "role": "Community nurse",
+            "organisation": "DHCFT",
+            "email": "sam.referrer@example.org",
+        },
         "rating_rationale": "Wellbeing deteriorating after a change of placement.",
         "proposed_rating": "amber",
     }
@@ -62,8 +72,14 @@ def referral(*, nhs_number: str = NHS_NUMBER, born: str = "1990-04-12", postcode
 
 
 def envelope_of(event: Any, occurred_at: datetime = NOW) -> Any:
-    return new_envelope(event_type=event.EVENT_TYPE, schema_version=1, occurred_at=occurred_at, area="QJ2",
-                        data=event.model_dump(mode="json"), correlation_id="c-1")
+    return new_envelope(
+        event_type=event.EVENT_TYPE,
+        schema_version=1,
+        occurred_at=occurred_at,
+        area="QJ2",
+        data=event.model_dump(mode="json"),
+        correlation_id="c-1",
+    )
 
 
 def discharge(nhs_number: str = NHS_NUMBER) -> Discharged:
@@ -97,7 +113,9 @@ def service() -> Service:
     # The one way to build an outgoing event (Runtime.outgoing's).
     outgoing = partial(build_outgoing, settings)
     ports = Ports(settings, clock, uow, outgoing, store, contacts)  # type: ignore[arg-type]
-    return Service(settings, clock, store, contacts, uow, Intake(ports), People(ports), Discharges(ports), AgeBands(ports))
+    return Service(
+        settings, clock, store, contacts, uow, Intake(ports), People(ports), Discharges(ports), AgeBands(ports)
+    )
 
 
 # Who may be on the register -------------------------------------------------
@@ -105,15 +123,22 @@ def service() -> Service:
 
 async def test_r_elig_1_2_3_r_id_2_an_ineligible_referral_is_refused_with_every_reason_and_no_person_kept(service):
     bad = referral(
-        nhs_number="1234567890", postcode="M1 1AE",
-        diagnosis={"condition": "autism", "confirmed": False, "evidence_reference": ""}, consent=None,
+        nhs_number="1234567890",
+        postcode="M1 1AE",
+        diagnosis={"condition": "autism", "confirmed": False, "evidence_reference": ""},
+        consent=None,
     )
     answer = await service.intake.submit(bad, REFERRER, "c-1")
 
     assert answer.outcome == "rejected"
     codes = {r.code for r in answer.reasons}
-    assert {"R-ELIG-1.unconfirmed", "R-ELIG-1.no_evidence", "R-ELIG-2.no_consent", "R-ID-2.invalid_nhs_number",
-            "R-ELIG-3.out_of_area"} <= codes
+    assert {
+        "R-ELIG-1.unconfirmed",
+        "R-ELIG-1.no_evidence",
+        "R-ELIG-2.no_consent",
+        "R-ID-2.invalid_nhs_number",
+        "R-ELIG-3.out_of_area",
+    } <= codes
     assert service.store.people == {}  # R-ELIG-2: nothing about the person is stored
     kept = service.store.referrals[answer.referral_id]
     assert "submission" not in kept and "register_id" not in kept
@@ -205,7 +230,9 @@ async def test_r_rag_6_r_id_1_a_removed_person_returns_on_a_new_referral_under_t
 
 async def test_r_rag_5_a_removal_at_the_end_of_the_green_month_takes_effect_once(service):
     first = await service.intake.submit(referral(), REFERRER, "c-1")
-    event = PersonRemoved(register_id=first.register_id, removed_by="system", cause="green_month_ended", reason="No news.")
+    event = PersonRemoved(
+        register_id=first.register_id, removed_by="system", cause="green_month_ended", reason="No news."
+    )
     envelope = envelope_of(event)
     await service.people.removed(envelope, event)
     await service.people.removed(envelope, event)  # delivered twice
@@ -216,13 +243,17 @@ async def test_r_rag_5_a_removal_at_the_end_of_the_green_month_takes_effect_once
 # R-ELIG-4: the automatic referral on discharge ------------------------------
 
 
-async def test_r_elig_4_r_ob_5_someone_discharged_who_is_not_on_the_register_is_referred_automatically_as_amber(service):
+async def test_r_elig_4_r_ob_5_someone_discharged_who_is_not_on_the_register_is_referred_automatically_as_amber(
+    service,
+):
     envelope = envelope_of(discharge())
     await service.discharges.discharged(envelope, discharge())
     await service.discharges.discharged(envelope, discharge())  # delivered twice: once
 
     [accepted] = service.events("ReferralAccepted")
-    assert accepted["initial_rating"] == "amber" and accepted["cohort"] == "unknown" and accepted["age_band"] == "unknown"
+    assert (
+        accepted["initial_rating"] == "amber" and accepted["cohort"] == "unknown" and accepted["age_band"] == "unknown"
+    )
     assert accepted["accepted_by"] == "system:discharge"
     assert accepted["referrer_email"] == service.settings.area.dsr_team_mailbox
     assert accepted["discharge"]["hospital_ods_code"] == "RXM01"  # R-OB-5 counts from this discharge
@@ -250,9 +281,16 @@ async def test_r_elig_4_a_discharge_is_judged_where_the_person_stood_at_its_time
     first = await service.intake.submit(referral(), REFERRER, "c-1")
     register_id, removed_at = first.register_id, NOW + timedelta(days=40)
     entered = Transition(transition_id=uuid.uuid4(), at=NOW, from_rating=None, to_rating=Rating.AMBER, cause="referral")
-    left = Transition(transition_id=uuid.uuid4(), at=removed_at, from_rating=Rating.GREEN, to_rating=None, cause="removal")
-    removal = PersonRemoved(register_id=register_id, removed_by="system", cause="green_month_ended",
-                            timeline=[entered, left], timeline_version=3)
+    left = Transition(
+        transition_id=uuid.uuid4(), at=removed_at, from_rating=Rating.GREEN, to_rating=None, cause="removal"
+    )
+    removal = PersonRemoved(
+        register_id=register_id,
+        removed_by="system",
+        cause="green_month_ended",
+        timeline=[entered, left],
+        timeline_version=3,
+    )
     await service.people.removed(envelope_of(removal, removed_at), removal)
     service.clock.advance(timedelta(days=45))
 
@@ -262,8 +300,17 @@ async def test_r_elig_4_a_discharge_is_judged_where_the_person_stood_at_its_time
     assert service.event_types() == ["ReferralAccepted"]
 
     # An older timeline heard again changes nothing; a newer one without the removal makes it untrue.
-    changed = RatingChanged(register_id=register_id, from_rating=Rating.GREEN, to_rating=Rating.BLUE, rationale="Admitted.",
-                            changed_by="system", cause="admission", cohort=Cohort.ADULT, timeline=[entered], timeline_version=4)
+    changed = RatingChanged(
+        register_id=register_id,
+        from_rating=Rating.GREEN,
+        to_rating=Rating.BLUE,
+        rationale="Admitted.",
+        changed_by="system",
+        cause="admission",
+        cohort=Cohort.ADULT,
+        timeline=[entered],
+        timeline_version=4,
+    )
     await service.people.rating_changed(envelope_of(changed), changed)
     await service.people.removed(envelope_of(removal, removed_at), removal)
     assert "removed_at" not in service.store.people[register_id]
@@ -278,7 +325,9 @@ async def test_r_id_2_a_discharge_with_an_invalid_nhs_number_is_refused_for_the_
     assert service.uow.published == [] and service.store.people == {}
 
 
-async def test_r_elig_4_r_ob_10_the_dsr_teams_full_referral_completes_an_automatic_record_and_announces_the_age_band(service):
+async def test_r_elig_4_r_ob_10_the_dsr_teams_full_referral_completes_an_automatic_record_and_announces_the_age_band(
+    service,
+):
     await service.discharges.discharged(envelope_of(discharge()), discharge())
     [automatic] = service.events("ReferralAccepted")
 
@@ -305,9 +354,13 @@ def birthday(born: date, years: int) -> date:
         return date(born.year + years, 3, 1)
 
 
-@pytest.mark.parametrize(("born", "years", "band"), [(date(2008, 3, 4), 18, "young_adult"), (date(2001, 3, 5), 25, "adult"),
-                                                      (date(2012, 2, 29), 18, "young_adult")])
-async def test_r_ob_10_an_age_band_change_is_announced_once_on_the_birthday_without_the_date_of_birth(service, born, years, band):
+@pytest.mark.parametrize(
+    ("born", "years", "band"),
+    [(date(2008, 3, 4), 18, "young_adult"), (date(2001, 3, 5), 25, "adult"), (date(2012, 2, 29), 18, "young_adult")],
+)
+async def test_r_ob_10_an_age_band_change_is_announced_once_on_the_birthday_without_the_date_of_birth(
+    service, born, years, band
+):
     answer = await service.intake.submit(referral(born=born.isoformat()), REFERRER, "c-1")
     assert await service.age_bands.announce() == 0  # nothing has changed yet
     turns = birthday(born, years)
@@ -338,11 +391,17 @@ async def test_r_ob_10_no_age_band_is_announced_for_an_automatic_record_or_a_rem
 
 async def test_r_elig_3_a_changed_address_says_whether_it_alone_ties_the_person_to_the_area(service):
     first = await service.intake.submit(referral(), REFERRER, "c-1")
-    moved = await service.people.change_address(first.register_id, Address(line1="9 Far Road", postcode="M1 1AE"), "dsr-1")
+    moved = await service.people.change_address(
+        first.register_id, Address(line1="9 Far Road", postcode="M1 1AE"), "dsr-1"
+    )
     assert moved is not None and moved.in_area is False  # nobody is removed for it
-    home = await service.people.change_address(first.register_id, Address(line1="2 Near Road", postcode="DE22 3LZ"), "dsr-1")
+    home = await service.people.change_address(
+        first.register_id, Address(line1="2 Near Road", postcode="DE22 3LZ"), "dsr-1"
+    )
     assert home is not None and home.in_area is True
-    assert await service.people.change_address("QJ2-0000-0000-0", Address(line1="x", postcode="DE1 1AA"), "dsr-1") is None
+    assert (
+        await service.people.change_address("QJ2-0000-0000-0", Address(line1="x", postcode="DE1 1AA"), "dsr-1") is None
+    )
     assert service.uow.events("ReferralAccepted") == service.uow.published  # addresses are never published
     details = await service.people.details(first.register_id)
     assert details["address"]["postcode"] == "DE22 3LZ" and details["family_name"] == "Testperson"
@@ -350,8 +409,13 @@ async def test_r_elig_3_a_changed_address_says_whether_it_alone_ties_the_person_
 
 async def test_who_may_act_on_a_person_referrers_and_listed_professionals_and_search_by_nhs_number_or_name(service):
     first = await service.intake.submit(referral(), REFERRER, "c-1")
-    listed = ProfessionalsChanged.model_validate({"register_id": first.register_id, "changed_by": "dsr-1", "professionals": [
-        {"name": "Kit Casey", "role": "Nurse", "email": "kit.casey@example.org"}]})
+    listed = ProfessionalsChanged.model_validate(
+        {
+            "register_id": first.register_id,
+            "changed_by": "dsr-1",
+            "professionals": [{"name": "Kit Casey", "role": "Nurse", "email": "kit.casey@example.org"}],
+        }
+    )
     await service.contacts.professionals_changed(envelope_of(listed), listed)
     contacts = await service.people.contacts(first.register_id)
     assert contacts.referrers == {"referrer-1", "sam.referrer@example.org"}

@@ -16,26 +16,61 @@ from dsr_testing.support import auth, referral_accepted
 
 @dataclass
 class SchedulerService(RunningService):
-    async def accepted(self, register_id: str, at: datetime, *, consent_date: str | None = None, cohort: str = "adult",
-                       age_band: str = "adult") -> uuid.UUID:
+    async def accepted(
+        self,
+        register_id: str,
+        at: datetime,
+        *,
+        consent_date: str | None = None,
+        cohort: str = "adult",
+        age_band: str = "adult",
+    ) -> uuid.UUID:
         data = referral_accepted(register_id, "h" * 64, cohort=cohort, age_band=age_band, consent_date=consent_date)
         return (await self.publish("dsr.referrals", "ReferralAccepted", data, key=register_id, at=at)).event_id
 
-    async def rated(self, register_id: str, to: str, at: datetime, *, frm: str | None = None, cohort: str = "adult",
-                    age_band: str = "adult", secure: bool | None = None) -> uuid.UUID:
+    async def rated(
+        self,
+        register_id: str,
+        to: str,
+        at: datetime,
+        *,
+        frm: str | None = None,
+        cohort: str = "adult",
+        age_band: str = "adult",
+        secure: bool | None = None,
+    ) -> uuid.UUID:
         hospital = None
         if secure is not None:
-            hospital = {"hospital_ods_code": "RXM", "admitted_at": at.isoformat(), "bed_type": "learning_disability",
-                        "secure": secure, "legal_basis": "section_3"}
-        cause = {"blue": "admission"}.get(to, "discharge" if frm == "blue" else ("referral" if frm is None else "person"))
+            hospital = {
+                "hospital_ods_code": "RXM",
+                "admitted_at": at.isoformat(),
+                "bed_type": "learning_disability",
+                "secure": secure,
+                "legal_basis": "section_3",
+            }
+        cause = {"blue": "admission"}.get(
+            to, "discharge" if frm == "blue" else ("referral" if frm is None else "person")
+        )
         data = {
-            "register_id": register_id, "from_rating": frm, "to_rating": to, "rationale": "r", "changed_by": "x",
-            "cause": cause, "cohort": cohort, "age_band": age_band, "hospital": hospital,
+            "register_id": register_id,
+            "from_rating": frm,
+            "to_rating": to,
+            "rationale": "r",
+            "changed_by": "x",
+            "cause": cause,
+            "cohort": cohort,
+            "age_band": age_band,
+            "hospital": hospital,
         }
         return (await self.publish("dsr.ratings", "RatingChanged", data, key=register_id, at=at)).event_id
 
     async def update_added(self, register_id: str, at: datetime) -> uuid.UUID:
-        data = {"register_id": register_id, "update_id": str(uuid.uuid4()), "added_by": "case.holder@example.org", "text": "t"}
+        data = {
+            "register_id": register_id,
+            "update_id": str(uuid.uuid4()),
+            "added_by": "case.holder@example.org",
+            "text": "t",
+        }
         return (await self.publish("dsr.ratings", "UpdateAdded", data, key=register_id, at=at)).event_id
 
     async def removed(self, register_id: str, at: datetime) -> uuid.UUID:
@@ -57,7 +92,11 @@ def scheduler_service(service_harness):
 
     async def start(profile: str = "derbyshire", processes: int = 1) -> SchedulerService:
         return await service_harness.start(
-            SchedulerService, "scheduler", profile=profile, processes=processes, DSR_SIMULATED_CLOCK="true",
+            SchedulerService,
+            "scheduler",
+            profile=profile,
+            processes=processes,
+            DSR_SIMULATED_CLOCK="true",
             DSR_SWEEP_EVERY_SECONDS="1",
         )
 

@@ -8,8 +8,12 @@ from dsr_testing.support import auth
 
 ENDPOINTS = [
     ("GET", "/obligations", None, {Role.DSR_TEAM, Role.OPS, Role.REFERRER}),
-    ("POST", "/obligations/none/complete", {"completed_at": "2026-11-01T10:00:00Z", "outcome": "o"},
-     {Role.DSR_TEAM, Role.REFERRER}),
+    (
+        "POST",
+        "/obligations/none/complete",
+        {"completed_at": "2026-11-01T10:00:00Z", "outcome": "o"},
+        {Role.DSR_TEAM, Role.REFERRER},
+    ),
     ("GET", "/tracking-meeting", None, {Role.DSR_TEAM, Role.OPS}),
     ("POST", "/clock/advance", {"by": 0}, {Role.OPS}),
 ]

@@ -35,7 +35,9 @@ async def test_every_r_ob_rule(scheduler_service, profile):
 
     async def open_rules(register_id: str, expected: set[str]) -> dict[str, dict]:
         async def probe():
-            found = by_rule(o for o in await svc.obligations(register_id=register_id) if o["state"] in ("open", "due", "overdue"))
+            found = by_rule(
+                o for o in await svc.obligations(register_id=register_id) if o["state"] in ("open", "due", "overdue")
+            )
             return (found,) if set(found) == expected else None
 
         return (await eventually(probe, timeout=30))[0]
@@ -62,14 +64,16 @@ async def test_every_r_ob_rule(scheduler_service, profile):
     held = t0 + timedelta(days=5)
     answer = await svc.http.post(
         f"{svc.url}/obligations/{amber['R-OB-4']['obligation_id']}/complete",
-        json={"completed_at": held.isoformat(), "outcome": "Meeting held; plan agreed."}, headers=auth(Role.DSR_TEAM),
+        json={"completed_at": held.isoformat(), "outcome": "Meeting held; plan agreed."},
+        headers=auth(Role.DSR_TEAM),
     )
     assert answer.status_code == 200, answer.text
     again = await open_rules("P-AMBER", {"R-OB-13", "R-OB-3", "R-OB-4", "R-OB-10", "R-OB-11"})
     assert utc(again["R-OB-4"]["due_at"]) == deadline(4, "weeks", held)
     repeat = await svc.http.post(
         f"{svc.url}/obligations/{amber['R-OB-4']['obligation_id']}/complete",
-        json={"completed_at": held.isoformat(), "outcome": "again"}, headers=auth(Role.DSR_TEAM),
+        json={"completed_at": held.isoformat(), "outcome": "again"},
+        headers=auth(Role.DSR_TEAM),
     )
     assert repeat.status_code == 409
 
@@ -85,7 +89,8 @@ async def test_every_r_ob_rule(scheduler_service, profile):
     # R-OB-2: a LAEP is recorded as an exception and does not count as the C(E)TR.
     laep = await svc.http.post(
         f"{svc.url}/obligations/{red['R-OB-1']['obligation_id']}/complete",
-        json={"completed_at": red_at.isoformat(), "outcome": "LAEP held", "laep": True}, headers=auth(Role.DSR_TEAM),
+        json={"completed_at": red_at.isoformat(), "outcome": "LAEP held", "laep": True},
+        headers=auth(Role.DSR_TEAM),
     )
     assert laep.status_code == 202
     still = by_rule(await svc.obligations(register_id="P-AMBER", rule="R-OB-1"))["R-OB-1"]
@@ -94,13 +99,20 @@ async def test_every_r_ob_rule(scheduler_service, profile):
     # R-OB-15: a C(E)TR records the rating review; its recommendations become obligations.
     no_review = await svc.http.post(
         f"{svc.url}/obligations/{red['R-OB-1']['obligation_id']}/complete",
-        json={"completed_at": red_at.isoformat(), "outcome": "C(E)TR held"}, headers=auth(Role.DSR_TEAM),
+        json={"completed_at": red_at.isoformat(), "outcome": "C(E)TR held"},
+        headers=auth(Role.DSR_TEAM),
     )
     assert [r["code"] for r in no_review.json()["reasons"]] == ["R-OB-15.rating_review"]
     cetr = await svc.http.post(
         f"{svc.url}/obligations/{red['R-OB-1']['obligation_id']}/complete",
-        json={"completed_at": red_at.isoformat(), "outcome": "C(E)TR held", "rating_review": "red",
-              "actions": [{"description": "Crisis plan to the GP", "owner": "ana.worker@example.org", "due_on": "2027-01-15"}]},
+        json={
+            "completed_at": red_at.isoformat(),
+            "outcome": "C(E)TR held",
+            "rating_review": "red",
+            "actions": [
+                {"description": "Crisis plan to the GP", "owner": "ana.worker@example.org", "due_on": "2027-01-15"}
+            ],
+        },
         headers=auth(Role.DSR_TEAM),
     )
     assert cetr.status_code == 200, cetr.text
@@ -117,7 +129,9 @@ async def test_every_r_ob_rule(scheduler_service, profile):
     assert utc(adult["R-OB-8s"]["due_at"]) == deadline(12, "months", blue_at)
     assert utc(adult["R-OB-9"]["due_at"]) == deadline(8, "weeks", blue_at)
     await svc.rated("P-OPEN-BED", "blue", blue_at, frm="amber", secure=False)
-    assert utc((await open_rules("P-OPEN-BED", {"R-OB-7", "R-OB-8", "R-OB-9"}))["R-OB-8"]["due_at"]) == deadline(6, "months", blue_at)
+    assert utc((await open_rules("P-OPEN-BED", {"R-OB-7", "R-OB-8", "R-OB-9"}))["R-OB-8"]["due_at"]) == deadline(
+        6, "months", blue_at
+    )
     await svc.rated("P-CHILD", "blue", blue_at, frm="red", cohort="cyp", age_band="cyp", secure=False)
     child = await open_rules("P-CHILD", {"R-OB-7c", "R-OB-8c", "R-OB-9c"})
     assert utc(child["R-OB-7c"]["due_at"]) == deadline(2, "weeks", blue_at)

@@ -42,12 +42,27 @@ def contacts(repositories):
     return repositories[1]
 
 
-def obligation(register_id: str = "P-1", *, rule: str = "R-OB-4", kind: str = "follow_up_dsp_meeting", state: str = "open",
-               due_in_days: int = 10) -> Obligation:
+def obligation(
+    register_id: str = "P-1",
+    *,
+    rule: str = "R-OB-4",
+    kind: str = "follow_up_dsp_meeting",
+    state: str = "open",
+    due_in_days: int = 10,
+) -> Obligation:
     due_at = T0 + timedelta(days=due_in_days)
     return Obligation(
-        obligation_id=uuid.uuid4(), register_id=register_id, rule=rule, kind=kind, title="t", responsible="dsr_team",
-        started_at=T0, due_at=due_at, notice_at=due_at - timedelta(days=2), state=state, triggered_by_event_id=uuid.uuid4(),
+        obligation_id=uuid.uuid4(),
+        register_id=register_id,
+        rule=rule,
+        kind=kind,
+        title="t",
+        responsible="dsr_team",
+        started_at=T0,
+        due_at=due_at,
+        notice_at=due_at - timedelta(days=2),
+        state=state,
+        triggered_by_event_id=uuid.uuid4(),
     )
 
 
@@ -57,7 +72,10 @@ async def test_obligations_are_added_read_and_replaced(obligations):
     await obligations.add_all([], None)
     assert await obligations.get(str(first.obligation_id)) == first
     assert await obligations.get(str(uuid.uuid4())) is None
-    assert {o.obligation_id for o in await obligations.all_for("P-1", None)} == {first.obligation_id, second.obligation_id}
+    assert {o.obligation_id for o in await obligations.all_for("P-1", None)} == {
+        first.obligation_id,
+        second.obligation_id,
+    }
     assert await obligations.active_for("P-1", None) == [first]
     with pytest.raises(Exception):  # noqa: B017 - a duplicate key, as each store reports it
         await obligations.add_all([first], None)
@@ -115,7 +133,11 @@ async def test_the_people_the_scheduler_knows(obligations):
     await obligations.set_person("P-3", {"on_register": False}, None)
     await obligations.set_person("P-1", {"rating_since": T0}, None)
     assert await obligations.person("P-1", None) == {
-        "_id": "P-1", "on_register": True, "rating": "red", "timeline_version": 3, "rating_since": T0
+        "_id": "P-1",
+        "on_register": True,
+        "rating": "red",
+        "timeline_version": 3,
+        "rating_since": T0,
     }
     assert await obligations.person("P-9", None) is None
     assert [p["_id"] for p in await obligations.people_on_register()] == ["P-1", "P-2"]
@@ -129,24 +151,47 @@ async def test_only_a_newer_timeline_changes_the_person(obligations):
     await obligations.set_person("P-2", {"on_register": True}, None)  # known, no timeline yet
     assert await obligations.newer_timeline("P-2", 0, {"rating": "blue"}, None)
     assert await obligations.person("P-1", None) == {"_id": "P-1", "rating": "red", "timeline_version": 3}
-    assert await obligations.person("P-2", None) == {"_id": "P-2", "on_register": True, "rating": "blue",
-                                                     "timeline_version": 0}
+    assert await obligations.person("P-2", None) == {
+        "_id": "P-2",
+        "on_register": True,
+        "rating": "blue",
+        "timeline_version": 0,
+    }
 
 
 def envelope(event, at: datetime):
-    return new_envelope(event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=at, area="QJ2",
-                        data=event.model_dump(mode="json"))
+    return new_envelope(
+        event_type=event.EVENT_TYPE,
+        schema_version=event.SCHEMA_VERSION,
+        occurred_at=at,
+        area="QJ2",
+        data=event.model_dump(mode="json"),
+    )
 
 
 async def test_contacts_say_who_may_see_whom_and_the_newest_list_wins(contacts):
-    accepted = ReferralAccepted.model_validate({
-        "referral_id": str(uuid.uuid4()), "register_id": "P-1", "initial_rating": "amber", "rating_rationale": "r",
-        "cohort": "adult", "age_band": "adult", "nhs_number_hash": "h" * 64, "referrer_email": "Ref@Example.org",
-        "accepted_by": "system:QJ2", "professionals": [{"name": "N", "role": "Nurse", "email": "old@example.org"}],
-    })
+    accepted = ReferralAccepted.model_validate(
+        {
+            "referral_id": str(uuid.uuid4()),
+            "register_id": "P-1",
+            "initial_rating": "amber",
+            "rating_rationale": "r",
+            "cohort": "adult",
+            "age_band": "adult",
+            "nhs_number_hash": "h" * 64,
+            "referrer_email": "Ref@Example.org",
+            "accepted_by": "system:QJ2",
+            "professionals": [{"name": "N", "role": "Nurse", "email": "old@example.org"}],
+        }
+    )
     await contacts.referral_accepted(envelope(accepted, T0), accepted, None)
-    newer = ProfessionalsChanged.model_validate({"register_id": "P-1", "changed_by": "x", "professionals": [
-        {"name": "N", "role": "Nurse", "email": "new@example.org", "case_holder": True}]})
+    newer = ProfessionalsChanged.model_validate(
+        {
+            "register_id": "P-1",
+            "changed_by": "x",
+            "professionals": [{"name": "N", "role": "Nurse", "email": "new@example.org", "case_holder": True}],
+        }
+    )
     older = ProfessionalsChanged.model_validate({"register_id": "P-1", "changed_by": "x", "professionals": []})
     await contacts.professionals_changed(envelope(newer, T0 + timedelta(hours=2)), newer, None)
     await contacts.professionals_changed(envelope(older, T0 + timedelta(hours=1)), older, None)

@@ -46,6 +46,7 @@ STRANGER = Principal("ref-2", frozenset({Role.REFERRER}), email="someone.else@ex
 
 # --- an independent count of working time and calendar time --------------------------
 
+
 def working_hours_after(start: datetime, hours: int) -> datetime:
     """Counted an hour at a time: Monday to Friday, 09:00-17:00 London time,
     not on an English bank holiday (start on the hour)."""
@@ -71,6 +72,7 @@ def test_the_independent_count_skips_the_easter_bank_holidays():
 
 # --- the register's events, delivered as the broker would ---------------------------------------
 
+
 @pytest.fixture
 def world() -> SchedulerWorld:
     return memory_scheduler("derbyshire", NOW.astimezone(timezone.utc))
@@ -79,34 +81,75 @@ def world() -> SchedulerWorld:
 async def deliver(world: SchedulerWorld, event: Event, at: datetime, event_id: uuid.UUID | None = None) -> uuid.UUID:
     """Through handlers.py, in an envelope, as the consumer hands it on."""
     envelope = new_envelope(
-        event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=at, area=world.area.code,
-        data=event.model_dump(mode="json"), correlation_id="test", event_id=event_id,
+        event_type=event.EVENT_TYPE,
+        schema_version=event.SCHEMA_VERSION,
+        occurred_at=at,
+        area=world.area.code,
+        data=event.model_dump(mode="json"),
+        correlation_id="test",
+        event_id=event_id,
     )
     handlers = {**referral_handlers(world.scheduler), **register_handlers(world.scheduler)}
     await handlers[event.EVENT_TYPE](envelope, event)
     return envelope.event_id
 
 
-def rated(register_id: str, to: str, *, frm: str | None = None, cause: str | None = None, cohort: str = "adult",
-          age_band: str = "adult", secure: bool | None = None, at: datetime = T0) -> RatingChanged:
-    hospital = None if secure is None else {
-        "hospital_ods_code": "RXM", "admitted_at": at.isoformat(), "bed_type": "learning_disability", "secure": secure,
-        "legal_basis": "section_3",
-    }
-    cause = cause or {"blue": "admission"}.get(to, "discharge" if frm == "blue" else ("referral" if frm is None else "person"))
-    return RatingChanged.model_validate({
-        "register_id": register_id, "from_rating": frm, "to_rating": to, "rationale": "r", "changed_by": "x",
-        "cause": cause, "cohort": cohort, "age_band": age_band, "hospital": hospital,
-    })
+def rated(
+    register_id: str,
+    to: str,
+    *,
+    frm: str | None = None,
+    cause: str | None = None,
+    cohort: str = "adult",
+    age_band: str = "adult",
+    secure: bool | None = None,
+    at: datetime = T0,
+) -> RatingChanged:
+    hospital = (
+        None
+        if secure is None
+        else {
+            "hospital_ods_code": "RXM",
+            "admitted_at": at.isoformat(),
+            "bed_type": "learning_disability",
+            "secure": secure,
+            "legal_basis": "section_3",
+        }
+    )
+    cause = cause or {"blue": "admission"}.get(
+        to, "discharge" if frm == "blue" else ("referral" if frm is None else "person")
+    )
+    return RatingChanged.model_validate(
+        {
+            "register_id": register_id,
+            "from_rating": frm,
+            "to_rating": to,
+            "rationale": "r",
+            "changed_by": "x",
+            "cause": cause,
+            "cohort": cohort,
+            "age_band": age_band,
+            "hospital": hospital,
+        }
+    )
 
 
 def accepted(register_id: str, consent_date: date | None = None, professional: str | None = None) -> ReferralAccepted:
-    return ReferralAccepted.model_validate({
-        "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": "amber", "rating_rationale": "r",
-        "cohort": "adult", "age_band": "adult", "nhs_number_hash": "h" * 64, "referrer_email": "case.holder@example.org",
-        "accepted_by": "dsr.team@example.org", "consent_date": consent_date,
-        "professionals": [{"name": "P", "role": "Nurse", "email": professional}] if professional else [],
-    })
+    return ReferralAccepted.model_validate(
+        {
+            "referral_id": str(uuid.uuid4()),
+            "register_id": register_id,
+            "initial_rating": "amber",
+            "rating_rationale": "r",
+            "cohort": "adult",
+            "age_band": "adult",
+            "nhs_number_hash": "h" * 64,
+            "referrer_email": "case.holder@example.org",
+            "accepted_by": "dsr.team@example.org",
+            "consent_date": consent_date,
+            "professionals": [{"name": "P", "role": "Nurse", "email": professional}] if professional else [],
+        }
+    )
 
 
 def update_added(register_id: str) -> UpdateAdded:
@@ -118,8 +161,11 @@ def open_by_rule(world: SchedulerWorld, register_id: str) -> dict:
 
 
 def published(world: SchedulerWorld, event_type: str, register_id: str | None = None) -> list[dict]:
-    return [m.envelope.data for m in world.uow.events(event_type)
-            if register_id is None or m.envelope.data["register_id"] == register_id]
+    return [
+        m.envelope.data
+        for m in world.uow.events(event_type)
+        if register_id is None or m.envelope.data["register_id"] == register_id
+    ]
 
 
 async def complete(world: SchedulerWorld, obligation, principal: Principal = TEAM, **body):
@@ -128,6 +174,7 @@ async def complete(world: SchedulerWorld, obligation, principal: Principal = TEA
 
 
 # --- what each rating demands ------------------------------------------------------------
+
 
 async def test_amber_demands_the_initial_and_follow_up_meetings_and_fortnightly_updates(world):
     """R-OB-3: initial DSP meeting within 10 working days (the Easter bank
@@ -199,7 +246,9 @@ async def test_an_admission_demands_the_inpatient_cetrs_and_oversight_visits(wor
     weeks; R-OB-9c CYP 6 weeks)."""
     await deliver(world, rated("P-1", "blue", frm="red", cohort=cohort, age_band=cohort, secure=secure), T0)
     held = open_by_rule(world, "P-1")
-    assert {rule: o.due_at for rule, o in held.items()} == {rule: calendar_after(T0, **step) for rule, step in expected.items()}
+    assert {rule: o.due_at for rule, o in held.items()} == {
+        rule: calendar_after(T0, **step) for rule, step in expected.items()
+    }
     assert {o.responsible for o in held.values()} == {"commissioner"}
 
 
@@ -209,7 +258,9 @@ async def test_a_young_adult_rated_red_or_amber_is_offered_keyworking_with_their
     await deliver(world, rated("P-1", "amber", age_band="young_adult"), T0)
     offer = open_by_rule(world, "P-1")["R-OB-10"]
     assert offer.needs_own_consent and offer.responsible == "keyworking_service"
-    assert [e["needs_own_consent"] for e in published(world, "ObligationScheduled", "P-1") if e["rule"] == "R-OB-10"] == [True]
+    assert [
+        e["needs_own_consent"] for e in published(world, "ObligationScheduled", "P-1") if e["rule"] == "R-OB-10"
+    ] == [True]
     await deliver(world, rated("P-2", "green", age_band="young_adult"), T0)
     assert "R-OB-10" not in open_by_rule(world, "P-2")
 
@@ -326,6 +377,7 @@ async def test_the_tracking_meeting_agenda(profile, meeting):
 
 # --- time, redelivery, removal, order -------------------------------------------------------
 
+
 async def test_each_obligation_is_announced_due_then_overdue_once(world):
     """Obligations: due at the area's notice (2 working days before the
     deadline), overdue at the deadline; each announced once, however often
@@ -366,15 +418,42 @@ async def test_an_admission_learned_after_the_discharge_schedules_then_cancels_w
     R-OB-5 scheduled; an older timeline delivered afterwards changes nothing."""
     entry, admitted, home = (uuid.uuid4() for _ in range(3))
     admitted_at, home_at = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
-    stay = {"hospital_ods_code": "RXM", "admitted_at": admitted_at.isoformat(), "bed_type": "mental_health",
-            "secure": False, "legal_basis": "section_3"}
+    stay = {
+        "hospital_ods_code": "RXM",
+        "admitted_at": admitted_at.isoformat(),
+        "bed_type": "mental_health",
+        "secure": False,
+        "legal_basis": "section_3",
+    }
     timeline = [
-        {"transition_id": str(entry), "at": T0.isoformat(), "from_rating": None, "to_rating": "amber", "cause": "referral",
-         "cohort": "adult", "age_band": "adult"},
-        {"transition_id": str(admitted), "at": admitted_at.isoformat(), "from_rating": "amber", "to_rating": "blue",
-         "cause": "admission", "cohort": "adult", "age_band": "adult", "hospital": stay},
-        {"transition_id": str(home), "at": home_at.isoformat(), "from_rating": "blue", "to_rating": "amber",
-         "cause": "discharge", "cohort": "adult", "age_band": "adult"},
+        {
+            "transition_id": str(entry),
+            "at": T0.isoformat(),
+            "from_rating": None,
+            "to_rating": "amber",
+            "cause": "referral",
+            "cohort": "adult",
+            "age_band": "adult",
+        },
+        {
+            "transition_id": str(admitted),
+            "at": admitted_at.isoformat(),
+            "from_rating": "amber",
+            "to_rating": "blue",
+            "cause": "admission",
+            "cohort": "adult",
+            "age_band": "adult",
+            "hospital": stay,
+        },
+        {
+            "transition_id": str(home),
+            "at": home_at.isoformat(),
+            "from_rating": "blue",
+            "to_rating": "amber",
+            "cause": "discharge",
+            "cohort": "adult",
+            "age_band": "adult",
+        },
     ]
 
     def announced(version: int, transitions: list[dict]) -> RatingChanged:
@@ -394,14 +473,22 @@ async def test_an_admission_learned_after_the_discharge_schedules_then_cancels_w
 
 # --- who may see whom ---------------------------------------------------------------------
 
+
 async def test_a_referrer_sees_and_completes_only_the_obligations_of_their_people(world):
     """Data protection: a referrer acts on the people they referred or are
     named on as a professional; anyone else gets the 404 of a missing id."""
     await deliver(world, accepted("P-1"), T0)
     await deliver(world, rated("P-1", "amber"), T0)
     await deliver(world, rated("P-2", "amber"), T0)
-    await deliver(world, ProfessionalsChanged(register_id="P-2", changed_by="x", professionals=[
-        {"name": "N", "role": "Nurse", "email": "someone.else@example.org"}]), T0)
+    await deliver(
+        world,
+        ProfessionalsChanged(
+            register_id="P-2",
+            changed_by="x",
+            professionals=[{"name": "N", "role": "Nurse", "email": "someone.else@example.org"}],
+        ),
+        T0,
+    )
     listing = dict(register_id=None, people=None, kind=None, state=None, rule=None, due_before=None, limit=1000)
     mine = await world.scheduler.list_obligations(REFERRER, **listing)
     assert {o["register_id"] for o in mine["obligations"]} == {"P-1"} and mine["total"] == 4
@@ -412,4 +499,6 @@ async def test_a_referrer_sees_and_completes_only_the_obligations_of_their_peopl
         await complete(world, meeting, principal=STRANGER)
     assert refused.value.status_code == 404
     assert (await complete(world, meeting, principal=REFERRER)).outcome == "done"
-    assert {o["register_id"] for o in (await world.scheduler.list_obligations(STRANGER, **listing))["obligations"]} == {"P-2"}
+    assert {o["register_id"] for o in (await world.scheduler.list_obligations(STRANGER, **listing))["obligations"]} == {
+        "P-2"
+    }

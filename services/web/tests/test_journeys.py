@@ -61,8 +61,13 @@ async def test_referral_to_removal_with_the_keyboard_alone(derbyshire, browser, 
     await checks.check(page, "my people")
 
     # What a referrer may not see is refused by the server, not just hidden.
-    for path, status in (("/register", 403), ("/queue", 403), ("/users", 403), ("/tracking-meeting", 403),
-                         ("/notifications", 403)):
+    for path, status in (
+        ("/register", 403),
+        ("/queue", 403),
+        ("/users", 403),
+        ("/tracking-meeting", 403),
+        ("/notifications", 403),
+    ):
         response = await page.goto(path)
         assert response.status == status, path
     await checks.check(page, "refused page")
@@ -90,13 +95,32 @@ async def test_referral_to_removal_with_the_keyboard_alone(derbyshire, browser, 
     feed = await EventFeed(derbyshire.kafka_bootstrap, f"{derbyshire.isolation}.", derbyshire.area_code).start()
     try:
         admitted = datetime.now(timezone.utc)  # after the change to red: the newest fact wins
-        await feed.publish("dsr.hospital.admissions", "Admitted", {
-            "nhs_number": NHS_NUMBER, "admitted_at": admitted.isoformat(), "hospital_ods_code": "RXM",
-            "bed_type": "learning_disability", "legal_basis": "section_2"}, key=NHS_NUMBER)
-        await open_record(page, register_id, "In a learning disability or mental health hospital", checks, "record blue")
-        await feed.publish("dsr.hospital.discharges", "Discharged", {
-            "nhs_number": NHS_NUMBER, "discharged_at": datetime.now(timezone.utc).isoformat(),
-            "hospital_ods_code": "RXM", "destination": "home"}, key=NHS_NUMBER)
+        await feed.publish(
+            "dsr.hospital.admissions",
+            "Admitted",
+            {
+                "nhs_number": NHS_NUMBER,
+                "admitted_at": admitted.isoformat(),
+                "hospital_ods_code": "RXM",
+                "bed_type": "learning_disability",
+                "legal_basis": "section_2",
+            },
+            key=NHS_NUMBER,
+        )
+        await open_record(
+            page, register_id, "In a learning disability or mental health hospital", checks, "record blue"
+        )
+        await feed.publish(
+            "dsr.hospital.discharges",
+            "Discharged",
+            {
+                "nhs_number": NHS_NUMBER,
+                "discharged_at": datetime.now(timezone.utc).isoformat(),
+                "hospital_ods_code": "RXM",
+                "destination": "home",
+            },
+            key=NHS_NUMBER,
+        )
         await open_record(page, register_id, "Post-discharge DSP meeting due by", checks, "record after discharge")
     finally:
         await feed.stop()

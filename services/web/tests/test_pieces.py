@@ -38,23 +38,48 @@ def test_the_frontend_assets_match_the_jinja_templates():
 def test_deadlines_in_plain_words_in_the_area_time_zone():
     # 17:00 in London in winter is 17:00 UTC; in summer 16:00 UTC.
     winter = {"title": "Community C(E)TR", "state": "open", "due_at": "2025-12-03T17:00:00+00:00"}
-    assert obligation_words(winter, "Europe/London", today=date(2025, 12, 1)) == "Community C(E)TR due by Wed 3 Dec, 5pm"
+    assert (
+        obligation_words(winter, "Europe/London", today=date(2025, 12, 1)) == "Community C(E)TR due by Wed 3 Dec, 5pm"
+    )
     summer = {"title": "Initial DSP meeting", "state": "overdue", "due_at": "2026-07-01T08:30:00+00:00"}
-    assert obligation_words(summer, "Europe/London", today=date(2026, 6, 1)) == "Initial DSP meeting overdue since Wed 1 Jul, 9:30am"
-    assert when(datetime(2027, 1, 4, 12, tzinfo=timezone.utc), "Europe/London", today=date(2026, 12, 1)) == "Mon 4 Jan 2027, 12pm"
+    assert (
+        obligation_words(summer, "Europe/London", today=date(2026, 6, 1))
+        == "Initial DSP meeting overdue since Wed 1 Jul, 9:30am"
+    )
+    assert (
+        when(datetime(2027, 1, 4, 12, tzinfo=timezone.utc), "Europe/London", today=date(2026, 12, 1))
+        == "Mon 4 Jan 2027, 12pm"
+    )
 
 
 def _answers(**changes: str) -> dict[str, str]:
     answers = {
-        "person.given_name": "Ada", "person.family_name": "Ashdale", "person.date_of_birth-day": "3",
-        "person.date_of_birth-month": "2", "person.date_of_birth-year": "2001", "person.nhs_number": "943 476 5919",
-        "person.address.line1": "1 Road", "person.address.postcode": "de1 1aa", "diagnosis.condition": "autism",
-        "diagnosis.confirmed": "yes", "diagnosis.evidence_reference": "Report", "basis": "best_interest",
-        "best_interest_decision.decision_maker": "Dr Who", "best_interest_decision.decided_on-day": "1",
-        "best_interest_decision.decided_on-month": "1", "best_interest_decision.decided_on-year": "2026",
-        "referrer.name": "Sam", "referrer.role": "Nurse", "referrer.organisation": "Trust",
-        "referrer.email": "sam@example.org", "professionals.0.name": "Pat", "professionals.0.role": "Social worker",
-        "professionals.0.case_holder": "yes", "proposed_rating": "red", "rating_rationale": "Crisis", "inpatient_now": "no",
+        "person.given_name": "Ada",
+        "person.family_name": "Ashdale",
+        "person.date_of_birth-day": "3",
+        "person.date_of_birth-month": "2",
+        "person.date_of_birth-year": "2001",
+        "person.nhs_number": "943 476 5919",
+        "person.address.line1": "1 Road",
+        "person.address.postcode": "de1 1aa",
+        "diagnosis.condition": "autism",
+        "diagnosis.confirmed": "yes",
+        "diagnosis.evidence_reference": "Report",
+        "basis": "best_interest",
+        "best_interest_decision.decision_maker": "Dr Who",
+        "best_interest_decision.decided_on-day": "1",
+        "best_interest_decision.decided_on-month": "1",
+        "best_interest_decision.decided_on-year": "2026",
+        "referrer.name": "Sam",
+        "referrer.role": "Nurse",
+        "referrer.organisation": "Trust",
+        "referrer.email": "sam@example.org",
+        "professionals.0.name": "Pat",
+        "professionals.0.role": "Social worker",
+        "professionals.0.case_holder": "yes",
+        "proposed_rating": "red",
+        "rating_rationale": "Crisis",
+        "inpatient_now": "no",
     }
     return {**answers, **changes}
 
@@ -66,21 +91,37 @@ def test_the_answers_make_the_intakes_referral():
     assert body["person"]["address"]["postcode"] == "DE1 1AA"
     assert body["best_interest_decision"] == {"decision_maker": "Dr Who", "decided_on": "2026-01-01"}
     assert "consent" not in body
-    assert body["professionals"] == [{"name": "Pat", "role": "Social worker", "organisation": None, "email": None,
-                                      "phone": None, "case_holder": True}]
+    assert body["professionals"] == [
+        {
+            "name": "Pat",
+            "role": "Social worker",
+            "organisation": None,
+            "email": None,
+            "phone": None,
+            "case_holder": True,
+        }
+    ]
     assert body["proposed_rating"] == "red" and body["inpatient_now"] is False
 
 
 def test_each_page_says_what_is_wrong_with_its_answers():
     today = date(2026, 2, 1)
     person = rf.STEP_BY_SLUG["person"]
-    errors = rf.step_errors(person, _answers(**{"person.nhs_number": "1234567890", "person.date_of_birth-day": "31",
-                                                 "person.date_of_birth-month": "2"}), today)
+    errors = rf.step_errors(
+        person,
+        _answers(
+            **{"person.nhs_number": "1234567890", "person.date_of_birth-day": "31", "person.date_of_birth-month": "2"}
+        ),
+        today,
+    )
     assert set(errors) == {"person.nhs_number", "person.date_of_birth"}
     consent = rf.STEP_BY_SLUG["consent"]
     assert set(rf.step_errors(consent, {"basis": "consent"}, today)) == {"consent.given_by", "consent.given_on"}
-    assert rf.step_errors(rf.STEP_BY_SLUG["professionals"], _answers(**{"professionals.1.case_holder": "yes",
-                                                                      "professionals.1.name": "Jo", "professionals.1.role": "GP"}), today)
+    assert rf.step_errors(
+        rf.STEP_BY_SLUG["professionals"],
+        _answers(**{"professionals.1.case_holder": "yes", "professionals.1.name": "Jo", "professionals.1.role": "GP"}),
+        today,
+    )
     assert all(not rf.step_errors(step, _answers(), today) for step in rf.STEPS)
 
 
@@ -136,10 +177,20 @@ def test_long_tables_are_the_nhsuk_table_component():
 
     from dsr_web.rendering import environment, long_table
 
-    params = {"responsive": True, "caption": "Due <soon>", "captionClasses": "nhsuk-u-visually-hidden", "attributes": {"id": "due"},
-              "head": [{"text": "Person"}, {"text": "What"}],
-              "rows": [[{"html": '<a href="/people/A">A</a>', "header": "Person"}, {"text": "C(E)TR & review", "header": "What"}]]}
-    component = environment("Europe/London", "Derbyshire").from_string(
-        '{% from "nhsuk/components/tables/macro.jinja" import table %}{{ table(params) }}').render(params=params)
+    params = {
+        "responsive": True,
+        "caption": "Due <soon>",
+        "captionClasses": "nhsuk-u-visually-hidden",
+        "attributes": {"id": "due"},
+        "head": [{"text": "Person"}, {"text": "What"}],
+        "rows": [
+            [{"html": '<a href="/people/A">A</a>', "header": "Person"}, {"text": "C(E)TR & review", "header": "What"}]
+        ],
+    }
+    component = (
+        environment("Europe/London", "Derbyshire")
+        .from_string('{% from "nhsuk/components/tables/macro.jinja" import table %}{{ table(params) }}')
+        .render(params=params)
+    )
     squeeze = lambda html: re.sub(r">\s+", ">", re.sub(r"\s+<", "<", str(html))).strip()  # noqa: E731
     assert squeeze(long_table(params)) == squeeze(component)

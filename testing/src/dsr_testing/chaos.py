@@ -62,7 +62,9 @@ SHOWN = {"due": "open", "overdue": "open"}  # the sweeper's states of an open ob
 POISON: dict[str, Callable[[str, str], bytes]] = {
     "undecodable": lambda topic, nhs: b"\xff\xfe\x00 not an envelope",
     "wrong_schema": lambda topic, nhs: enveloped(
-        "ReferralSubmitted" if topic.endswith("submitted") else "Admitted", {"nhs_number": nhs, "admitted_at": "yesterday"}),
+        "ReferralSubmitted" if topic.endswith("submitted") else "Admitted",
+        {"nhs_number": nhs, "admitted_at": "yesterday"},
+    ),
     "unknown_type": lambda topic, nhs: enveloped("PatientTeleported", {"nhs_number": nhs}),
 }
 # Where each kind is dead-lettered: an unknown type only on the other systems' topics.
@@ -129,8 +131,7 @@ def plan(seed: int, events: int) -> list[list[Action]]:
     while count < events:
         number = _nhs_number(len(numbers), numbers)
         numbers.add(number)
-        person = Person(nhs=number, rating=rng.choice(["red", "amber", "green"]),
-                        referred_in=rng.randrange(PHASES - 1))
+        person = Person(nhs=number, rating=rng.choice(["red", "amber", "green"]), referred_in=rng.randrange(PHASES - 1))
         phases[person.referred_in].append(Action("refer", person))
         count += 1
         in_hospital = False
@@ -182,8 +183,14 @@ def _nhs_number(n: int, taken: set[str]) -> str:
 def _hospital_fact(kind: str, nhs: str, at: datetime, event_id: uuid.UUID) -> tuple[dict, Fact]:
     """The event's data, and the fact the rating service makes of it (domain/event_facts.py)."""
     if kind == "admit":
-        data = {"nhs_number": nhs, "admitted_at": at.isoformat(), "hospital_ods_code": ODS,
-                "bed_type": "learning_disability", "secure": False, "legal_basis": "section_3"}
+        data = {
+            "nhs_number": nhs,
+            "admitted_at": at.isoformat(),
+            "hospital_ods_code": ODS,
+            "bed_type": "learning_disability",
+            "secure": False,
+            "legal_basis": "section_3",
+        }
         return data, admission_fact(event_id, Admitted.model_validate(data))
     data = {"nhs_number": nhs, "discharged_at": at.isoformat(), "hospital_ods_code": ODS, "destination": "home"}
     return data, discharged_fact(event_id, Discharged.model_validate(data))
@@ -224,9 +231,20 @@ class Offsets:
 class Chaos:
     """Runs one workload against a running world (register_world.py)."""
 
-    def __init__(self, world: World, *, seed: int, events: int, bootstrap: str, mongo_uri: str, kills_each: int = 1,
-                 broker: Any = None, settle_seconds: float = 900, concurrency: int = 8,
-                 say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        world: World,
+        *,
+        seed: int,
+        events: int,
+        bootstrap: str,
+        mongo_uri: str,
+        kills_each: int = 1,
+        broker: Any = None,
+        settle_seconds: float = 900,
+        concurrency: int = 8,
+        say: Callable[[str], None] = print,
+    ) -> None:
         self.world, self.seed, self.events, self.kills_each = world, seed, events, kills_each
         self.broker, self.settle_seconds, self.say = broker, settle_seconds, say
         self.rng = random.Random(seed + 1)
@@ -249,8 +267,9 @@ class Chaos:
         started = self._started = time.monotonic()
         self._started_wall = time.time()
         phases = plan(self.seed, self.events)
-        self.people = sorted({a.person.nhs: a.person for p in phases for a in p if a.kind == "refer"}.values(),
-                             key=lambda p: p.nhs)
+        self.people = sorted(
+            {a.person.nhs: a.person for p in phases for a in p if a.kind == "refer"}.values(), key=lambda p: p.nhs
+        )
         total = sum(len(p) for p in phases)
         self.tally.events = sum(1 + a.again + a.twin for p in phases for a in p)
         faults = self._fault_moments(total)
@@ -263,15 +282,17 @@ class Chaos:
             # could not be told from one never made).
             cut = 0
             for moment in sorted(m for m in faults if done <= m < done + len(actions)):
-                await self._drive(actions[cut:moment - done], window)
+                await self._drive(actions[cut : moment - done], window)
                 cut = moment - done
                 for fault in faults.pop(moment):
                     async with self._timed("faults"):
                         await fault()
             await self._drive(actions[cut:], window)
             done += len(actions)
-            self.say(f"phase {number + 1}/{len(phases)} ({time.monotonic() - started:.0f} s): {len(actions)} actions, "
-                     f"{self._faults_so_far()}")
+            self.say(
+                f"phase {number + 1}/{len(phases)} ({time.monotonic() - started:.0f} s): {len(actions)} actions, "
+                f"{self._faults_so_far()}"
+            )
             previous = now
             if number < len(phases) - 1:
                 async with self._timed("clock"):
@@ -397,15 +418,18 @@ class Chaos:
         try again (a dropped connection, a service restarting): each moves
         only as far as the offset aimed at."""
         ops = auth(Role.OPS)
-        target = (await self._call("rating", "GET", "/clock", headers=ops)).json()["offset_seconds"] + by.total_seconds()
+        target = (await self._call("rating", "GET", "/clock", headers=ops)).json()[
+            "offset_seconds"
+        ] + by.total_seconds()
         for service in SERVICES:
             while True:
                 try:
                     offset = (await self._call(service, "GET", "/clock", headers=ops)).json()["offset_seconds"]
                     if offset >= target:
                         break
-                    answer = await self._call(service, "POST", "/clock/advance", json={"by": target - offset},
-                                              headers=ops)
+                    answer = await self._call(
+                        service, "POST", "/clock/advance", json={"by": target - offset}, headers=ops
+                    )
                     answer.raise_for_status()
                 except httpx.TransportError:
                     await asyncio.sleep(0.5)
@@ -417,25 +441,38 @@ class Chaos:
             from dsr_testing.register_world import POSTCODE
             from dsr_testing.support import referral_body
 
-            body = referral_body(nhs_number=person.nhs, rating=person.rating, date_of_birth="1980-01-01",
-                                 postcode=POSTCODE[self.world.profile])
+            body = referral_body(
+                nhs_number=person.nhs,
+                rating=person.rating,
+                date_of_birth="1980-01-01",
+                postcode=POSTCODE[self.world.profile],
+            )
             answer = await self._call("referral", "POST", "/referrals", json=body, headers=TEAM)
             assert answer.status_code in (201, 202), answer.text
             person.register_id = answer.json()["register_id"]
         elif action.kind == "rate":
-            body = {"rating": action.rating, "rationale": "Reviewed at the monthly meeting.", "agreed_with_person": True}
-            answer = await self._call("rating", "POST", f"/register/{person.register_id}/rating", json=body, headers=TEAM)
+            body = {
+                "rating": action.rating,
+                "rationale": "Reviewed at the monthly meeting.",
+                "agreed_with_person": True,
+            }
+            answer = await self._call(
+                "rating", "POST", f"/register/{person.register_id}/rating", json=body, headers=TEAM
+            )
             assert answer.status_code in (200, 404, 409, 422), answer.text
             person.ratings_accepted += answer.status_code == 200
         elif action.kind == "update":
             body = {"text": "Visited at home; settled this week."}
-            answer = await self._call("rating", "POST", f"/register/{person.register_id}/updates", json=body, headers=TEAM)
+            answer = await self._call(
+                "rating", "POST", f"/register/{person.register_id}/updates", json=body, headers=TEAM
+            )
             assert answer.status_code in (201, 404, 409, 422), answer.text
             person.updates_accepted += answer.status_code == 201
         elif action.kind == "poison":
             kind, topic = action.poison
             sent = await self.world.feed.producer.send_and_wait(
-                f"{self.prefix}{topic}", POISON[kind](topic, person.nhs), key=person.nhs.encode())
+                f"{self.prefix}{topic}", POISON[kind](topic, person.nhs), key=person.nhs.encode()
+            )
             self.poisoned.append((sent.topic, sent.partition, sent.offset))
         else:
             start, end = window
@@ -481,8 +518,10 @@ class Chaos:
         waiting = {"state": {"$in": ["pending", "sending"]}}
         state = {
             "lag": lag,
-            **{f"{s} outbox": await mongo[f"{self.prefix[:-1]}_{s}"]["outbox"].count_documents({"published_at": None})
-               for s in SERVICES},
+            **{
+                f"{s} outbox": await mongo[f"{self.prefix[:-1]}_{s}"]["outbox"].count_documents({"published_at": None})
+                for s in SERVICES
+            },
             "emails waiting": await mongo[f"{self.prefix[:-1]}_notifier"]["notifications"].count_documents(waiting),
             "stalled": [s for s in SERVICES if not await self._moving(s)],
         }
@@ -519,8 +558,9 @@ class Chaos:
                     if doc is None:
                         self.tally.lost.append(f"{person.register_id}: not on the register")
                         return
-                    await self._check_person(person, PersonRecord.model_validate(doc),
-                                             by_person.get(person.register_id, []))
+                    await self._check_person(
+                        person, PersonRecord.model_validate(doc), by_person.get(person.register_id, [])
+                    )
 
             await asyncio.gather(*(one(person) for person in self.people))
             await self._check_emails(messages, mongo[f"{self.prefix[:-1]}_notifier"]["notifications"])
@@ -567,8 +607,10 @@ class Chaos:
 
         history = [{k: v for k, v in h.items() if k != "fact_id"} for h in view["history"]]
         # As the view shows it (JSON), without fact ids (which of two twins was kept).
-        wanted = [HistoryEntry.model_validate(h | {"fact_id": ""}).model_dump(mode="json", exclude={"fact_id"})
-                  for h in oracle.history]
+        wanted = [
+            HistoryEntry.model_validate(h | {"fact_id": ""}).model_dump(mode="json", exclude={"fact_id"})
+            for h in oracle.history
+        ]
         rating = oracle.rating.value if oracle.rating else None
         if view["rating"] != rating or history != wanted:
             tally.mismatched.append(f"{rid}: rating {view['rating']} history {history} != {rating} {wanted}")
@@ -576,9 +618,14 @@ class Chaos:
         answer = await self._call("scheduler", "GET", "/obligations", params={"register_id": rid}, headers=TEAM)
         left_out = NOT_FROM_TIMELINE | (UPDATE_RULES if person.updates_accepted else set())
         shown = Counter(
-            (o["rule"], datetime.fromisoformat(o["started_at"]), datetime.fromisoformat(o["due_at"]),
-             SHOWN.get(o["state"], o["state"]))
-            for o in answer.json()["obligations"] if o["rule"] not in left_out and o["state"] != "withdrawn"
+            (
+                o["rule"],
+                datetime.fromisoformat(o["started_at"]),
+                datetime.fromisoformat(o["due_at"]),
+                SHOWN.get(o["state"], o["state"]),
+            )
+            for o in answer.json()["obligations"]
+            if o["rule"] not in left_out and o["state"] != "withdrawn"
         )
         wanted_obligations = Counter(o for o in oracle.obligations if o[0] not in left_out)
         missing, extra = wanted_obligations - shown, shown - wanted_obligations
@@ -588,7 +635,9 @@ class Chaos:
         if twice:
             tally.duplicated.append(f"{rid}: obligations twice {sorted(twice)}")
         if extra.keys() - twice or (missing and extra):
-            tally.mismatched.append(f"{rid}: obligations {sorted(shown.elements())} != {sorted(wanted_obligations.elements())}")
+            tally.mismatched.append(
+                f"{rid}: obligations {sorted(shown.elements())} != {sorted(wanted_obligations.elements())}"
+            )
 
         kinds = Counter(kind for _, kind in oracle.emails)
         kinds["referral_accepted"] = 1
@@ -624,9 +673,17 @@ class Chaos:
             before = [h for h in standing.history if h.is_transition and h.at <= discharge.at]
             if before and before[-1].to_rating is None:
                 again.append(discharge.at)
-                record.add_fact(Fact(id=str(uuid.uuid4()), kind="entry", at=discharge.at, by="system:discharge",
-                                     rationale="Referred automatically on discharge (R-ELIG-4).",
-                                     rating=Rating.AMBER, after_discharge=True))
+                record.add_fact(
+                    Fact(
+                        id=str(uuid.uuid4()),
+                        kind="entry",
+                        at=discharge.at,
+                        by="system:discharge",
+                        rationale="Referred automatically on discharge (R-ELIG-4).",
+                        rating=Rating.AMBER,
+                        after_discharge=True,
+                    )
+                )
         return again
 
     async def _check_emails(self, messages: list, queue) -> None:
@@ -637,7 +694,10 @@ class Chaos:
         rows = {row["_id"]: row async for row in queue.find({}, {"_id": 1, "state": 1, "taken_over": 1})}
         by_id = Counter(str(m["X-DSR-Notification-Id"]) for m in messages)
         message_ids = {str(m["Message-ID"]): str(m["X-DSR-Notification-Id"]) for m in messages}
-        for header, seen in (("X-DSR-Notification-Id", by_id), ("Message-ID", Counter(str(m["Message-ID"]) for m in messages))):
+        for header, seen in (
+            ("X-DSR-Notification-Id", by_id),
+            ("Message-ID", Counter(str(m["Message-ID"]) for m in messages)),
+        ):
             for value, n in seen.items():
                 notification = value if header == "X-DSR-Notification-Id" else message_ids[value]
                 if n == 2 and rows.get(notification, {}).get("taken_over"):
@@ -645,10 +705,13 @@ class Chaos:
                         self.tally.resent.append(f"email {value}{self._when_received(value, header)}")
                 elif n > 1:
                     self.tally.duplicated.append(
-                        f"email {value} received {n} times ({header}){self._when_received(value, header)}")
+                        f"email {value} received {n} times ({header}){self._when_received(value, header)}"
+                    )
         for row in rows.values():
             if row["state"] != "sent" or row["_id"] not in by_id:
-                self.tally.lost.append(f"email {row['_id']}: {row['state']}, {'not ' * (row['_id'] not in by_id)}received")
+                self.tally.lost.append(
+                    f"email {row['_id']}: {row['state']}, {'not ' * (row['_id'] not in by_id)}received"
+                )
 
     async def _check_dead_letters(self) -> None:
         """Every poison message dead-lettered with a reason, and nothing else:
@@ -672,10 +735,15 @@ class Chaos:
                 found: dict[tuple, list[str]] = {}
                 for record in reader.records:
                     headers = {k: v.decode() for k, v in record.headers}
-                    source = (headers.get("dlq-source-topic"), int(headers.get("dlq-source-partition", -1)),
-                              int(headers.get("dlq-source-offset", -1)))
-                    found.setdefault(source, []).append(f"{headers.get('dlq-consumer-group')}: "
-                                                        f"{headers.get('dlq-reason')} {headers.get('dlq-error', '')[:200]}")
+                    source = (
+                        headers.get("dlq-source-topic"),
+                        int(headers.get("dlq-source-partition", -1)),
+                        int(headers.get("dlq-source-offset", -1)),
+                    )
+                    found.setdefault(source, []).append(
+                        f"{headers.get('dlq-consumer-group')}: "
+                        f"{headers.get('dlq-reason')} {headers.get('dlq-error', '')[:200]}"
+                    )
                 return found
 
             try:
@@ -685,8 +753,9 @@ class Chaos:
             found = letters()
         self.tally.dead_lettered = len(wanted & set(found))
         self.tally.lost += [f"poison {source} not dead-lettered" for source in sorted(wanted - set(found))]
-        self.tally.lost += [f"dead-lettered {source}: {'; '.join(why)}" for source, why in sorted(found.items())
-                            if source not in wanted]
+        self.tally.lost += [
+            f"dead-lettered {source}: {'; '.join(why)}" for source, why in sorted(found.items()) if source not in wanted
+        ]
 
     def _when_received(self, value: str, header: str) -> str:
         """When the sink took each copy of an email (its file's time), beside
@@ -710,13 +779,32 @@ class Chaos:
 
         t, f = self.tally, self.faults
         table = Table(title=f"Chaos run, seed {self.seed}")
-        for column in ("events", "people", "kills", "broker restarts", "SMTP outages", "lost", "duplicated",
-                       "mismatched", "DLQ'd", "run time"):
+        for column in (
+            "events",
+            "people",
+            "kills",
+            "broker restarts",
+            "SMTP outages",
+            "lost",
+            "duplicated",
+            "mismatched",
+            "DLQ'd",
+            "run time",
+        ):
             table.add_column(column, justify="right")
         kills = ", ".join(f"{s} {n}" for s, n in sorted(f.kills.items()))
-        table.add_row(f"{t.events:,}", f"{len(self.people):,}", kills, str(f.broker_restarts), str(f.smtp_outages),
-                      str(len(t.lost)), str(len(t.duplicated)), str(len(t.mismatched)), f"{t.dead_lettered}/{t.poison}",
-                      f"{getattr(self, 'run_seconds', 0):.0f} s")
+        table.add_row(
+            f"{t.events:,}",
+            f"{len(self.people):,}",
+            kills,
+            str(f.broker_restarts),
+            str(f.smtp_outages),
+            str(len(t.lost)),
+            str(len(t.duplicated)),
+            str(len(t.mismatched)),
+            f"{t.dead_lettered}/{t.poison}",
+            f"{getattr(self, 'run_seconds', 0):.0f} s",
+        )
         console = Console(record=True, width=140)
         console.print(table)
         parts = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in self.spent.most_common())
@@ -724,8 +812,11 @@ class Chaos:
         for line in t.resent:
             console.print(f"sent again after its sender was killed (marked taken over): {line}", markup=False)
         if t.overturned:
-            console.print(f"automatic referrals a late admission made needless (kept, in effect nowhere; "
-                          f"docs/REGISTER.md): {t.overturned}", markup=False)
+            console.print(
+                f"automatic referrals a late admission made needless (kept, in effect nowhere; "
+                f"docs/REGISTER.md): {t.overturned}",
+                markup=False,
+            )
         if not t.ok:
             faults = ", ".join(f"{what} {self._since_start(at)}" for at, what in self.fault_times)
             console.print(f"faults: {faults}", markup=False, soft_wrap=True)
@@ -758,8 +849,17 @@ async def _main(events: int, seed: int, kills_each: int, concurrency: int, folde
             client = IdentityClient(identity.provider.url, identity.issuer)
             support.use_identity(client)
             async with running_world(infra, identity, folder / "world", "derbyshire") as world:
-                chaos = Chaos(world, seed=seed, events=events, bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri, kills_each=kills_each,
-                              broker=kafka, settle_seconds=max(900, events / 5), concurrency=concurrency)
+                chaos = Chaos(
+                    world,
+                    seed=seed,
+                    events=events,
+                    bootstrap=infra.kafka_bootstrap,
+                    mongo_uri=infra.mongo_uri,
+                    kills_each=kills_each,
+                    broker=kafka,
+                    settle_seconds=max(900, events / 5),
+                    concurrency=concurrency,
+                )
                 await chaos.run()
                 print(chaos.report())
                 return chaos.tally.ok

@@ -59,13 +59,20 @@ def identity(state_dir: Path, infra: Infra, bootstrap_admin: str) -> Iterator[Id
     """A provider and an identity service for the whole session, not in development mode."""
     provider = OidcProvider(state_dir / "oidc", free_port())
     port = free_port()
-    clients = [{"client_id": c, "secret": s, "roles": [r]} for (c, s), r in ((OPS_CLIENT, "ops"), (FEED_CLIENT, "system"))]
+    clients = [
+        {"client_id": c, "secret": s, "roles": [r]} for (c, s), r in ((OPS_CLIENT, "ops"), (FEED_CLIENT, "system"))
+    ]
     env = {
         "DSR_MONGO_URI": infra.mongo_uri,
         "DSR_MONGO_DB": f"identity_{uuid.uuid4().hex[:8]}",
         "DSR_HTTP_PORT": str(port),
-        **identity_env(issuer=f"http://127.0.0.1:{port}", provider=provider, key_file=state_dir / "signing-key.pem",
-                       clients=clients, bootstrap_admins=[bootstrap_admin]),
+        **identity_env(
+            issuer=f"http://127.0.0.1:{port}",
+            provider=provider,
+            key_file=state_dir / "signing-key.pem",
+            clients=clients,
+            bootstrap_admins=[bootstrap_admin],
+        ),
     }
     service = ServiceProcess("identity", "dsr_identity", port, env, state_dir / "identity.log")
     try:
@@ -90,7 +97,9 @@ def _from_containers() -> Iterator[Infra]:
     with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
         mongo = MongoDbContainer("mongo:8.0").with_command("--replSet rs0 --bind_ip_all")
         with mongo:
-            mongo.exec(["mongosh", "--quiet", "--eval", "rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})"])
+            mongo.exec(
+                ["mongosh", "--quiet", "--eval", "rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})"]
+            )
             port = mongo.get_exposed_port(27017)
             yield Infra(kafka.get_bootstrap_server(), f"mongodb://127.0.0.1:{port}/?directConnection=true")
 

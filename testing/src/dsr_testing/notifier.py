@@ -33,7 +33,9 @@ NAMES = ("Philippa", "Quennell")
 NHS_NUMBER = "9434765870"
 BORN = "1987-06-21"
 PERSONAL = (*NAMES, NHS_NUMBER, "943 476 5870", "943-476-5870", BORN, "21/06/1987", "21 June 1987", "ST4 1AA")
-LEAKY = f"Philippa Quennell, NHS number 943 476 5870 ({NHS_NUMBER}), born {BORN} (21/06/1987), of 1 Example Street, ST4 1AA"
+LEAKY = (
+    f"Philippa Quennell, NHS number 943 476 5870 ({NHS_NUMBER}), born {BORN} (21/06/1987), of 1 Example Street, ST4 1AA"
+)
 
 
 def register_id(area: str = "QNC") -> str:
@@ -74,8 +76,9 @@ class NotifierService(RunningService):
     # The events, as the referral, rating and scheduler services publish them.
 
     async def accepted(self, rid: str, *, professionals: list[dict] | None = None, rating: str = "amber") -> Envelope:
-        data = referral_accepted(rid, "h" * 64, rating=rating, referrer=REFERRER, rating_rationale=LEAKY,
-                                 professionals=professionals or [])
+        data = referral_accepted(
+            rid, "h" * 64, rating=rating, referrer=REFERRER, rating_rationale=LEAKY, professionals=professionals or []
+        )
         return await self.publish("dsr.referrals", "ReferralAccepted", data, key=rid)
 
     async def rejected(self) -> Envelope:
@@ -90,15 +93,28 @@ class NotifierService(RunningService):
 
     async def further_referral(self, rid: str, proposed: str) -> Envelope:
         data = {
-            "register_id": rid, "referral_id": str(uuid.uuid4()), "proposed_rating": proposed, "referrer_email": SECOND_REFERRER,
-            "submitted_by": SECOND_REFERRER, "received_at": datetime.now(timezone.utc).isoformat(),
+            "register_id": rid,
+            "referral_id": str(uuid.uuid4()),
+            "proposed_rating": proposed,
+            "referrer_email": SECOND_REFERRER,
+            "submitted_by": SECOND_REFERRER,
+            "received_at": datetime.now(timezone.utc).isoformat(),
         }
         return await self.publish("dsr.referrals", "FurtherReferralReceived", data, key=rid)
 
-    async def rated(self, rid: str, to: str, frm: str | None = "amber", *, cause: str = "person", hospital: dict | None = None) -> Envelope:
+    async def rated(
+        self, rid: str, to: str, frm: str | None = "amber", *, cause: str = "person", hospital: dict | None = None
+    ) -> Envelope:
         data = {
-            "register_id": rid, "from_rating": frm, "to_rating": to, "rationale": LEAKY, "changed_by": REFERRER,
-            "cause": cause, "cohort": "adult", "age_band": "adult", "hospital": hospital,
+            "register_id": rid,
+            "from_rating": frm,
+            "to_rating": to,
+            "rationale": LEAKY,
+            "changed_by": REFERRER,
+            "cause": cause,
+            "cohort": "adult",
+            "age_band": "adult",
+            "hospital": hospital,
         }
         return await self.publish("dsr.ratings", "RatingChanged", data, key=rid)
 
@@ -119,12 +135,27 @@ class NotifierService(RunningService):
         return await self.publish("dsr.ratings", "ProfessionalsChanged", data, key=rid)
 
     async def obligation(
-        self, event_type: str, rid: str, rule: str, kind: str, responsible: str, due_at: datetime, *,
-        title: str = "as the profile says", obligation_id: str | None = None, **extra: Any,
+        self,
+        event_type: str,
+        rid: str,
+        rule: str,
+        kind: str,
+        responsible: str,
+        due_at: datetime,
+        *,
+        title: str = "as the profile says",
+        obligation_id: str | None = None,
+        **extra: Any,
     ) -> Envelope:
         data = {
-            "obligation_id": obligation_id or str(uuid.uuid4()), "register_id": rid, "kind": kind, "title": title,
-            "rule": rule, "responsible": responsible, "due_at": due_at.isoformat(), **extra,
+            "obligation_id": obligation_id or str(uuid.uuid4()),
+            "register_id": rid,
+            "kind": kind,
+            "title": title,
+            "rule": rule,
+            "responsible": responsible,
+            "due_at": due_at.isoformat(),
+            **extra,
         }
         if event_type == "ObligationScheduled":
             data.setdefault("triggered_by_event_id", str(uuid.uuid4()))

@@ -37,7 +37,12 @@ def expected(record: PersonRecord, deliveries: Iterable[Fact], area_name: str) -
 async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_name: str) -> Expected:
     """The same, on the caller's event loop (everything it awaits is in memory)."""
     world = memory_scheduler(area_name)
-    area, calendar, scheduler, store = world.area, WorkingCalendar(world.area.working_time), world.scheduler, world.obligations
+    area, calendar, scheduler, store = (
+        world.area,
+        WorkingCalendar(world.area.working_time),
+        world.scheduler,
+        world.obligations,
+    )
     version, seen, emails = 0, -1, set()
     for fact in deliveries:
         before = record.timeline(record.standing(area, calendar))
@@ -58,6 +63,7 @@ async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_
     # its own instant given in another zone (PEP 495), so a Counter would miss it.
     demanded = sorted(
         (o.rule, o.started_at.astimezone(UTC), o.due_at.astimezone(UTC), o.state)
-        for o in store.items.values() if o.state != "withdrawn"
+        for o in store.items.values()
+        if o.state != "withdrawn"
     )
     return Expected(standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails)

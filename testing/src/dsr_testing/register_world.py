@@ -31,8 +31,15 @@ HASH_KEY = "register-world-hash-key"
 
 
 class World:
-    def __init__(self, profile: str, services: dict[str, ServiceProcess], smtp: SmtpSink, feed: EventFeed,
-                 reader: TopicReader, prefix: str) -> None:
+    def __init__(
+        self,
+        profile: str,
+        services: dict[str, ServiceProcess],
+        smtp: SmtpSink,
+        feed: EventFeed,
+        reader: TopicReader,
+        prefix: str,
+    ) -> None:
         self.profile, self.services, self.smtp, self.feed, self.reader = profile, services, smtp, feed, reader
         self.prefix = prefix  # of this world's topics and consumer groups
         self.reader_topic = f"{prefix}dsr.referrals"
@@ -55,29 +62,63 @@ class World:
 
     # --- telling the register -----------------------------------------------------
 
-    async def refer(self, nhs_number: str, rating: str = "amber", *, date_of_birth: str = "1980-01-01",
-                    headers: dict | None = None, **overrides: Any) -> dict:
+    async def refer(
+        self,
+        nhs_number: str,
+        rating: str = "amber",
+        *,
+        date_of_birth: str = "1980-01-01",
+        headers: dict | None = None,
+        **overrides: Any,
+    ) -> dict:
         body = referral_body(
-            nhs_number=nhs_number, rating=rating, date_of_birth=date_of_birth, postcode=POSTCODE[self.profile], **overrides
+            nhs_number=nhs_number,
+            rating=rating,
+            date_of_birth=date_of_birth,
+            postcode=POSTCODE[self.profile],
+            **overrides,
         )
         answer = await self.http.post(f"{self.url('referral')}/referrals", json=body, headers=headers or TEAM)
         assert answer.status_code in (201, 202), answer.text
         return answer.json()
 
-    async def admit(self, nhs_number: str, at: datetime, *, ods: str = "RXM", secure: bool = False,
-                    event_id: uuid.UUID | None = None) -> None:
-        data = {"nhs_number": nhs_number, "admitted_at": at.isoformat(), "hospital_ods_code": ods,
-                "bed_type": "learning_disability", "secure": secure, "legal_basis": "section_3"}
+    async def admit(
+        self,
+        nhs_number: str,
+        at: datetime,
+        *,
+        ods: str = "RXM",
+        secure: bool = False,
+        event_id: uuid.UUID | None = None,
+    ) -> None:
+        data = {
+            "nhs_number": nhs_number,
+            "admitted_at": at.isoformat(),
+            "hospital_ods_code": ods,
+            "bed_type": "learning_disability",
+            "secure": secure,
+            "legal_basis": "section_3",
+        }
         await self.feed.publish("dsr.hospital.admissions", "Admitted", data, key=nhs_number, event_id=event_id)
 
-    async def discharge(self, nhs_number: str, at: datetime, *, ods: str = "RXM",
-                        event_id: uuid.UUID | None = None) -> None:
-        data = {"nhs_number": nhs_number, "discharged_at": at.isoformat(), "hospital_ods_code": ods, "destination": "home"}
+    async def discharge(
+        self, nhs_number: str, at: datetime, *, ods: str = "RXM", event_id: uuid.UUID | None = None
+    ) -> None:
+        data = {
+            "nhs_number": nhs_number,
+            "discharged_at": at.isoformat(),
+            "hospital_ods_code": ods,
+            "destination": "home",
+        }
         await self.feed.publish("dsr.hospital.discharges", "Discharged", data, key=nhs_number, event_id=event_id)
 
     async def cancel_admission(self, nhs_number: str, admitted_at: datetime, at: datetime, *, ods: str = "RXM") -> None:
-        data = {"nhs_number": nhs_number, "admitted_at": admitted_at.isoformat(), "cancelled_at": at.isoformat(),
-                "hospital_ods_code": ods}
+        data = {
+            "nhs_number": nhs_number,
+            "admitted_at": admitted_at.isoformat(),
+            "cancelled_at": at.isoformat(),
+            "hospital_ods_code": ods,
+        }
         await self.feed.publish("dsr.hospital.admissions", "AdmissionCancelled", data, key=nhs_number)
 
     async def advance(self, by: timedelta) -> None:
@@ -127,7 +168,8 @@ class World:
 
     def emails(self, register_id: str, kind: str | None = None) -> list:
         return [
-            m for m in self.smtp.messages()
+            m
+            for m in self.smtp.messages()
             if m["X-DSR-Register-Id"] == register_id and (kind is None or m["X-DSR-Kind"] == kind)
         ]
 
@@ -149,8 +191,16 @@ async def running_world(infra, identity, folder: Path, profile: str, **extra_env
     feed = reader = None
     try:
         defaults = {"DSR_SIMULATED_CLOCK": "true", "DSR_SWEEP_EVERY_SECONDS": "1", "DSR_NHS_HASH_KEY": HASH_KEY}
-        started = register_processes(infra, identity, isolation, folder, smtp.port, profile=profile, start_timeout=180,
-                                     **{**defaults, **extra_env})
+        started = register_processes(
+            infra,
+            identity,
+            isolation,
+            folder,
+            smtp.port,
+            profile=profile,
+            start_timeout=180,
+            **{**defaults, **extra_env},
+        )
         for name, process in started.items():
             services[name] = process
             process.start()

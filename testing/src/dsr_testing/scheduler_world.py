@@ -27,7 +27,9 @@ class InMemoryAudit:
 
     entries: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def record(self, principal: Principal, action: str, subject_id: str, outcome: str = "ok", transaction=None) -> None:
+    async def record(
+        self, principal: Principal, action: str, subject_id: str, outcome: str = "ok", transaction=None
+    ) -> None:
         self.entries.append((action, subject_id, outcome))
 
 
@@ -52,7 +54,12 @@ def memory_scheduler(area_profile: str = "derbyshire", now: datetime = T0) -> Sc
     uow = InMemoryUnitOfWork(obligations, contacts)
     area = settings.area
     scheduler = Scheduler(
-        area=area, clock=clock, uow=uow, obligations=obligations, contacts=contacts, audit=audit,
+        area=area,
+        clock=clock,
+        uow=uow,
+        obligations=obligations,
+        contacts=contacts,
+        audit=audit,
         outgoing=functools.partial(outgoing, settings),
     )
     return SchedulerWorld(scheduler, uow, obligations, contacts, audit, clock, area, settings)

@@ -30,8 +30,16 @@ class Stack:
 
 
 def register_processes(
-    infra, identity, isolation: str, state_dir: Path, smtp_port: int, *, profile: str = "derbyshire",
-    gateway: bool = False, start_timeout: float = 60.0, **extra: str,
+    infra,
+    identity,
+    isolation: str,
+    state_dir: Path,
+    smtp_port: int,
+    *,
+    profile: str = "derbyshire",
+    gateway: bool = False,
+    start_timeout: float = 60.0,
+    **extra: str,
 ) -> dict[str, ServiceProcess]:
     """The four services (and the hospital gateway) of one instance, not yet
     started: on an area profile, writing to the SMTP server at `smtp_port`, each
@@ -42,22 +50,32 @@ def register_processes(
         port = free_port()
         own = {"DSR_MLLP_PORT": str(free_port())} if name == GATEWAY else {}
         settings = {
-            "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": profile, "DSR_SMTP_HOST": "127.0.0.1",
-            "DSR_SMTP_PORT": str(smtp_port), **own, **extra,
+            "DSR_HTTP_PORT": str(port),
+            "DSR_AREA_PROFILE": profile,
+            "DSR_SMTP_HOST": "127.0.0.1",
+            "DSR_SMTP_PORT": str(smtp_port),
+            **own,
+            **extra,
         }
         env = service_environment(infra, identity, isolation, name, **settings)
-        processes[name] = ServiceProcess(name, f"dsr_{name}", port, env, state_dir / f"{name}.log", start_timeout=start_timeout)
+        processes[name] = ServiceProcess(
+            name, f"dsr_{name}", port, env, state_dir / f"{name}.log", start_timeout=start_timeout
+        )
     return processes
 
 
 @contextmanager
-def whole_stack(infra, identity, isolation: str, state_dir: Path, *, gateway: bool = False, **extra: str) -> Iterator[Stack]:
+def whole_stack(
+    infra, identity, isolation: str, state_dir: Path, *, gateway: bool = False, **extra: str
+) -> Iterator[Stack]:
     """The SMTP sink and the four services (and the hospital gateway), on the derbyshire profile."""
     smtp = SmtpSink(state_dir / "smtp", free_port())
     smtp.start()
     services: dict[str, ServiceProcess] = {}
     try:
-        for name, process in register_processes(infra, identity, isolation, state_dir, smtp.port, gateway=gateway, **extra).items():
+        for name, process in register_processes(
+            infra, identity, isolation, state_dir, smtp.port, gateway=gateway, **extra
+        ).items():
             services[name] = process
             process.start()
         yield Stack(smtp, services)

@@ -52,7 +52,11 @@ def enveloped(event_type: str, data: Any, schema_version: int = 1, *, area: str 
     from dsr_shared.contract.envelope import new_envelope
 
     envelope = new_envelope(
-        event_type=event_type, schema_version=schema_version, occurred_at=datetime.now(timezone.utc), area=area, data=data
+        event_type=event_type,
+        schema_version=schema_version,
+        occurred_at=datetime.now(timezone.utc),
+        area=area,
+        data=data,
     )
     return envelope.model_dump_json().encode()
 
@@ -94,7 +98,12 @@ def referral_body(
         },
         "diagnosis": {"condition": "autism", "confirmed": True, "evidence_reference": "DOC-123"},
         "consent": {"given_by": "the person", "given_on": "2026-01-05"},
-        "referrer": {"name": "Sam Referrer", "role": "Community nurse", "organisation": "DHCFT", "email": "sam.referrer@example.org"},
+        "referrer": {
+            "name": "Sam Referrer",
+            "role": "Community nurse",
+            "organisation": "DHCFT",
+            "email": "sam.referrer@example.org",
+        },
         "rating_rationale": "Wellbeing deteriorating after a change of placement.",
         "proposed_rating": rating,
     }
@@ -102,14 +111,27 @@ def referral_body(
     return body
 
 
-def referral_accepted(register_id: str, nhs_number_hash: str, *, rating: str = "amber",
-                      referrer: str = "case.holder@example.org", **overrides: Any) -> dict[str, Any]:
+def referral_accepted(
+    register_id: str,
+    nhs_number_hash: str,
+    *,
+    rating: str = "amber",
+    referrer: str = "case.holder@example.org",
+    **overrides: Any,
+) -> dict[str, Any]:
     """The data of a ReferralAccepted as the referral service publishes it:
     `register_id` is on the register, rated `rating`, referred by `referrer`."""
     return {
-        "referral_id": str(uuid.uuid4()), "register_id": register_id, "initial_rating": rating,
-        "rating_rationale": "Wellbeing deteriorating.", "cohort": "adult", "age_band": "adult",
-        "nhs_number_hash": nhs_number_hash, "referrer_email": referrer, "accepted_by": referrer, **overrides,
+        "referral_id": str(uuid.uuid4()),
+        "register_id": register_id,
+        "initial_rating": rating,
+        "rating_rationale": "Wellbeing deteriorating.",
+        "cohort": "adult",
+        "age_band": "adult",
+        "nhs_number_hash": nhs_number_hash,
+        "referrer_email": referrer,
+        "accepted_by": referrer,
+        **overrides,
     }
 
 
@@ -135,12 +157,17 @@ class TopicReader:
         from aiokafka import AIOKafkaConsumer
 
         self.consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-            group_id=f"reader-{uuid.uuid4().hex[:8]}", metadata_max_age_ms=1000,
+            *topics,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=f"reader-{uuid.uuid4().hex[:8]}",
+            metadata_max_age_ms=1000,
             # Tests block the event loop now and then (starting a service, signing
             # someone in): a member evicted for missed heartbeats would rejoin and
             # read everything again from the start.
-            session_timeout_ms=120_000, heartbeat_interval_ms=3_000,
+            session_timeout_ms=120_000,
+            heartbeat_interval_ms=3_000,
         )
         self.records: list = []
         self._task: asyncio.Task | None = None
@@ -204,18 +231,25 @@ class EventFeed:
         await self.producer.stop()
 
     async def send(self, topic: str, envelope: Any, key: str) -> Any:
-        await self.producer.send_and_wait(f"{self.prefix}{topic}", envelope.model_dump_json().encode(), key=key.encode())
+        await self.producer.send_and_wait(
+            f"{self.prefix}{topic}", envelope.model_dump_json().encode(), key=key.encode()
+        )
         return envelope
 
-    async def publish(self, topic: str, event_type: str, data: dict, *, key: str, at: Any = None,
-                      event_id: uuid.UUID | None = None) -> Any:
+    async def publish(
+        self, topic: str, event_type: str, data: dict, *, key: str, at: Any = None, event_id: uuid.UUID | None = None
+    ) -> Any:
         """Returns the envelope sent; `at` (occurred_at) defaults to now."""
         from datetime import datetime, timezone
 
         from dsr_shared.contract.envelope import new_envelope
 
         envelope = new_envelope(
-            event_type=event_type, schema_version=1, occurred_at=at or datetime.now(timezone.utc), area=self.area,
-            data=data, event_id=event_id,
+            event_type=event_type,
+            schema_version=1,
+            occurred_at=at or datetime.now(timezone.utc),
+            area=self.area,
+            data=data,
+            event_id=event_id,
         )
         return await self.send(topic, envelope, key)

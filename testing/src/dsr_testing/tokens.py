@@ -48,23 +48,40 @@ class IdentityClient:
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         params = {
-            "client_id": client_id, "redirect_uri": REDIRECT_URI, "response_type": "code", "scope": "openid email profile",
-            "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
-            "code_challenge": challenge, "code_challenge_method": "S256",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "scope": "openid email profile",
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
         }
         answer = self.http.post(f"{self.provider_url}/oauth2/authorize", params=params, data={"sub": subject})
         assert answer.status_code == 302, (answer.status_code, answer.text[:300])
         code = parse_qs(urlparse(answer.headers["location"]).query)["code"][0]
-        answer = self.http.post(f"{self.provider_url}/oauth2/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-        }, auth=(client_id, "web-client-secret"))
+        answer = self.http.post(
+            f"{self.provider_url}/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            auth=(client_id, "web-client-secret"),
+        )
         answer.raise_for_status()
         return answer.json()["id_token"]
 
     def exchange(self, id_token: str) -> httpx.Response:
-        return self.http.post(f"{self.identity_url}/token", data={
-            "grant_type": TOKEN_EXCHANGE, "subject_token": id_token, "subject_token_type": ID_TOKEN_TYPE,
-        })
+        return self.http.post(
+            f"{self.identity_url}/token",
+            data={
+                "grant_type": TOKEN_EXCHANGE,
+                "subject_token": id_token,
+                "subject_token_type": ID_TOKEN_TYPE,
+            },
+        )
 
     def sign_in(self, subject: str, **claims: object) -> str:
         """A register access token for `subject` with whatever roles the directory gives."""
@@ -73,7 +90,9 @@ class IdentityClient:
         return answer.json()["access_token"]
 
     def client_token(self, client_id: str, secret: str) -> httpx.Response:
-        return self.http.post(f"{self.identity_url}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        return self.http.post(
+            f"{self.identity_url}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        )
 
     def _client_access(self, client_id: str, secret: str) -> str:
         answer = self.client_token(client_id, secret)

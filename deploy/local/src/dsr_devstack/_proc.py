@@ -48,8 +48,10 @@ def free_port() -> int:
         if port not in _handed_out and port_free(port) and not port_answers(port):
             _handed_out.add(port)
             return port
-    raise DevstackError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1} outside the ephemeral range "
-                        f"{ephemeral.start}-{ephemeral.stop - 1}")
+    raise DevstackError(
+        f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1} outside the ephemeral range "
+        f"{ephemeral.start}-{ephemeral.stop - 1}"
+    )
 
 
 def port_answers(port: int, host: str = HOST) -> bool:
@@ -231,10 +233,7 @@ class ManagedProcess:
         pid = self.pid
         if pid is None:
             if port_answers(self.port):
-                raise DevstackError(
-                    f"{self.name}: port {self.port} is taken by a process "
-                    f"this devstack did not start"
-                )
+                raise DevstackError(f"{self.name}: port {self.port} is taken by a process this devstack did not start")
             self._prepare(timing)
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             t_spawn = time.monotonic()
@@ -289,9 +288,7 @@ class ManagedProcess:
             if port_answers(self.port) and self._ready():
                 return
             if time.monotonic() >= deadline:
-                raise DevstackError(
-                    self._failure(f"not ready after {self.start_timeout:.0f}s")
-                )
+                raise DevstackError(self._failure(f"not ready after {self.start_timeout:.0f}s"))
             time.sleep(0.2)
 
     def _failure(self, what: str) -> str:

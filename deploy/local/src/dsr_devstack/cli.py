@@ -17,8 +17,9 @@ from .service import ServiceProcess
 from .smtp_sink import SmtpSink
 from .stack import Stack
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Start and stop the local DSR stack (no Docker needed).")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Start and stop the local DSR stack (no Docker needed)."
+)
 
 
 def _console() -> Console:
@@ -53,9 +54,7 @@ def _logs(part: ManagedProcess) -> str:
 
 @app.command()
 def up(
-    infra_only: bool = typer.Option(
-        False, "--infra-only", help="Start Kafka, SecantusDB and the SMTP sink only."
-    ),
+    infra_only: bool = typer.Option(False, "--infra-only", help="Start Kafka, SecantusDB and the SMTP sink only."),
 ) -> None:
     """Start the stack (reusing parts already up) and wait until it is ready."""
     console = _console()
@@ -63,13 +62,13 @@ def up(
     ephemeral = ephemeral_ports()
     for name, port in stack.ports():
         if port in ephemeral:
-            console.print(f"[yellow]{name}: port {port} is in the ephemeral range {ephemeral.start}-{ephemeral.stop - 1}, "
-                          "where a client may take it while the part is down; choose another (see `make run`)[/yellow]")
+            console.print(
+                f"[yellow]{name}: port {port} is in the ephemeral range {ephemeral.start}-{ephemeral.stop - 1}, "
+                "where a client may take it while the part is down; choose another (see `make run`)[/yellow]"
+            )
     with console.status("starting") as spinner:
         try:
-            timings = stack.up(
-                infra_only, on_start=lambda p: spinner.update(f"starting {p.name}")
-            )
+            timings = stack.up(infra_only, on_start=lambda p: spinner.update(f"starting {p.name}"))
         except DevstackError as e:
             console.print(f"[red]{e}[/red]")
             console.print("Parts already started keep running; `make stop` stops them.")
@@ -85,8 +84,7 @@ def up(
         _personas(console, stack)
         if "web" in stack.services:
             _open_the_register(console, stack.services["web"].url)
-    console.print("start-up: cold = first fetch/format, warm = fresh process, "
-                  "reused = was already running")
+    console.print("start-up: cold = first fetch/format, warm = fresh process, reused = was already running")
     console.print("Stop with [bold]make stop[/bold] (python -m dsr_devstack down).")
 
 
@@ -98,8 +96,10 @@ def _personas(console: Console, stack: Stack) -> None:
     for persona in PERSONAS:
         table.add_row(persona.subject, f"{persona.name}: {persona.what}", ", ".join(persona.roles))
     console.print(table)
-    console.print(f"Register access tokens: {stack.identity_url}/token (the web front end exchanges the ID token there)",
-                  soft_wrap=True)
+    console.print(
+        f"Register access tokens: {stack.identity_url}/token (the web front end exchanges the ID token there)",
+        soft_wrap=True,
+    )
 
 
 def _open_the_register(console: Console, url: str) -> None:

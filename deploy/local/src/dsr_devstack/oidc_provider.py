@@ -65,7 +65,15 @@ class OidcProvider(ManagedProcess):
         return f"--state {self.state_dir}"
 
     def _command(self) -> list[str]:
-        return [sys.executable, "-m", "dsr_devstack.oidc_provider", "--port", str(self.port), "--state", str(self.state_dir)]
+        return [
+            sys.executable,
+            "-m",
+            "dsr_devstack.oidc_provider",
+            "--port",
+            str(self.port),
+            "--state",
+            str(self.state_dir),
+        ]
 
     def _ready(self) -> bool:
         try:

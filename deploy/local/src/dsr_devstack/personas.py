@@ -21,14 +21,31 @@ class Persona:
 
 
 PERSONAS = (
-    Persona("demo-referrer", "Sam Referrer", "sam.referrer@example.org", "RXM", ("referrer",),
-            "a community nurse who refers people and keeps their records up to date"),
-    Persona("demo-dsr-team", "Dana Keyworker", "dana.keyworker@example.org", "15M", ("dsr_team",),
-            "a DSR team member who sees the whole register"),
-    Persona("demo-dsr-admin", "Alex Lead", "alex.lead@example.org", "15M", ("dsr_team", "dsr_admin"),
-            "the DSR team lead, who also gives people their roles"),
-    Persona("demo-ops", "Oli Engineer", "oli.engineer@example.org", "15M", ("ops",),
-            "an operations engineer"),
+    Persona(
+        "demo-referrer",
+        "Sam Referrer",
+        "sam.referrer@example.org",
+        "RXM",
+        ("referrer",),
+        "a community nurse who refers people and keeps their records up to date",
+    ),
+    Persona(
+        "demo-dsr-team",
+        "Dana Keyworker",
+        "dana.keyworker@example.org",
+        "15M",
+        ("dsr_team",),
+        "a DSR team member who sees the whole register",
+    ),
+    Persona(
+        "demo-dsr-admin",
+        "Alex Lead",
+        "alex.lead@example.org",
+        "15M",
+        ("dsr_team", "dsr_admin"),
+        "the DSR team lead, who also gives people their roles",
+    ),
+    Persona("demo-ops", "Oli Engineer", "oli.engineer@example.org", "15M", ("ops",), "an operations engineer"),
 )
 
 # The web front end's client id at the local provider (the audience of its ID tokens).

@@ -47,20 +47,26 @@ class SecantusDB(ManagedProcess):
         # `python -m secantus` is what the `secantusd-py` script runs; going
         # through this interpreter needs no script dir on PATH.
         return [
-            sys.executable, "-m", "secantus",
-            "--config", str(self.config),
-            "--host", HOST,
-            "--port", str(self.port),
-            "--storage-path", str(self.data_dir),
+            sys.executable,
+            "-m",
+            "secantus",
+            "--config",
+            str(self.config),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(self.data_dir),
             "--sync-on-commit",
-            "--cache-size", "256M",
-            "--log-level", "INFO",
+            "--cache-size",
+            "256M",
+            "--log-level",
+            "INFO",
         ]
 
     def _ready(self) -> bool:
-        client = MongoClient(
-            self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000
-        )
+        client = MongoClient(self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
         try:
             return client.admin.command("ping").get("ok") == 1
         except Exception:

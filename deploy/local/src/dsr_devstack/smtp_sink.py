@@ -79,8 +79,15 @@ class SmtpSink(ManagedProcess):
             timing.kind = "cold"
 
     def _command(self) -> list[str]:
-        return [sys.executable, "-m", "dsr_devstack.smtp_sink",
-                "--port", str(self.port), "--maildir", str(self.maildir)]
+        return [
+            sys.executable,
+            "-m",
+            "dsr_devstack.smtp_sink",
+            "--port",
+            str(self.port),
+            "--maildir",
+            str(self.maildir),
+        ]
 
     def _ready(self) -> bool:
         try:

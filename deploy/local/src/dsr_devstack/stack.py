@@ -96,7 +96,10 @@ class Stack:
         for name, default in SERVICES.items():
             port = _port(f"DSR_{name.upper()}_PORT", default)
             self.services[name] = ServiceProcess(
-                name, f"dsr_{name}", port, self.service_env(name, port),
+                name,
+                f"dsr_{name}",
+                port,
+                self.service_env(name, port),
                 self.root / "services" / f"{name}.log",
             )
 
@@ -112,11 +115,20 @@ class Stack:
             "DSR_AUTH_ISSUER": self.identity_url,
         }
         if name == "identity":
-            env.update(identity_env(issuer=self.identity_url, provider=self.provider,
-                                    key_file=self.root / "identity" / "signing-key.pem", seed_personas=True))
+            env.update(
+                identity_env(
+                    issuer=self.identity_url,
+                    provider=self.provider,
+                    key_file=self.root / "identity" / "signing-key.pem",
+                    seed_personas=True,
+                )
+            )
         if name == "web":
-            urls = {other: f"http://{HOST}:{_port(f'DSR_{other.upper()}_PORT', default)}"
-                    for other, default in SERVICES.items() if other != "web"}
+            urls = {
+                other: f"http://{HOST}:{_port(f'DSR_{other.upper()}_PORT', default)}"
+                for other, default in SERVICES.items()
+                if other != "web"
+            }
             env.update(web_env(public_url=f"http://{HOST}:{port}", service_urls=urls, provider=self.provider))
         if name == "hospital_gateway":
             env["DSR_MLLP_PORT"] = str(self.mllp_port)
@@ -139,9 +151,7 @@ class Stack:
         parts = self.infra if infra_only else self.parts
         for svc in self.services.values():
             if svc in parts and importlib.util.find_spec(svc.module) is None:
-                raise DevstackError(
-                    f"{svc.module} is not installed in this environment (run `uv sync`)"
-                )
+                raise DevstackError(f"{svc.module} is not installed in this environment (run `uv sync`)")
         timings = {}
         for part in parts:
             on_start(part)
@@ -151,9 +161,13 @@ class Stack:
 
     def _record(self, name: str, timing: Timing) -> None:
         # One JSON line per start, so start-up times can be compared later.
-        line = {"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "part": name,
-                "seconds": round(timing.seconds, 2), "kind": timing.kind,
-                "phases": {k: round(v, 2) for k, v in timing.phases.items()}}
+        line = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "part": name,
+            "seconds": round(timing.seconds, 2),
+            "kind": timing.kind,
+            "phases": {k: round(v, 2) for k, v in timing.phases.items()},
+        }
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "timings.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")

@@ -45,8 +45,13 @@ async def _one(fetch: Fetch, service: str, params: dict[str, Any]) -> list[dict[
             return found
 
 
-async def trail(fetch: Fetch, services: list[str], register_id: str, since: datetime | None,
-                describe: Callable[[str, Exception], str]) -> Trail:
+async def trail(
+    fetch: Fetch,
+    services: list[str],
+    register_id: str,
+    since: datetime | None,
+    describe: Callable[[str, Exception], str],
+) -> Trail:
     """Every service's entries about `register_id`, merged by time (then
     service, for entries at the same instant)."""
     params: dict[str, Any] = {"register_id": register_id, **({"since": since.isoformat()} if since else {})}

@@ -93,8 +93,9 @@ async def kafka_view(settings: OpsSettings, services: list[str], timeout: float 
     except Exception as exc:  # noqa: BLE001 - any failure: Kafka is not usable from here
         return KafkaView(reachable=False, error=str(exc) or type(exc).__name__)
     wanted = {tp for offsets in committed.values() for tp in offsets} | set(dlq_partitions)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                request_timeout_ms=int(timeout * 1000))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, request_timeout_ms=int(timeout * 1000)
+    )
     try:
         await asyncio.wait_for(consumer.start(), timeout)
         end = await consumer.end_offsets(list(wanted)) if wanted else {}
@@ -114,7 +115,9 @@ async def kafka_view(settings: OpsSettings, services: list[str], timeout: float 
     return KafkaView(reachable=True, groups=groups, dlq_sizes=sizes)
 
 
-async def publish(settings: OpsSettings, topic: str, envelope: Envelope, key: str, timeout: float = 30.0) -> RecordMetadata:
+async def publish(
+    settings: OpsSettings, topic: str, envelope: Envelope, key: str, timeout: float = 30.0
+) -> RecordMetadata:
     """Publish one enveloped event as the services do (acks=all, idempotent),
     to a topic that must exist already: a misspelt prefix creates nothing."""
     from dsr_shared.platform.messaging import (  # the broker framework: only when publishing
@@ -125,8 +128,12 @@ async def publish(settings: OpsSettings, topic: str, envelope: Envelope, key: st
     async with admin_client(settings, timeout) as admin:
         if topic not in await admin.list_topics():
             raise TopicMissing(topic)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                                request_timeout_ms=int(timeout * 1000))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=int(timeout * 1000),
+    )
     await producer.start()
     try:
         headers = [(k, v.encode()) for k, v in headers_of(envelope).items()]
@@ -178,8 +185,9 @@ class Skipped:
     original_bytes: int
 
 
-async def skip_message(settings: OpsSettings, service: str, topic: str, partition: int, offset: int,
-                       timeout: float = 30.0) -> Skipped:
+async def skip_message(
+    settings: OpsSettings, service: str, topic: str, partition: int, offset: int, timeout: float = 30.0
+) -> Skipped:
     """Move a stopped service's group past the message at topic[partition]@offset,
     the one it is stuck on: copy it to the topic's DLQ (reason
     `skipped_by_operator`; its first bytes if it is too large to copy whole),
@@ -197,10 +205,16 @@ async def skip_message(settings: OpsSettings, service: str, topic: str, partitio
         state, members = (await _group_states(admin, [group])).get(group, ("?", 0))
         committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
     if members or state not in STOPPED_STATES:
-        raise NotStopped(f"the consumer group {group} has {members} consumer(s) (state {state}): stop every {service} "
-                         "process first; nothing was changed")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                group_id=group, request_timeout_ms=int(timeout * 1000))
+        raise NotStopped(
+            f"the consumer group {group} has {members} consumer(s) (state {state}): stop every {service} "
+            "process first; nothing was changed"
+        )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=group,
+        request_timeout_ms=int(timeout * 1000),
+    )
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -216,17 +230,34 @@ async def skip_message(settings: OpsSettings, service: str, topic: str, partitio
         while record is None:
             batch = await consumer.getmany(tp, timeout_ms=int(timeout * 1000), max_records=1)
             if not batch:
-                raise NotThere(f"could not read {topic}[{partition}]@{offset} within {timeout:.0f}s; nothing was changed")
+                raise NotThere(
+                    f"could not read {topic}[{partition}]@{offset} within {timeout:.0f}s; nothing was changed"
+                )
             record = batch[tp][0]
-        headers = dlq_headers(topic, partition, offset, "skipped_by_operator",
-                              f"the consumer group {group} was moved past it with `dsr skip`", 0, group)
+        headers = dlq_headers(
+            topic,
+            partition,
+            offset,
+            "skipped_by_operator",
+            f"the consumer group {group} was moved past it with `dsr skip`",
+            0,
+            group,
+        )
         letter = dead_letter_of(record.key, record.value or b"", headers, settings.kafka_max_message_bytes)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                                    max_request_size=settings.kafka_max_message_bytes)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=settings.kafka_max_message_bytes,
+        )
         await producer.start()
         try:
-            sent = await producer.send_and_wait(dlq_name(topic), letter.value, key=letter.key,
-                                                headers=[(k, v.encode()) for k, v in letter.headers.items()])
+            sent = await producer.send_and_wait(
+                dlq_name(topic),
+                letter.value,
+                key=letter.key,
+                headers=[(k, v.encode()) for k, v in letter.headers.items()],
+            )
         finally:
             await producer.stop()
         await consumer.commit({tp: offset + 1})

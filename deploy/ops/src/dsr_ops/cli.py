@@ -43,7 +43,20 @@ member or an auditor: set DSR_TOKEN to their register access token.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=HELP)
 
-for section in (status, register, hospital_events, audit_trail, hl7, dead_letters, clock, demo_people, rewind, skip, outbox, practices):
+for section in (
+    status,
+    register,
+    hospital_events,
+    audit_trail,
+    hl7,
+    dead_letters,
+    clock,
+    demo_people,
+    rewind,
+    skip,
+    outbox,
+    practices,
+):
     section.add_to(app)
 
 

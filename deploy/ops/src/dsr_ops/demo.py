@@ -29,10 +29,50 @@ from dsr_shared.contract.events import Admitted, Discharged, Event
 from dsr_ops import bus
 from dsr_ops.settings import OpsSettings
 
-GIVEN = ["Ada", "Ben", "Cara", "Dev", "Ella", "Finn", "Gwen", "Hari", "Isla", "Jon", "Kit", "Lena", "Milo", "Nia",
-         "Owen", "Pia", "Quin", "Rosa", "Sami", "Tess", "Umar", "Vera", "Wes", "Yara"]
-FAMILY = ["Ashdale", "Brookwell", "Cinderby", "Dunmore", "Elmstead", "Fernleigh", "Glenholm", "Hartwood", "Ivybridge",
-          "Juniper", "Kestrel", "Larchmont", "Moorfield", "Northcote", "Oakhurst", "Pinegate"]
+GIVEN = [
+    "Ada",
+    "Ben",
+    "Cara",
+    "Dev",
+    "Ella",
+    "Finn",
+    "Gwen",
+    "Hari",
+    "Isla",
+    "Jon",
+    "Kit",
+    "Lena",
+    "Milo",
+    "Nia",
+    "Owen",
+    "Pia",
+    "Quin",
+    "Rosa",
+    "Sami",
+    "Tess",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Yara",
+]
+FAMILY = [
+    "Ashdale",
+    "Brookwell",
+    "Cinderby",
+    "Dunmore",
+    "Elmstead",
+    "Fernleigh",
+    "Glenholm",
+    "Hartwood",
+    "Ivybridge",
+    "Juniper",
+    "Kestrel",
+    "Larchmont",
+    "Moorfield",
+    "Northcote",
+    "Oakhurst",
+    "Pinegate",
+]
 RATINGS = ["amber", "red", "green", "amber", "amber", "red", "green", "amber"]
 REDIRECT_URI = "http://127.0.0.1/demo-signed-in"
 
@@ -65,8 +105,16 @@ def people(count: int) -> list[Person]:
             candidates = [base + str(d) for d in range(10) if is_valid(base + str(d))]
             if candidates:
                 break
-        born = date(2008 + i % 8, 1 + i % 12, 1 + i % 27) if i % 5 == 0 else date(1965 + (i * 7) % 38, 1 + i % 12, 1 + i % 27)
-        found.append(Person(i, GIVEN[i % len(GIVEN)], FAMILY[(i * 5) % len(FAMILY)], born, candidates[0], RATINGS[i % len(RATINGS)]))
+        born = (
+            date(2008 + i % 8, 1 + i % 12, 1 + i % 27)
+            if i % 5 == 0
+            else date(1965 + (i * 7) % 38, 1 + i % 12, 1 + i % 27)
+        )
+        found.append(
+            Person(
+                i, GIVEN[i % len(GIVEN)], FAMILY[(i * 5) % len(FAMILY)], born, candidates[0], RATINGS[i % len(RATINGS)]
+            )
+        )
     return found
 
 
@@ -82,28 +130,48 @@ class Demo:
         provider = self.settings.oidc_issuer.rstrip("/")
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        params = {"client_id": self.settings.oidc_client_id, "redirect_uri": REDIRECT_URI, "response_type": "code",
-                  "scope": "openid email profile", "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
-                  "code_challenge": challenge, "code_challenge_method": "S256"}
+        params = {
+            "client_id": self.settings.oidc_client_id,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "scope": "openid email profile",
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
         answer = await self.http.post(f"{provider}/oauth2/authorize", params=params, data={"sub": subject})
         if answer.status_code != 302:
             raise RuntimeError(f"the local provider did not sign {subject} in ({answer.status_code}): is the stack up?")
         code = parse_qs(urlparse(answer.headers["location"]).query)["code"][0]
-        answer = await self.http.post(f"{provider}/oauth2/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-        }, auth=(self.settings.oidc_client_id, "demo"))
+        answer = await self.http.post(
+            f"{provider}/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            auth=(self.settings.oidc_client_id, "demo"),
+        )
         answer.raise_for_status()
-        answer = await self.http.post(f"{self.settings.identity_url.rstrip('/')}/token", data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": answer.json()["id_token"],
-            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"})
+        answer = await self.http.post(
+            f"{self.settings.identity_url.rstrip('/')}/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": answer.json()["id_token"],
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            },
+        )
         answer.raise_for_status()
         self.tokens[subject] = answer.json()["access_token"]
         return self.tokens[subject]
 
     async def call(self, who: str, service: str, method: str, path: str, body: Any = None) -> httpx.Response:
         token = await self.sign_in(who)
-        return await self.http.request(method, f"{self.settings.url(service)}{path}", json=body,
-                                       headers={"Authorization": f"Bearer {token}"})
+        return await self.http.request(
+            method, f"{self.settings.url(service)}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def referral(self, person: Person) -> dict[str, Any]:
         area = self.settings.area
@@ -111,16 +179,41 @@ class Demo:
         return {
             "submission_id": f"demo-{person.nhs_number}",
             "referral_date": date.today().isoformat(),
-            "person": {"given_name": person.given, "family_name": person.family, "date_of_birth": person.born.isoformat(),
-                       "nhs_number": person.nhs_number,
-                       "address": {"line1": f"{10 + person.index} Demo Road", "town": "Demo Town", "postcode": f"{district} 1AA"}},
-            "diagnosis": {"condition": ["autism", "learning_disability", "both"][person.index % 3], "confirmed": True,
-                          "evidence_reference": "Diagnostic assessment report"},
-            "consent": {"given_by": "the person", "given_on": (date.today() - timedelta(days=30 + person.index)).isoformat()},
-            "referrer": {"name": "Sam Referrer", "role": "Community nurse", "organisation": "Community trust",
-                         "email": "sam.referrer@example.org"},
-            "professionals": [{"name": "Pat Social", "role": "Social worker", "organisation": "County council",
-                               "email": "pat.social@example.org", "case_holder": True}],
+            "person": {
+                "given_name": person.given,
+                "family_name": person.family,
+                "date_of_birth": person.born.isoformat(),
+                "nhs_number": person.nhs_number,
+                "address": {
+                    "line1": f"{10 + person.index} Demo Road",
+                    "town": "Demo Town",
+                    "postcode": f"{district} 1AA",
+                },
+            },
+            "diagnosis": {
+                "condition": ["autism", "learning_disability", "both"][person.index % 3],
+                "confirmed": True,
+                "evidence_reference": "Diagnostic assessment report",
+            },
+            "consent": {
+                "given_by": "the person",
+                "given_on": (date.today() - timedelta(days=30 + person.index)).isoformat(),
+            },
+            "referrer": {
+                "name": "Sam Referrer",
+                "role": "Community nurse",
+                "organisation": "Community trust",
+                "email": "sam.referrer@example.org",
+            },
+            "professionals": [
+                {
+                    "name": "Pat Social",
+                    "role": "Social worker",
+                    "organisation": "County council",
+                    "email": "pat.social@example.org",
+                    "case_holder": True,
+                }
+            ],
             "current_situation": "Living at home with support; recent changes in routine.",
             "risks": "Distress when routines change; risk of crisis without quick action.",
             "proposed_rating": person.rating,
@@ -136,14 +229,20 @@ class Demo:
         return False
 
     async def hospital(self, event: Event) -> None:
-        envelope = new_envelope(event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=datetime.now(timezone.utc),
-                                area=self.settings.area.code, data=event.model_dump(mode="json"))
+        envelope = new_envelope(
+            event_type=event.EVENT_TYPE,
+            schema_version=event.SCHEMA_VERSION,
+            occurred_at=datetime.now(timezone.utc),
+            area=self.settings.area.code,
+            data=event.model_dump(mode="json"),
+        )
         await bus.publish(self.settings, self.settings.topic(event.TOPIC), envelope, event.message_key())
 
     async def story(self, person: Person) -> str:
         """Refer one person, then give them some history; nothing for someone already loaded."""
-        found = await self.call(self.settings.demo_dsr_team, "referral", "POST", "/searches/people",
-                                {"nhs_number": person.nhs_number})
+        found = await self.call(
+            self.settings.demo_dsr_team, "referral", "POST", "/searches/people", {"nhs_number": person.nhs_number}
+        )
         if found.status_code == 200 and found.json()["people"]:
             return "already loaded"
         answer = await self.call(self.settings.demo_referrer, "referral", "POST", "/referrals", self.referral(person))
@@ -154,23 +253,50 @@ class Demo:
         team, referrer = self.settings.demo_dsr_team, self.settings.demo_referrer
         i, path = person.index, f"/register/{register_id}"
         if i % 3 == 0:
-            await self.call(referrer, "rating", "POST", f"{path}/updates", {"text": "Visited at home; settled this week."})
+            await self.call(
+                referrer, "rating", "POST", f"{path}/updates", {"text": "Visited at home; settled this week."}
+            )
         if i % 8 == 3:
-            await self.call(team, "rating", "POST", f"{path}/rating",
-                            {"rating": "red", "rationale": "Placement at risk of breaking down.", "agreed_with_person": True})
+            await self.call(
+                team,
+                "rating",
+                "POST",
+                f"{path}/rating",
+                {"rating": "red", "rationale": "Placement at risk of breaking down.", "agreed_with_person": True},
+            )
         if i % 7 == 4:
             # Admitted after the referral (the newest fact decides the rating); some discharged since.
-            await self.hospital(Admitted(nhs_number=person.nhs_number, admitted_at=datetime.now(timezone.utc),
-                                         hospital_ods_code="RXM", bed_type="learning_disability", legal_basis="section_2"))
+            await self.hospital(
+                Admitted(
+                    nhs_number=person.nhs_number,
+                    admitted_at=datetime.now(timezone.utc),
+                    hospital_ods_code="RXM",
+                    bed_type="learning_disability",
+                    legal_basis="section_2",
+                )
+            )
             if i % 2 == 0:
                 await asyncio.sleep(1)
-                await self.hospital(Discharged(nhs_number=person.nhs_number, discharged_at=datetime.now(timezone.utc),
-                                               hospital_ods_code="RXM", destination="home"))
+                await self.hospital(
+                    Discharged(
+                        nhs_number=person.nhs_number,
+                        discharged_at=datetime.now(timezone.utc),
+                        hospital_ods_code="RXM",
+                        destination="home",
+                    )
+                )
         if i % 10 == 9:
-            await self.call(referrer, "rating", "POST", f"{path}/removal",
-                            {"reason": "Agreed with the person and their family at a review.", "best_interest_meeting": False})
+            await self.call(
+                referrer,
+                "rating",
+                "POST",
+                f"{path}/removal",
+                {"reason": "Agreed with the person and their family at a review.", "best_interest_meeting": False},
+            )
         if i == self.settings.people - 1:
-            await self.call(team, "rating", "POST", f"{path}/removal", {"reason": "Settled for a month; agreed to leave."})
+            await self.call(
+                team, "rating", "POST", f"{path}/removal", {"reason": "Settled for a month; agreed to leave."}
+            )
         return outcome
 
 

@@ -92,7 +92,9 @@ class DeadLetter:
     def describe(self) -> str:
         event_type, event_id = self.event
         event = f"{event_type} {event_id}" if event_type else "(not an envelope)"
-        return f"{self.dlq}[{self.partition}]@{self.offset} {event} from {self.source} ({self.reason}: {self.error[:120]})"
+        return (
+            f"{self.dlq}[{self.partition}]@{self.offset} {event} from {self.source} ({self.reason}: {self.error[:120]})"
+        )
 
 
 def _decode(value: bytes | None) -> str:
@@ -179,8 +181,13 @@ async def replay(
 
 
 async def _script(bootstrap: str, dlq: str, reason: str | None = None) -> None:
-    sent = await replay(bootstrap, dlq, reason, on_message=lambda letter: print(f"republished {letter.describe()}"),
-                        on_excerpt=lambda letter: print(f"kept {letter.describe()}: an excerpt, not replayable"))
+    sent = await replay(
+        bootstrap,
+        dlq,
+        reason,
+        on_message=lambda letter: print(f"republished {letter.describe()}"),
+        on_excerpt=lambda letter: print(f"kept {letter.describe()}: an excerpt, not replayable"),
+    )
     print(f"republished {len(sent)} message(s) from {dlq}")
 
 

@@ -53,7 +53,9 @@ def read_practices(path: Path) -> list[Practice]:
             if not row:
                 continue
             if len(row) != FIELDS:
-                raise NotAPracticeFile(f"line {number} has {len(row)} fields; epraccur.csv has {FIELDS} and no header row")
+                raise NotAPracticeFile(
+                    f"line {number} has {len(row)} fields; epraccur.csv has {FIELDS} and no header row"
+                )
             practices.append(Practice(*(row[i].strip() for i in (CODE, NAME, ICB, SUB_ICB, STATUS, SETTING))))
     return practices
 
@@ -61,16 +63,19 @@ def read_practices(path: Path) -> list[Practice]:
 def gp_practice_codes(practices: list[Practice], icb: str) -> list[str]:
     """The active GP practices of the ICB (or of one sub-ICB location), sorted."""
     icb = icb.strip().upper()
-    return sorted({
-        p.code for p in practices
-        if icb in (p.icb.upper(), p.sub_icb.upper()) and p.status == ACTIVE and p.setting == GP_PRACTICE
-    })
+    return sorted(
+        {
+            p.code
+            for p in practices
+            if icb in (p.icb.upper(), p.sub_icb.upper()) and p.status == ACTIVE and p.setting == GP_PRACTICE
+        }
+    )
 
 
 def _toml_list(codes: list[str], note: list[str]) -> list[str]:
     lines = [f"# {line}" for line in note] + [f"{KEY} = ["]
     for start in range(0, len(codes), 8):
-        lines.append("  " + ", ".join(f'"{c}"' for c in codes[start:start + 8]) + ",")
+        lines.append("  " + ", ".join(f'"{c}"' for c in codes[start : start + 8]) + ",")
     return lines + ["]"]
 
 
@@ -87,14 +92,14 @@ def with_gp_practices(profile: str, codes: list[str], note: list[str]) -> str:
         end = next((i for i in range(geography + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
         start = next((i for i in range(geography + 1, end) if re.match(rf"\s*{KEY}\s*=", lines[i])), None)
         if start is None:
-            lines[geography + 1:geography + 1] = block
+            lines[geography + 1 : geography + 1] = block
         else:
             stop = start
             while "]" not in lines[stop].split("#")[0]:
                 stop += 1
             while start - 1 > geography and lines[start - 1].lstrip().startswith("#"):
                 start -= 1
-            lines[start:stop + 1] = block
+            lines[start : stop + 1] = block
     text = "\n".join(lines) + "\n"
     written = tomllib.loads(text).get("geography", {}).get(KEY)
     assert written == codes, "the profile would not read back as written"
@@ -116,10 +121,10 @@ def with_gp_practices_in_configmap(manifest: str, codes: list[str], note: list[s
         end += 1
     while end > at + 1 and not lines[end - 1].strip():
         end -= 1  # blank lines after the block belong to the file
-    body = "\n".join(lines[at + 1:end])
-    indent = min(len(line) - len(line.lstrip()) for line in lines[at + 1:end] if line.strip())
+    body = "\n".join(lines[at + 1 : end])
+    indent = min(len(line) - len(line.lstrip()) for line in lines[at + 1 : end] if line.strip())
     profile = with_gp_practices(textwrap.dedent(body), codes, note)
-    lines[at + 1:end] = [(" " * indent + line) if line else "" for line in profile.splitlines()]
+    lines[at + 1 : end] = [(" " * indent + line) if line else "" for line in profile.splitlines()]
     return "\n".join(lines) + "\n"
 
 

@@ -62,11 +62,17 @@ class OpsSettings(ServiceSettings):
         secret = self._client_secret()
         if role == Role.OPS and secret is not None:
             url = f"{self.identity_url.rstrip('/')}/token"
-            answer = await client.post(url, data={"grant_type": "client_credentials"}, auth=(self.ops_client_id, secret))
+            answer = await client.post(
+                url, data={"grant_type": "client_credentials"}, auth=(self.ops_client_id, secret)
+            )
             if answer.status_code != 200:
-                raise NoToken(f"the identity service at {self.identity_url} refused the command's client ({answer.status_code})")
+                raise NoToken(
+                    f"the identity service at {self.identity_url} refused the command's client ({answer.status_code})"
+                )
             return {"Authorization": f"Bearer {answer.json()['access_token']}"}
         if self.token is not None:
             return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
-        raise NoToken(f"this needs the {role} role: set DSR_TOKEN to the register access token of a person who holds it"
-                      + (", or DSR_OPS_CLIENT_SECRET to the command's client secret" if role == Role.OPS else ""))
+        raise NoToken(
+            f"this needs the {role} role: set DSR_TOKEN to the register access token of a person who holds it"
+            + (", or DSR_OPS_CLIENT_SECRET to the command's client secret" if role == Role.OPS else "")
+        )

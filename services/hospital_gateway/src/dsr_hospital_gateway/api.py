@@ -77,7 +77,9 @@ def fhir_router(gateway: Gateway) -> APIRouter:
     router = APIRouter(tags=["fhir"])
     audit = gateway.runtime.audit
 
-    @router.post("/fhir/Encounter", openapi_extra=ENCOUNTER_BODY, responses=OUTCOME_RESPONSES, response_class=JSONResponse)
+    @router.post(
+        "/fhir/Encounter", openapi_extra=ENCOUNTER_BODY, responses=OUTCOME_RESPONSES, response_class=JSONResponse
+    )
     async def encounter(request: Request, principal: System) -> JSONResponse:
         """The same mapping and events as HL7 v2 ADT (docs/HOSPITAL_FEEDS.md)."""
         started = time.perf_counter()
@@ -97,8 +99,14 @@ def fhir_router(gateway: Gateway) -> APIRouter:
         except (ValueError, TypeError) as exc:
             gateway.count_fhir("refused", started, reason="not_an_encounter")
             await audit.record(principal, "fhir.encounter", subject, "refused")
-            return outcome(422, {"severity": "error", "code": "structure",
-                                 "diagnostics": f"not an R4 Encounter ({type(exc).__name__})"})
+            return outcome(
+                422,
+                {
+                    "severity": "error",
+                    "code": "structure",
+                    "diagnostics": f"not an R4 Encounter ({type(exc).__name__})",
+                },
+            )
         except Refused as refusal:
             failed = refusal is TRY_AGAIN
             gateway.count_fhir("failed" if failed else "refused", started, reason=refusal.code)
@@ -118,8 +126,12 @@ def fhir_router(gateway: Gateway) -> APIRouter:
 def _issue(error: Any) -> dict[str, Any]:
     """A validation error as an issue: where and what, never the value sent."""
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
-    return {"severity": "error", "code": "structure", "diagnostics": f"{where or 'Encounter'}: {error.get('msg')}",
-            "expression": [f"Encounter.{where}" if where else "Encounter"]}
+    return {
+        "severity": "error",
+        "code": "structure",
+        "diagnostics": f"{where or 'Encounter'}: {error.get('msg')}",
+        "expression": [f"Encounter.{where}" if where else "Encounter"],
+    }
 
 
 def quarantine_router(quarantine: Quarantine, gateway: Gateway) -> APIRouter:
@@ -127,7 +139,9 @@ def quarantine_router(quarantine: Quarantine, gateway: Gateway) -> APIRouter:
     audit = gateway.runtime.audit
 
     def summary(doc: dict[str, Any]) -> dict[str, Any]:
-        return {key: doc[key] for key in ("received_at", "expires_at", "reason", "peer", "size")} | {"quarantine_id": doc["_id"]}
+        return {key: doc[key] for key in ("received_at", "expires_at", "reason", "peer", "size")} | {
+            "quarantine_id": doc["_id"]
+        }
 
     @router.get("/quarantine")
     async def listing(principal: Ops) -> dict:
@@ -149,7 +163,9 @@ def quarantine_router(quarantine: Quarantine, gateway: Gateway) -> APIRouter:
     async def delete(quarantine_id: str, principal: Ops) -> None:
         """Dealt with: delete it before its retention ends."""
         deleted = await quarantine.delete(quarantine_id)
-        await audit.record(principal, "quarantine.delete", f"quarantine:{quarantine_id}", "ok" if deleted else "missing")
+        await audit.record(
+            principal, "quarantine.delete", f"quarantine:{quarantine_id}", "ok" if deleted else "missing"
+        )
         if not deleted:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message")
 

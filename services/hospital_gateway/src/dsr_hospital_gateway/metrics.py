@@ -14,9 +14,14 @@ MESSAGES = Counter(
     registry=REGISTRY,
 )
 REFUSALS = Counter(
-    "dsr_gateway_refusals", "Messages refused or not read, by reason code (never the content)", ["channel", "reason"],
+    "dsr_gateway_refusals",
+    "Messages refused or not read, by reason code (never the content)",
+    ["channel", "reason"],
     registry=REGISTRY,
 )
 ROUND_TRIP_SECONDS = Histogram(
-    "dsr_gateway_seconds", "From a message read to its answer (ACK or HTTP response)", ["channel"], registry=REGISTRY,
+    "dsr_gateway_seconds",
+    "From a message read to its answer (ACK or HTTP response)",
+    ["channel"],
+    registry=REGISTRY,
 )

@@ -12,8 +12,15 @@ from datetime import datetime, timezone
 
 from hl7.mllp import open_hl7_connection
 
-STRUCTURES = {"A01": "ADT_A01", "A02": "ADT_A02", "A03": "ADT_A03", "A08": "ADT_A01", "A11": "ADT_A09", "A13": "ADT_A01",
-              "A40": "ADT_A39"}
+STRUCTURES = {
+    "A01": "ADT_A01",
+    "A02": "ADT_A02",
+    "A03": "ADT_A03",
+    "A08": "ADT_A01",
+    "A11": "ADT_A09",
+    "A13": "ADT_A01",
+    "A40": "ADT_A39",
+}
 
 
 def hl7_time(moment: datetime) -> str:

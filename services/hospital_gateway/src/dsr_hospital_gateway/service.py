@@ -56,7 +56,9 @@ class Outcome:
 
 
 class Gateway:
-    def __init__(self, runtime: Runtime, settings: GatewaySettings, control_ids: ControlIds, quarantine: Quarantine) -> None:
+    def __init__(
+        self, runtime: Runtime, settings: GatewaySettings, control_ids: ControlIds, quarantine: Quarantine
+    ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.control_ids = control_ids
@@ -79,13 +81,20 @@ class Gateway:
             hl7v2.check_header(header, self.settings.mllp_processing_ids)
             outcome = await self._take_hl7(received)
             answer = hl7v2.ack(header, "AA", outcome.text, at=self.runtime.clock.now())
-            self._count("mllp", header.trigger, outcome.outcome, started, control_id=header.control_id,
-                        events=list(outcome.event_types))
+            self._count(
+                "mllp",
+                header.trigger,
+                outcome.outcome,
+                started,
+                control_id=header.control_id,
+                events=list(outcome.event_types),
+            )
         except hl7v2.Unparseable as exc:
             kept = await self._quarantine(block, exc.code, peer)
             refusal = Refused("AR", exc.code, UNPARSEABLE)
-            answer = hl7v2.ack(None, "AR", UNPARSEABLE, at=self.runtime.clock.now(), control_id=exc.control_id,
-                               refusal=refusal)
+            answer = hl7v2.ack(
+                None, "AR", UNPARSEABLE, at=self.runtime.clock.now(), control_id=exc.control_id, refusal=refusal
+            )
             self._count("mllp", "?", "unparseable", started, reason=exc.code, quarantine_id=kept, size=len(block))
         except Refused as refusal:
             answer = self._refuse(header, refusal, started)
@@ -96,8 +105,15 @@ class Gateway:
 
     def _refuse(self, header: hl7v2.Header | None, refusal: Refused, started: float) -> bytes:
         outcome = "failed" if refusal is TRY_AGAIN else "refused"
-        self._count("mllp", header.trigger if header else "?", outcome, started, reason=refusal.code,
-                    control_id=header.control_id if header else None, ack=refusal.ack)
+        self._count(
+            "mllp",
+            header.trigger if header else "?",
+            outcome,
+            started,
+            reason=refusal.code,
+            control_id=header.control_id if header else None,
+            ack=refusal.ack,
+        )
         return hl7v2.ack(header, refusal.ack, refusal.reason, at=self.runtime.clock.now(), refusal=refusal)
 
     async def _take_hl7(self, received: hl7v2.Received) -> Outcome:
@@ -114,11 +130,17 @@ class Gateway:
         if events:  # a stay that counts: validated in full before anything is taken from it
             await asyncio.get_running_loop().run_in_executor(self._validator, hl7v2.validate, str(received.message))
         basis = uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:hl7:{key}")
-        outgoing = [self._outgoing(e, derived_event_id(basis, f"{e.EVENT_TYPE}:{i}"), str(basis)) for i, e in enumerate(events)]
+        outgoing = [
+            self._outgoing(e, derived_event_id(basis, f"{e.EVENT_TYPE}:{i}"), str(basis)) for i, e in enumerate(events)
+        ]
         outcome = await self._publish(outgoing)
         try:
             await self.control_ids.remember(
-                key, self.runtime.clock.now(), outcome.outcome, outcome.text, [str(o.envelope.event_id) for o in outgoing]
+                key,
+                self.runtime.clock.now(),
+                outcome.outcome,
+                outcome.text,
+                [str(o.envelope.event_id) for o in outgoing],
             )
         except Exception as exc:  # noqa: BLE001 - published already: a repeat would be the same events
             log.warning("control id not remembered", error=type(exc).__name__, control_id=header.control_id)
@@ -175,12 +197,17 @@ class Gateway:
         if "reason" in fields:
             REFUSALS.labels(channel, fields["reason"]).inc()
         level = log.info if outcome in ("published", "not_in_scope", "duplicate") else log.warning
-        level("hospital message", channel=channel, message_type=message_type, outcome=outcome,
-              duration_ms=round(duration * 1000, 1), **{k: v for k, v in fields.items() if v is not None})
+        level(
+            "hospital message",
+            channel=channel,
+            message_type=message_type,
+            outcome=outcome,
+            duration_ms=round(duration * 1000, 1),
+            **{k: v for k, v in fields.items() if v is not None},
+        )
 
     async def expire(self) -> None:
         now = self.runtime.clock.now()
         kept, remembered = await self.quarantine.expire(now), await self.control_ids.expire(now)
         if kept or remembered:
             log.info("retention", quarantine_deleted=kept, control_ids_forgotten=remembered)
-

@@ -21,7 +21,9 @@ Admin = Annotated[Principal, Depends(require_roles(Role.DSR_ADMIN))]
 
 
 def _oauth_error(code: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=code, headers={**NO_STORE, **(headers or {})})
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=code, headers={**NO_STORE, **(headers or {})}
+    )
 
 
 def issuer_router(identity: Identity, clients: Clients) -> APIRouter:
@@ -46,8 +48,11 @@ def issuer_router(identity: Identity, clients: Clients) -> APIRouter:
 
     @router.post(
         "/token",
-        responses={400: {"description": "invalid_request, invalid_grant or unsupported_grant_type"},
-                   401: {"description": "invalid_client"}, 503: {"description": "a provider's keys cannot be fetched"}},
+        responses={
+            400: {"description": "invalid_request, invalid_grant or unsupported_grant_type"},
+            401: {"description": "invalid_client"},
+            503: {"description": "a provider's keys cannot be fetched"},
+        },
     )
     async def token(request: Request) -> JSONResponse:
         """`grant_type` token-exchange (`subject_token`: an ID token from the area's
@@ -57,7 +62,9 @@ def issuer_router(identity: Identity, clients: Clients) -> APIRouter:
         if grant_type == TOKEN_EXCHANGE:
             subject_token, token_type = form.get("subject_token"), form.get("subject_token_type")
             if not isinstance(subject_token, str) or token_type != ID_TOKEN_TYPE:
-                return _oauth_error(400, "invalid_request", f"subject_token and subject_token_type={ID_TOKEN_TYPE} are required")
+                return _oauth_error(
+                    400, "invalid_request", f"subject_token and subject_token_type={ID_TOKEN_TYPE} are required"
+                )
             try:
                 issued = await identity.exchange(subject_token)
             except InvalidToken as exc:
@@ -71,7 +78,9 @@ def issuer_router(identity: Identity, clients: Clients) -> APIRouter:
                 return _oauth_error(401, "invalid_client", str(exc), {"WWW-Authenticate": 'Basic realm="dsr"'})
             issued = identity.for_client(client)
         else:
-            return _oauth_error(400, "unsupported_grant_type", f"grant_type must be {TOKEN_EXCHANGE} or client_credentials")
+            return _oauth_error(
+                400, "unsupported_grant_type", f"grant_type must be {TOKEN_EXCHANGE} or client_credentials"
+            )
         return JSONResponse(issued.body(), headers=NO_STORE)
 
     return router
@@ -88,8 +97,9 @@ def directory_router(identity: Identity) -> APIRouter:
         return user.view()
 
     @router.get("/users")
-    async def users(_: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    async def users(
+        _: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> dict:
         """Everyone who has signed in, oldest first, with the roles they hold."""
         page, total = await identity.users(limit=limit, offset=offset)
         return {"users": [user.view() for user in page], "total": total, "limit": limit, "offset": offset}
@@ -108,7 +118,10 @@ def directory_router(identity: Identity) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
         return user.view()
 
-    @router.put("/users/{user_id}/roles/{role}", responses={**missing, 422: {"description": "Not a role this user may be given"}})
+    @router.put(
+        "/users/{user_id}/roles/{role}",
+        responses={**missing, 422: {"description": "Not a role this user may be given"}},
+    )
     async def grant(user_id: str, role: Role, admin: Admin) -> Any:
         """Give the user a role (no change if held); audited."""
         return await change(identity.grant, admin, user_id, role)

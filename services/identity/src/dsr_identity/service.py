@@ -41,8 +41,11 @@ class IssuedToken:
 
     def body(self) -> dict[str, Any]:
         return {
-            "access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "roles": self.roles,
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "roles": self.roles,
         }
 
 
@@ -51,8 +54,9 @@ class Refused(Exception):
 
 
 class Identity:
-    def __init__(self, runtime: Runtime, settings: IdentitySettings, keys: KeyRing, providers: Providers,
-                 directory: Directory) -> None:
+    def __init__(
+        self, runtime: Runtime, settings: IdentitySettings, keys: KeyRing, providers: Providers, directory: Directory
+    ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.keys = keys
@@ -60,11 +64,19 @@ class Identity:
         self.directory = directory
         self._bootstrap = {(a.issuer, a.subject) for a in settings.identity_bootstrap_admins}
 
-    def _issue(self, subject: str, roles: frozenset[Role], *, email: str | None = None, org: str | None = None) -> IssuedToken:
+    def _issue(
+        self, subject: str, roles: frozenset[Role], *, email: str | None = None, org: str | None = None
+    ) -> IssuedToken:
         lifetime = timedelta(seconds=self.settings.identity_token_seconds)
         claims = access_claims(
-            issuer=self.settings.auth_issuer, audience=self.settings.auth_audience, subject=subject, roles=roles,
-            now=self.runtime.clock.now(), lifetime=lifetime, email=email, org=org,
+            issuer=self.settings.auth_issuer,
+            audience=self.settings.auth_audience,
+            subject=subject,
+            roles=roles,
+            now=self.runtime.clock.now(),
+            lifetime=lifetime,
+            email=email,
+            org=org,
         )
         return IssuedToken(self.keys.sign(claims), int(lifetime.total_seconds()), sorted(r.value for r in roles))
 
@@ -93,8 +105,13 @@ class Identity:
         """Development mode: the configured people, with at least their roles."""
         for seed in self.settings.identity_seed_users:
             user, _ = await self.directory.signed_in(
-                issuer=seed.issuer, subject=seed.subject, email=seed.email, org=seed.org, at=self.runtime.clock.now(),
-                initial_roles=frozenset(), signing_in=False,
+                issuer=seed.issuer,
+                subject=seed.subject,
+                email=seed.email,
+                org=seed.org,
+                at=self.runtime.clock.now(),
+                initial_roles=frozenset(),
+                signing_in=False,
             )
             await self._change(SEED, user.user_id, add=frozenset(seed.roles) - user.roles)
 
@@ -113,8 +130,14 @@ class Identity:
     async def revoke(self, admin: Principal, user_id: str, role: Role) -> User | None:
         return await self._change(admin, user_id, remove=frozenset({role}))
 
-    async def _change(self, actor: Principal, user_id: str, *, add: frozenset[Role] = frozenset(),
-                      remove: frozenset[Role] = frozenset()) -> User | None:
+    async def _change(
+        self,
+        actor: Principal,
+        user_id: str,
+        *,
+        add: frozenset[Role] = frozenset(),
+        remove: frozenset[Role] = frozenset(),
+    ) -> User | None:
         """Adds then removes roles in one transaction with their audit entries;
         None for an unknown user, Refused where a rule forbids it. Granting what
         is held, or removing what is not, changes nothing and is not audited."""
@@ -134,7 +157,9 @@ class Identity:
             for role in sorted(remove & roles):
                 roles.discard(role)
                 await self.runtime.audit.record(actor, f"directory.revoke.{role}", user_id, session=session)
-            changed[0] = await self.directory.set_roles(user_id, frozenset(roles), session) if roles != set(user.roles) else user
+            changed[0] = (
+                await self.directory.set_roles(user_id, frozenset(roles), session) if roles != set(user.roles) else user
+            )
             return []
 
         await self.runtime.uow.in_transaction(work)

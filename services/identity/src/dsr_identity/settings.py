@@ -101,13 +101,17 @@ class IdentitySettings(ServiceSettings):
         if self.development_mode:
             return problems
         if not (self.identity_signing_key or self.identity_signing_key_file):
-            problems.append("DSR_IDENTITY_SIGNING_KEY (or DSR_IDENTITY_SIGNING_KEY_FILE) is not set: the private key "
-                            "that signs access tokens")
+            problems.append(
+                "DSR_IDENTITY_SIGNING_KEY (or DSR_IDENTITY_SIGNING_KEY_FILE) is not set: the private key "
+                "that signs access tokens"
+            )
         if not self.identity_providers:
             problems.append("DSR_IDENTITY_PROVIDERS is not set: the identity providers staff sign in with")
         if self.identity_seed_users:
-            problems.append("DSR_IDENTITY_SEED_USERS is for local stacks only (development mode): roles are given "
-                            "through the directory API")
+            problems.append(
+                "DSR_IDENTITY_SEED_USERS is for local stacks only (development mode): roles are given "
+                "through the directory API"
+            )
         development = hashlib.sha256(DEVELOPMENT_OPS_SECRET.encode()).hexdigest()
         for client in self.identity_clients:
             if (client.secret_sha256 or "").lower() == development:

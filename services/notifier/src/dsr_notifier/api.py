@@ -37,7 +37,9 @@ def notification_router(runtime: Runtime, service: NotifierService, contacts: Co
     @router.get("/notifications", responses=documented(404))
     async def list_notifications(
         principal: Annotated[Principal, Depends(require_roles(*LIST_WHOLE, Role.REFERRER))],
-        register_id: Annotated[Id | None, Query(description="Only about this person (a referrer: 404 unless theirs).")] = None,
+        register_id: Annotated[
+            Id | None, Query(description="Only about this person (a referrer: 404 unless theirs).")
+        ] = None,
         source_event_id: Id | None = None,
         recipient: Id | None = None,
         state: State | None = None,
@@ -53,8 +55,10 @@ def notification_router(runtime: Runtime, service: NotifierService, contacts: Co
         filters = {
             k: v
             for k, v in (
-                ("register_id", scope), ("source_event_id", source_event_id),
-                ("recipient", recipient.lower() if recipient else None), ("state", state),
+                ("register_id", scope),
+                ("source_event_id", source_event_id),
+                ("recipient", recipient.lower() if recipient else None),
+                ("state", state),
             )
             if v
         }

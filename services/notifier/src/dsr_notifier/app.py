@@ -45,7 +45,9 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
 
     async def digest_sweeper(_: Runtime) -> None:
         await every(
-            runtime.clock, settings.sweep_every_seconds, service.make_digests,
+            runtime.clock,
+            settings.sweep_every_seconds,
+            service.make_digests,
             "tracking meeting digests",
         )
 

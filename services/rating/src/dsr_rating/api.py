@@ -54,14 +54,16 @@ def register_router(service: RatingService) -> APIRouter:
         needs_completion: bool | None = None,
         in_hospital: bool | None = None,
         register_id: Annotated[
-            list[RegisterId] | None, Query(max_length=listing.MAX_IDS, description="Only these people (repeat the parameter).")
+            list[RegisterId] | None,
+            Query(max_length=listing.MAX_IDS, description="Only these people (repeat the parameter)."),
         ] = None,
         limit: Annotated[
             int, Query(ge=0, le=listing.MAX_LIMIT, description="People on this page; 0 for the counts alone.")
         ] = listing.DEFAULT_LIMIT,
         page: Annotated[int, Query(ge=1, le=100_000, description="Which page of `limit` people (from 1).")] = 1,
         after: Annotated[
-            RegisterId | None, Query(description="Only people after this register identifier: `next_after` of the page before.")
+            RegisterId | None,
+            Query(description="Only people after this register identifier: `next_after` of the page before."),
         ] = None,
     ) -> dict:
         """The list the tracking meeting works from (R-OB-14): people by rating
@@ -69,8 +71,12 @@ def register_router(service: RatingService) -> APIRouter:
         counts of everyone the filters keep. `needs_completion=true`: the people
         referred automatically whose record the DSR team should complete."""
         filters = listing.Filters(
-            status=status_, rating=rating.value if rating else None, cohort=cohort.value if cohort else None,
-            needs_completion=needs_completion, in_hospital=in_hospital, register_ids=tuple(register_id or ()),
+            status=status_,
+            rating=rating.value if rating else None,
+            cohort=cohort.value if cohort else None,
+            needs_completion=needs_completion,
+            in_hospital=in_hospital,
+            register_ids=tuple(register_id or ()),
         )
         found = await service.list_register(principal, filters, after=after, page=page, limit=limit)
         return {
@@ -100,10 +106,17 @@ def register_router(service: RatingService) -> APIRouter:
     ):
         """R-RAG-2: a new rating with its rationale, by whom, and whether it was
         discussed and agreed with the person or their family."""
-        changed = await _answer(service.change_rating(
-            register_id, principal, if_match=if_match, correlation_id=request.state.correlation_id,
-            rating=body.rating, rationale=body.rationale, agreed_with_person=body.agreed_with_person,
-        ))
+        changed = await _answer(
+            service.change_rating(
+                register_id,
+                principal,
+                if_match=if_match,
+                correlation_id=request.state.correlation_id,
+                rating=body.rating,
+                rationale=body.rationale,
+                agreed_with_person=body.agreed_with_person,
+            )
+        )
         if not isinstance(changed, Changed):
             return changed
         return {"register_id": register_id, "rating": body.rating, "version": changed.version}
@@ -117,9 +130,11 @@ def register_router(service: RatingService) -> APIRouter:
         if_match: Annotated[str | None, Header()] = None,
     ):
         """A case-holder update (seed 000); it resets the update clocks (R-OB-11, R-OB-12)."""
-        changed = await _answer(service.add_update(
-            register_id, principal, if_match=if_match, correlation_id=request.state.correlation_id, text=body.text
-        ))
+        changed = await _answer(
+            service.add_update(
+                register_id, principal, if_match=if_match, correlation_id=request.state.correlation_id, text=body.text
+            )
+        )
         if not isinstance(changed, Changed):
             return changed
         return {"register_id": register_id, "update_id": str(changed.update_id), "version": changed.version}
@@ -133,15 +148,23 @@ def register_router(service: RatingService) -> APIRouter:
         if_match: Annotated[str | None, Header()] = None,
     ):
         """The professionals around the person and their work contacts, kept up to date (seed 000)."""
-        changed = await _answer(service.set_professionals(
-            register_id, principal, if_match=if_match, correlation_id=request.state.correlation_id,
-            professionals=body.professionals,
-        ))
+        changed = await _answer(
+            service.set_professionals(
+                register_id,
+                principal,
+                if_match=if_match,
+                correlation_id=request.state.correlation_id,
+                professionals=body.professionals,
+            )
+        )
         if not isinstance(changed, Changed):
             return changed
         return {"register_id": register_id, "version": changed.version}
 
-    @router.post("/register/{register_id}/removal", responses={202: {"description": "Asked: the DSR team decides"}, **documented(404, 409, 422)})
+    @router.post(
+        "/register/{register_id}/removal",
+        responses={202: {"description": "Asked: the DSR team decides"}, **documented(404, 409, 422)},
+    )
     async def removal(
         register_id: str,
         body: RemovalBody,
@@ -152,10 +175,16 @@ def register_router(service: RatingService) -> APIRouter:
     ):
         """R-RAG-6: the DSR team removes; a referrer asks, with the update that
         records the conversation or best-interest meeting, and the DSR team is alerted."""
-        changed = await _answer(service.remove(
-            register_id, principal, if_match=if_match, correlation_id=request.state.correlation_id,
-            reason=body.reason, best_interest_meeting=body.best_interest_meeting,
-        ))
+        changed = await _answer(
+            service.remove(
+                register_id,
+                principal,
+                if_match=if_match,
+                correlation_id=request.state.correlation_id,
+                reason=body.reason,
+                best_interest_meeting=body.best_interest_meeting,
+            )
+        )
         if not isinstance(changed, Changed):
             return changed
         if changed.outcome == "removal_requested":

@@ -24,7 +24,12 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     runtime = Runtime.build(settings, clock)
     people = PeopleStore(runtime.db)
     service = RatingService(
-        runtime.uow, people, runtime.audit, runtime.clock, settings.area, runtime.outgoing,
+        runtime.uow,
+        people,
+        runtime.audit,
+        runtime.clock,
+        settings.area,
+        runtime.outgoing,
         settings.nhs_hash_key.get_secret_value(),
     )
     hospital = hospital_handlers(service)

@@ -29,9 +29,13 @@ def person_view(record: PersonRecord, standing: Standing) -> dict[str, Any]:
         "removal_requested": pending.model_dump(mode="json") if pending else None,
         "history": [entry.model_dump(mode="json") for entry in standing.history],
         "updates": [update.model_dump(mode="json") for update in record.updates],
-        "professionals": [p.model_dump(mode="json") for p in record.professionals.professionals] if record.professionals else [],
+        "professionals": [p.model_dump(mode="json") for p in record.professionals.professionals]
+        if record.professionals
+        else [],
         "hospital_events": [
-            fact.model_dump(mode="json", include={"kind", "at", "hospital_ods_code", "hospital", "destination", "id", "cancels"})
+            fact.model_dump(
+                mode="json", include={"kind", "at", "hospital_ods_code", "hospital", "destination", "id", "cancels"}
+            )
             for fact in record.facts
             if fact.kind in HOSPITAL_KINDS
         ],

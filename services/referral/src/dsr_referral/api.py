@@ -38,7 +38,8 @@ class ReferralAnswer(BaseModel):
 
 class ReferralRefused(BaseModel):
     referral_id: str | None = Field(
-        default=None, description="The rejected referral's record; absent when the body did not match the schema (nothing kept)"
+        default=None,
+        description="The rejected referral's record; absent when the body did not match the schema (nothing kept)",
     )
     outcome: Literal["rejected"]
     reasons: list[RejectionReason]
@@ -69,7 +70,10 @@ def referral_router(intake: Intake, audit: AuditLog) -> APIRouter:
             refused = ReferralRefused(referral_id=answer.referral_id, outcome="rejected", reasons=answer.reasons)
             return JSONResponse(refused.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
         body = ReferralAnswer(
-            referral_id=answer.referral_id, outcome=answer.outcome, register_id=answer.shown_register_id, reasons=answer.reasons
+            referral_id=answer.referral_id,
+            outcome=answer.outcome,
+            register_id=answer.shown_register_id,
+            reasons=answer.reasons,
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 

@@ -57,23 +57,37 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
     @router.get("/obligations", responses=documented(404))
     async def list_obligations(
         principal: Annotated[Principal, Depends(require_roles(*LIST_READERS))],
-        register_id: Annotated[Id | None, Query(description="Only this person's (a referrer: 404 unless theirs).")] = None,
+        register_id: Annotated[
+            Id | None, Query(description="Only this person's (a referrer: 404 unless theirs).")
+        ] = None,
         people: Annotated[
             list[Id] | None,
-            Query(max_length=MAX_PEOPLE, description="Only these people's (repeat it; a referrer: those of theirs among them)."),
+            Query(
+                max_length=MAX_PEOPLE,
+                description="Only these people's (repeat it; a referrer: those of theirs among them).",
+            ),
         ] = None,
         kind: Id | None = None,
         state: State | None = None,
         rule: Id | None = None,
         due_before: Annotated[
-            IsoInstant | None, Query(description="Only those due before this instant (with `state`: through its index).")
+            IsoInstant | None,
+            Query(description="Only those due before this instant (with `state`: through its index)."),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LISTED, description="At most this many, soonest due first.")] = MAX_LISTED,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LISTED, description="At most this many, soonest due first.")
+        ] = MAX_LISTED,
     ) -> dict:
         """The DSR team and ops see everyone's obligations; a referrer, those
         of the people they referred or are named on as a professional."""
         return await scheduler.list_obligations(
-            principal, register_id=register_id, people=people, kind=kind, state=state, rule=rule, due_before=due_before,
+            principal,
+            register_id=register_id,
+            people=people,
+            kind=kind,
+            state=state,
+            rule=rule,
+            due_before=due_before,
             limit=limit,
         )
 
@@ -90,8 +104,13 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
         """The DSR team, or a referrer of the person's (referred them, or named
         on them as a professional); anyone else gets the 404 of a missing id."""
         result = await scheduler.complete(
-            obligation_id, principal, request.state.correlation_id, completed_at=body.completed_at, outcome=body.outcome,
-            rating_review=body.rating_review, laep=body.laep,
+            obligation_id,
+            principal,
+            request.state.correlation_id,
+            completed_at=body.completed_at,
+            outcome=body.outcome,
+            rating_review=body.rating_review,
+            laep=body.laep,
             recommendations=[Recommendation(a.description, a.owner, a.due_on) for a in body.actions],
         )
         if result.outcome == "rejected":
@@ -99,7 +118,9 @@ def obligation_router(scheduler: Scheduler) -> APIRouter:
         if result.outcome == "conflict":
             raise HTTPException(status.HTTP_409_CONFLICT, f"the obligation is already {result.state}")
         if result.outcome == "exception_recorded":
-            return JSONResponse({"outcome": "exception_recorded", "obligation_id": obligation_id, "state": result.state}, 202)
+            return JSONResponse(
+                {"outcome": "exception_recorded", "obligation_id": obligation_id, "state": result.state}, 202
+            )
         return {"obligation_id": obligation_id, "state": "done", "scheduled": result.scheduled}
 
     @router.get("/tracking-meeting", responses=documented())

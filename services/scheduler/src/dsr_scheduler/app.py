@@ -25,8 +25,13 @@ def build_app(settings: ServiceSettings | None = None, clock: Clock | None = Non
     store = ObligationStore(runtime.db)
     contacts = ContactsProjection(runtime.db)
     scheduler = Scheduler(
-        area=settings.area, clock=runtime.clock, uow=runtime.uow, obligations=store, contacts=contacts,
-        audit=runtime.audit, outgoing=runtime.outgoing,
+        area=settings.area,
+        clock=runtime.clock,
+        uow=runtime.uow,
+        obligations=store,
+        contacts=contacts,
+        audit=runtime.audit,
+        outgoing=runtime.outgoing,
     )
     subscribe(
         runtime.broker,

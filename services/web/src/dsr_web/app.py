@@ -35,25 +35,32 @@ STATIC = Path(__file__).parent / "static"
 def content_security_policy(settings: WebSettings) -> str:
     """No inline script or style anywhere; forms post here, or (sign-out) to the provider."""
     provider = urlsplit(settings.oidc_issuer)
-    return "; ".join([
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "font-src 'self' https://assets.nhs.uk",
-        "connect-src 'self'",
-        "manifest-src 'self'",
-        f"form-action 'self' {provider.scheme}://{provider.netloc}",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "font-src 'self' https://assets.nhs.uk",
+            "connect-src 'self'",
+            "manifest-src 'self'",
+            f"form-action 'self' {provider.scheme}://{provider.netloc}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+    )
 
 
 def build_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     backend = Backend(
-        {"referral": settings.referral_url, "rating": settings.rating_url, "scheduler": settings.scheduler_url,
-         "notifier": settings.notifier_url, "identity": settings.identity_url},
+        {
+            "referral": settings.referral_url,
+            "rating": settings.rating_url,
+            "scheduler": settings.scheduler_url,
+            "notifier": settings.notifier_url,
+            "identity": settings.identity_url,
+        },
         settings.backend_timeout_seconds,
     )
     oauth = identity_provider(settings)
@@ -118,10 +125,16 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             PAGES.labels(getattr(route, "path", "(none)"), str(response.status_code)).inc()
             PAGE_SECONDS.labels(getattr(route, "path", "(none)")).observe(elapsed)
             # The route's template and the register id only: never a query string or form field.
-            log.info("request handled", method=request.method, route=getattr(route, "path", "(none)"),
-                     register_id=request.scope.get("path_params", {}).get("register_id"), status=response.status_code,
-                     outcome="ok" if response.status_code < 400 else "refused",
-                     duration_ms=round(elapsed * 1000, 1), correlation_id=correlation_id)
+            log.info(
+                "request handled",
+                method=request.method,
+                route=getattr(route, "path", "(none)"),
+                register_id=request.scope.get("path_params", {}).get("register_id"),
+                status=response.status_code,
+                outcome="ok" if response.status_code < 400 else "refused",
+                duration_ms=round(elapsed * 1000, 1),
+                correlation_id=correlation_id,
+            )
         return response
 
     app.add_middleware(
@@ -168,13 +181,21 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(PageRefused)
     @app.exception_handler(Forbidden)
     async def refused(request: Request, exc: Exception) -> Response:
-        return problem(request, 403, "You do not have access to this page",
-                       "Your role on the register does not include this page. If you need it, ask the DSR team.")
+        return problem(
+            request,
+            403,
+            "You do not have access to this page",
+            "Your role on the register does not include this page. If you need it, ask the DSR team.",
+        )
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return problem(request, 404, "Page not found",
-                       "If you typed the web address, check it is correct. You can only see people you referred or work with.")
+        return problem(
+            request,
+            404,
+            "Page not found",
+            "If you typed the web address, check it is correct. You can only see people you referred or work with.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -186,17 +207,29 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> Response:
-        return problem(request, 409, "The record changed while you were working on it",
-                       "Someone else changed this record. Go back to the record, check it, and make your change again.")
+        return problem(
+            request,
+            409,
+            "The record changed while you were working on it",
+            "Someone else changed this record. Go back to the record, check it, and make your change again.",
+        )
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
-        return problem(request, 403, "Your form could not be sent",
-                       "The page was open too long or came from somewhere else. Go back, reload the page and try again.")
+        return problem(
+            request,
+            403,
+            "Your form could not be sent",
+            "The page was open too long or came from somewhere else. Go back, reload the page and try again.",
+        )
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> Response:
         log.warning("service unavailable", error=str(exc))
         UNAVAILABLE.inc()
-        return problem(request, 503, "Sorry, there is a problem with the service",
-                       "Part of the register is not answering. Try again in a few minutes.")
+        return problem(
+            request,
+            503,
+            "Sorry, there is a problem with the service",
+            "Part of the register is not answering. Try again in a few minutes.",
+        )

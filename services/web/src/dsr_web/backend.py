@@ -99,8 +99,16 @@ class Backend:
         return UserBackend(self, token, correlation_id)
 
     async def call(
-        self, service: Service, method: str, path: str, *, token: str | None = None, correlation_id: str | None = None,
-        params: dict[str, Any] | None = None, json: Any = None, data: dict[str, str] | None = None,
+        self,
+        service: Service,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        correlation_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})
@@ -123,8 +131,10 @@ class Backend:
             body = _json(response)
             reasons = body.get("reasons") if isinstance(body, dict) else None
             if reasons is None and isinstance(body, dict) and isinstance(body.get("detail"), list):
-                reasons = [{"code": "schema", "message": str(d.get("msg")), "field": ".".join(map(str, d.get("loc", [])[1:]))}
-                           for d in body["detail"]]
+                reasons = [
+                    {"code": "schema", "message": str(d.get("msg")), "field": ".".join(map(str, d.get("loc", [])[1:]))}
+                    for d in body["detail"]
+                ]
             raise Rejected(reasons=reasons or [{"code": "rejected", "message": "The service did not accept this."}])
         if response.status_code in _ERRORS:
             raise _ERRORS[response.status_code](f"{service}: {response.status_code}", _json(response))
@@ -170,7 +180,9 @@ class UserBackend:
 
     # referral service
     async def submit_referral(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return await self._json("referral", "POST", "/referrals", json=body, headers={"Idempotency-Key": idempotency_key})
+        return await self._json(
+            "referral", "POST", "/referrals", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
 
     async def demographics(self, register_id: str) -> dict[str, Any]:
         return await self._json("referral", "GET", f"/people/{register_id}")
@@ -201,8 +213,12 @@ class UserBackend:
     async def add_update(self, register_id: str, text: str, version: int | None) -> dict[str, Any]:
         return await self._change("POST", f"/register/{register_id}/updates", {"text": text}, version)
 
-    async def set_professionals(self, register_id: str, professionals: list[dict], version: int | None) -> dict[str, Any]:
-        return await self._change("PUT", f"/register/{register_id}/professionals", {"professionals": professionals}, version)
+    async def set_professionals(
+        self, register_id: str, professionals: list[dict], version: int | None
+    ) -> dict[str, Any]:
+        return await self._change(
+            "PUT", f"/register/{register_id}/professionals", {"professionals": professionals}, version
+        )
 
     async def removal(self, register_id: str, body: dict[str, Any], version: int | None) -> dict[str, Any]:
         return await self._change("POST", f"/register/{register_id}/removal", body, version)

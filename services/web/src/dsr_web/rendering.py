@@ -37,8 +37,10 @@ def long_table(params: dict[str, Any]) -> Markup:
     work queue's lists."""
     attributes = "".join(f' {escape(k)}="{escape(v)}"' for k, v in (params.get("attributes") or {}).items())
     caption_classes = f" {escape(params['captionClasses'])}" if params.get("captionClasses") else ""
-    head = "".join(f'<th class="nhsuk-table__header" scope="col" role="columnheader">{escape(h["text"])}</th>'
-                   for h in params["head"])
+    head = "".join(
+        f'<th class="nhsuk-table__header" scope="col" role="columnheader">{escape(h["text"])}</th>'
+        for h in params["head"]
+    )
     rows = []
     for row in params["rows"]:
         cells = []
@@ -71,9 +73,17 @@ def environment(zone: str, area_name: str) -> Environment:
     env.filters["who"] = wording.who
     env.filters["yes_no"] = wording.yes_no
     env.globals.update(
-        RATINGS=wording.RATINGS, RATING_TAGS=wording.RATING_TAGS, COHORTS=wording.COHORTS, AGE_BANDS=wording.AGE_BANDS,
-        STATES=wording.STATES, STATE_TAGS=wording.STATE_TAGS, RESPONSIBLE=wording.RESPONSIBLE, CAUSES=wording.CAUSES,
-        area_name=area_name, header_with_csrf=header_with_csrf, long_table=long_table,
+        RATINGS=wording.RATINGS,
+        RATING_TAGS=wording.RATING_TAGS,
+        COHORTS=wording.COHORTS,
+        AGE_BANDS=wording.AGE_BANDS,
+        STATES=wording.STATES,
+        STATE_TAGS=wording.STATE_TAGS,
+        RESPONSIBLE=wording.RESPONSIBLE,
+        CAUSES=wording.CAUSES,
+        area_name=area_name,
+        header_with_csrf=header_with_csrf,
+        long_table=long_table,
     )
     return env
 

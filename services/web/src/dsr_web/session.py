@@ -93,7 +93,10 @@ def timed_out(request: Request, idle_seconds: float, absolute_seconds: float, no
     if "user" not in request.session:
         return False
     now = now or time.time()
-    return now - request.session.get("seen", 0) > idle_seconds or now - request.session.get("started", 0) > absolute_seconds
+    return (
+        now - request.session.get("seen", 0) > idle_seconds
+        or now - request.session.get("started", 0) > absolute_seconds
+    )
 
 
 def touch(request: Request) -> None:

@@ -68,7 +68,9 @@ class WebSettings(BaseSettings):
         if len(session) < 32:
             raise ValueError("DSR_SESSION_SECRET is shorter than 32 characters")
         if self.oidc_client_secret and self.oidc_client_secret.get_secret_value().startswith("dev-only"):
-            raise ValueError("DSR_OIDC_CLIENT_SECRET is a development value: set the secret the identity provider issued")
+            raise ValueError(
+                "DSR_OIDC_CLIENT_SECRET is a development value: set the secret the identity provider issued"
+            )
         if not (self.oidc_client_secret or self.oidc_private_key or self.oidc_private_key_file):
             raise ValueError("set DSR_OIDC_CLIENT_SECRET, or DSR_OIDC_PRIVATE_KEY(_FILE) for private_key_jwt")
         return self

@@ -66,7 +66,9 @@ def _public_url(request: Request, settings: WebSettings, path: str) -> str:
 async def exchange(backend: Backend, id_token: str) -> dict:
     """The register access token for the holder of `id_token`."""
     response = await backend.call(
-        "identity", "POST", "/token",
+        "identity",
+        "POST",
+        "/token",
         data={"grant_type": TOKEN_EXCHANGE, "subject_token": id_token, "subject_token_type": ID_TOKEN_TYPE},
     )
     return response.json()
@@ -95,11 +97,20 @@ def signin_router(settings: WebSettings, oauth: OAuth, backend: Backend) -> APIR
         request.session["next"] = local_path(next)
         extra = {"acr_values": settings.oidc_acr_values} if settings.oidc_acr_values else {}
         try:
-            return await oauth.provider.authorize_redirect(request, _public_url(request, settings, "/signed-in"), **extra)
+            return await oauth.provider.authorize_redirect(
+                request, _public_url(request, settings, "/signed-in"), **extra
+            )
         except Exception as exc:  # noqa: BLE001 - the provider is down or misconfigured
             log.warning("identity provider unreachable", error=type(exc).__name__)
-            return render(request, "problem.jinja", {"title": "Sign-in is not available",
-                                                      "message": "The sign-in service is not answering. Try again in a few minutes."}, 503)
+            return render(
+                request,
+                "problem.jinja",
+                {
+                    "title": "Sign-in is not available",
+                    "message": "The sign-in service is not answering. Try again in a few minutes.",
+                },
+                503,
+            )
 
     @router.get("/signed-in")
     async def callback(request: Request) -> Response:
@@ -108,8 +119,12 @@ def signin_router(settings: WebSettings, oauth: OAuth, backend: Backend) -> APIR
             token = await oauth.provider.authorize_access_token(request)
         except OAuthError as exc:
             log.info("sign-in refused", outcome="refused", error=exc.error)
-            return render(request, "problem.jinja", {"title": "You could not be signed in",
-                                                      "message": "Sign-in did not complete. Start again."}, 400)
+            return render(
+                request,
+                "problem.jinja",
+                {"title": "You could not be signed in", "message": "Sign-in did not complete. Start again."},
+                400,
+            )
         id_token = token.get("id_token")
         claims = token.get("userinfo") or {}
         try:
@@ -118,8 +133,13 @@ def signin_router(settings: WebSettings, oauth: OAuth, backend: Backend) -> APIR
             log.warning("token exchange refused", outcome="refused", status=exc.status)
             message = "The register did not accept your sign-in. Try again, or contact the DSR team."
             return render(request, "problem.jinja", {"title": "You could not be signed in", "message": message}, 502)
-        session.start(request, id_token=id_token, access_token=answer["access_token"],
-                      expires_in=int(answer.get("expires_in", 300)), name=claims.get("name"))
+        session.start(
+            request,
+            id_token=id_token,
+            access_token=answer["access_token"],
+            expires_in=int(answer.get("expires_in", 300)),
+            name=claims.get("name"),
+        )
         log.info("signed in", outcome="ok")
         return RedirectResponse(local_path(next_path), status_code=303)
 
@@ -134,8 +154,13 @@ def signin_router(settings: WebSettings, oauth: OAuth, backend: Backend) -> APIR
             metadata = {}
         end_session = metadata.get("end_session_endpoint")
         if end_session and id_token:
-            query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": signed_out,
-                               "client_id": settings.oidc_client_id})
+            query = urlencode(
+                {
+                    "id_token_hint": id_token,
+                    "post_logout_redirect_uri": signed_out,
+                    "client_id": settings.oidc_client_id,
+                }
+            )
             return RedirectResponse(f"{end_session}?{query}", status_code=303)
         return RedirectResponse("/signed-out", status_code=303)
 

@@ -42,7 +42,9 @@ IDENTIFIER_PATTERN = r"^[\x21-\x7e]+$"
 
 def _not_a_number(value: Any) -> Any:
     """A bare number, or text that is only one, is a mistake for a date, not a timestamp."""
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (isinstance(value, str) and _NUMBER.match(value)):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.match(value)
+    ):
         raise ValueError("write a date as YYYY-MM-DD, a time as ISO 8601 with its offset")
     return value
 
@@ -53,10 +55,12 @@ IsoInstant = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 SPECIAL_USE_DOMAINS = ("test", "invalid", "local", "localhost", "onion", "arpa")
 WorkEmail = Annotated[
     EmailStr,
-    WithJsonSchema({
-        "type": "string",
-        "format": "email",
-        "maxLength": 254,
-        "pattern": rf"^[^@\s]+@([^@\s.]+\.)+(?!({'|'.join(SPECIAL_USE_DOMAINS)})$)[^@\s.]+$",
-    }),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": 254,
+            "pattern": rf"^[^@\s]+@([^@\s.]+\.)+(?!({'|'.join(SPECIAL_USE_DOMAINS)})$)[^@\s.]+$",
+        }
+    ),
 ]

@@ -36,25 +36,29 @@ _ALL = (
     # The identity service first: the others verify tokens with its keys.
     ServiceTopology("identity", 8005),
     ServiceTopology(
-        "referral", 8001,
+        "referral",
+        8001,
         reads=(Topic.REFERRALS_SUBMITTED, Topic.REFERRALS, Topic.DISCHARGES, Topic.RATINGS),
         writes=(Topic.REFERRALS_SUBMITTED, Topic.REFERRALS),
         register=True,
     ),
     ServiceTopology(
-        "rating", 8002,
+        "rating",
+        8002,
         reads=(Topic.REFERRALS, Topic.RATINGS, Topic.ADMISSIONS, Topic.DISCHARGES),
         writes=(Topic.RATINGS,),
         register=True,
     ),
     ServiceTopology(
-        "scheduler", 8003,
+        "scheduler",
+        8003,
         reads=(Topic.REFERRALS, Topic.RATINGS),
         writes=(Topic.OBLIGATIONS,),
         register=True,
     ),
     ServiceTopology(
-        "notifier", 8004,
+        "notifier",
+        8004,
         reads=(Topic.REFERRALS, Topic.RATINGS, Topic.OBLIGATIONS),
         writes=(Topic.NOTIFICATIONS,),
         register=True,

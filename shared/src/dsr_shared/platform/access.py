@@ -73,7 +73,9 @@ class PersonAccess:
     def sees_everyone(principal: Principal, everyone: Iterable[Role] = WHOLE_REGISTER) -> bool:
         return principal.has(*everyone)
 
-    def may_act(self, principal: Principal, contacts: Contacts | None, everyone: Iterable[Role] = WHOLE_REGISTER) -> bool:
+    def may_act(
+        self, principal: Principal, contacts: Contacts | None, everyone: Iterable[Role] = WHOLE_REGISTER
+    ) -> bool:
         """`contacts` None: there is no such record."""
         return contacts is not None and (self.sees_everyone(principal, everyone) or contacts.include(principal))
 

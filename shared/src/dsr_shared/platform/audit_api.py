@@ -47,15 +47,20 @@ def audit_router(audit: AuditLog) -> APIRouter:
     async def read_audit(
         principal: Annotated[Principal, Depends(require_roles(*READERS))],
         register_id: Annotated[
-            Id | None, Query(description="Only entries about this person (or this referral, obligation or notification id).")
+            Id | None,
+            Query(description="Only entries about this person (or this referral, obligation or notification id)."),
         ] = None,
         actor: Annotated[Id | None, Query(description="Only entries of this user (the token's subject).")] = None,
         since: Annotated[IsoInstant | None, Query(description="Only entries at or after this time.")] = None,
-        after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="The `next` of the page before.")] = None,
+        after: Annotated[
+            str | None, Query(pattern=CURSOR_PATTERN, description="The `next` of the page before.")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         """This service's audit entries, oldest first, a page at a time."""
-        entries, next_page = await audit.read(subject_id=register_id, actor=actor, since=since, after=after, limit=limit)
+        entries, next_page = await audit.read(
+            subject_id=register_id, actor=actor, since=since, after=after, limit=limit
+        )
         await audit.record(principal, "audit.read", register_id or "*")
         return AuditPage(entries=[AuditEntry.model_validate(e) for e in entries], next=next_page)
 

@@ -94,7 +94,9 @@ class JwksKeys:
         # Made when first needed: an app is built (for its OpenAPI document) without settings.
         if self._client is None:
             try:
-                self._client = jwt.PyJWKClient(self.url, cache_keys=True, lifespan=self._cache_seconds, timeout=self._timeout)
+                self._client = jwt.PyJWKClient(
+                    self.url, cache_keys=True, lifespan=self._cache_seconds, timeout=self._timeout
+                )
             except jwt.PyJWKClientError as exc:
                 raise InvalidToken(f"no usable key URL configured ({exc})") from exc
         return self._client
@@ -138,8 +140,13 @@ class JwtVerifier:
         key = self.keys.signing_key(kid)
         try:
             return jwt.decode(
-                token, key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
-                leeway=LEEWAY_SECONDS, options={"require": list(require)},
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(require)},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
@@ -190,7 +197,9 @@ def require_roles(*roles: Role):
         except InvalidToken as exc:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", _CHALLENGE) from exc
         except KeysUnavailable as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "tokens cannot be verified now: try again", {"Retry-After": "5"}) from exc
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "tokens cannot be verified now: try again", {"Retry-After": "5"}
+            ) from exc
         if not principal.has(*roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs one of the roles: {', '.join(sorted(roles))}")
         return principal

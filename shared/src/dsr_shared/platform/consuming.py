@@ -146,9 +146,13 @@ class Dispatcher:
                     await self._handle(route)
         except Exception as exc:
             if not is_transient(exc):
-                throttled(log).error("message neither handled nor dead-lettered: it will be read again",
-                                     error=repr(exc)[:300], topic=record.topic, partition=record.partition,
-                                     offset=record.offset)
+                throttled(log).error(
+                    "message neither handled nor dead-lettered: it will be read again",
+                    error=repr(exc)[:300],
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
             raise  # not acknowledged: read again
 
     async def _handle(self, route: Routed) -> None:
@@ -198,11 +202,15 @@ class Dispatcher:
         except Exception as exc:
             upto = min(reached, len(records) - 1)  # the record that failed; the last if the commit did
             BATCHES_BROKEN.inc()
-            throttled(log).info("batch rolled back: its events one at a time up to the one that failed",
-                                error=repr(exc)[:300], events=len(records), failed_at=upto)
+            throttled(log).info(
+                "batch rolled back: its events one at a time up to the one that failed",
+                error=repr(exc)[:300],
+                events=len(records),
+                failed_at=upto,
+            )
             for record, route in zip(records[: upto + 1], routes[: upto + 1], strict=True):
                 await self.one(record, route)
-            return records[upto + 1:]
+            return records[upto + 1 :]
         BATCH_SIZE.observe(len(routed))
         for route in routes:
             if isinstance(route, Refused):
@@ -223,8 +231,11 @@ class Dispatcher:
         except ValidationError as exc:
             return Refused(record, "invalid_envelope", _short(exc))
         if strict and envelope.area != self.settings.area.code:
-            return Refused(record, "wrong_area",
-                           f"envelope area {envelope.area[:20]!r} is not this area's ({self.settings.area.code})")
+            return Refused(
+                record,
+                "wrong_area",
+                f"envelope area {envelope.area[:20]!r} is not this area's ({self.settings.area.code})",
+            )
         handler = self.routes.get(topic, {}).get(envelope.event_type)
         if handler is None:
             return self._unhandled(record, topic, envelope, strict)
@@ -241,13 +252,21 @@ class Dispatcher:
         """An event type this service has no handler for on this topic."""
         known = EVENT_TYPES.get(envelope.event_type)
         if strict and (known is None or known.TOPIC != self._topics[topic]):
-            return Refused(record, "unknown_event_type",
-                           f"{envelope.event_type[:100]!r} is not an event type of {self._topics[topic].value}")
+            return Refused(
+                record,
+                "unknown_event_type",
+                f"{envelope.event_type[:100]!r} is not an event type of {self._topics[topic].value}",
+            )
         if known is None:
             # A newer producer's type, or a mistake: counted and logged, not fatal on an internal topic.
             EVENTS_CONSUMED.labels(topic, "unknown", "unknown").inc()
-            log.warning("unknown event type skipped", topic=topic, unknown_event_type=envelope.event_type[:100],
-                        event_id=str(envelope.event_id), offset=record.offset)
+            log.warning(
+                "unknown event type skipped",
+                topic=topic,
+                unknown_event_type=envelope.event_type[:100],
+                event_id=str(envelope.event_id),
+                offset=record.offset,
+            )
         else:
             EVENTS_CONSUMED.labels(topic, envelope.event_type, "skipped").inc()  # another consumer's event
         return None
@@ -256,8 +275,15 @@ class Dispatcher:
 
     async def dead_letter(self, refused: Refused, attempts: int = 1) -> None:
         record, body = refused.record, refused.record.value or b""
-        headers = dlq_headers(record.topic, record.partition, record.offset, refused.reason, refused.error, attempts,
-                              self.settings.consumer_group)
+        headers = dlq_headers(
+            record.topic,
+            record.partition,
+            record.offset,
+            refused.reason,
+            refused.error,
+            attempts,
+            self.settings.consumer_group,
+        )
         limit = self.settings.kafka_max_message_bytes
         letter = dead_letter_of(record.key, body, headers, limit)
         try:
@@ -267,8 +293,12 @@ class Dispatcher:
             await self._send(letter, record.topic)
         DEAD_LETTERED.labels(record.topic).inc()
         EVENTS_CONSUMED.labels(record.topic, "?", "dead_lettered").inc()
-        where = {"reason": refused.reason, "error": refused.error[:300], "partition": record.partition,
-                 "offset": record.offset}
+        where = {
+            "reason": refused.reason,
+            "error": refused.error[:300],
+            "partition": record.partition,
+            "offset": record.offset,
+        }
         if letter.excerpt:
             DEAD_LETTERED_EXCERPTS.labels(record.topic).inc()
             log.error("message dead-lettered as an excerpt: too large to copy whole", original_bytes=len(body), **where)
@@ -299,8 +329,9 @@ def _handled(route: Routed, seconds: float, **extra: Any) -> None:
     log.info("event handled", outcome="processed", duration_ms=round(seconds * 1000, 1), **extra)
 
 
-def dlq_headers(topic: str, partition: int, offset: int, reason: str, error: str, attempts: int,
-                consumer_group: str) -> dict[str, str]:
+def dlq_headers(
+    topic: str, partition: int, offset: int, reason: str, error: str, attempts: int, consumer_group: str
+) -> dict[str, str]:
     """Why and from where a message was dead-lettered (docs/RUNBOOK.md)."""
     return {
         "dlq-reason": reason,
@@ -347,7 +378,9 @@ def subscribe(
     declared = SERVICES.get(settings.service_name)
     if declared is not None and not set(routes) <= set(declared.reads):
         unlisted = sorted(t.value for t in set(routes) - set(declared.reads))
-        raise ValueError(f"{settings.service_name} subscribes to {unlisted}, which dsr_shared.contract.topology does not list")
+        raise ValueError(
+            f"{settings.service_name} subscribes to {unlisted}, which dsr_shared.contract.topology does not list"
+        )
     batching = batches is not None and settings.consumer_batch_events > 1
     dispatcher = Dispatcher(broker, settings, routes, batches if batching else None, prepare)
     options: dict[str, Any] = {"batch": True, "max_records": settings.consumer_batch_events} if batching else {}
@@ -359,7 +392,8 @@ def subscribe(
         decoder=_raw_body,
         title=f"{settings.service_name}:{','.join(dispatcher.topics)}",
         description="; ".join(
-            f"Handles {', '.join(sorted(handlers)) or 'nothing'} from {topic}" for topic, handlers in dispatcher.routes.items()
+            f"Handles {', '.join(sorted(handlers)) or 'nothing'} from {topic}"
+            for topic, handlers in dispatcher.routes.items()
         ),
         **options,
     )(dispatcher.on_batch if batching else dispatcher.on_message)
@@ -369,7 +403,7 @@ def subscribe(
 
 def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()
-        )[:2000]
+        return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors())[
+            :2000
+        ]
     return str(exc)[:2000]

@@ -62,7 +62,9 @@ class ContactsProjection:
         self, envelope: Envelope, event: ReferralAccepted, session: AsyncClientSession | None = None
     ) -> None:
         register_id, at = event.register_id, envelope.occurred_at
-        referrers = sorted({n for n in (_email(event.referrer_email), _email(event.accepted_by)) if n and not n.startswith("system:")})
+        referrers = sorted(
+            {n for n in (_email(event.referrer_email), _email(event.accepted_by)) if n and not n.startswith("system:")}
+        )
         await self.contacts.update_one(
             {"_id": register_id}, {"$addToSet": {"referrers": {"$each": referrers}}}, upsert=True, session=session
         )
@@ -77,10 +79,16 @@ class ContactsProjection:
     async def professionals_changed(
         self, envelope: Envelope, event: ProfessionalsChanged, session: AsyncClientSession | None = None
     ) -> None:
-        await self._newest_professionals(event.register_id, event.professionals, envelope.occurred_at, envelope.event_id, session)
+        await self._newest_professionals(
+            event.register_id, event.professionals, envelope.occurred_at, envelope.event_id, session
+        )
 
     async def _newest_professionals(
-        self, register_id: str, professionals: list[Professional], at: datetime, event_id: uuid.UUID,
+        self,
+        register_id: str,
+        professionals: list[Professional],
+        at: datetime,
+        event_id: uuid.UUID,
         session: AsyncClientSession | None,
     ) -> None:
         current = await self.contacts.find_one(
@@ -129,7 +137,9 @@ class InMemoryContacts:
 
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: Any = None) -> None:
         doc = self.docs.setdefault(event.register_id, {"_id": event.register_id})
-        named = sorted({n for n in (_email(event.referrer_email), _email(event.accepted_by)) if n and not n.startswith("system:")})
+        named = sorted(
+            {n for n in (_email(event.referrer_email), _email(event.accepted_by)) if n and not n.startswith("system:")}
+        )
         held = doc.setdefault("referrers", [])
         held += [n for n in named if n not in held]  # as $addToSet
         if doc.get("referrer_at") is None or doc["referrer_at"] <= envelope.occurred_at:
@@ -137,15 +147,23 @@ class InMemoryContacts:
         self._newest_professionals(doc, event.professionals, envelope)
 
     async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Any = None) -> None:
-        self._newest_professionals(self.docs.setdefault(event.register_id, {"_id": event.register_id}), event.professionals, envelope)
+        self._newest_professionals(
+            self.docs.setdefault(event.register_id, {"_id": event.register_id}), event.professionals, envelope
+        )
 
     @staticmethod
     def _newest_professionals(doc: dict[str, Any], professionals: list[Professional], envelope: Envelope) -> None:
         if doc.get("professionals_at") is not None:
-            if (doc["professionals_at"], doc.get("professionals_event") or "") >= (envelope.occurred_at, str(envelope.event_id)):
+            if (doc["professionals_at"], doc.get("professionals_event") or "") >= (
+                envelope.occurred_at,
+                str(envelope.event_id),
+            ):
                 return
-        doc.update(professionals_fields(professionals), professionals_at=envelope.occurred_at,
-                   professionals_event=str(envelope.event_id))
+        doc.update(
+            professionals_fields(professionals),
+            professionals_at=envelope.occurred_at,
+            professionals_event=str(envelope.event_id),
+        )
 
     async def document(self, register_id: str, session: Any = None) -> dict[str, Any] | None:
         return copy.deepcopy(self.docs.get(register_id))
@@ -159,11 +177,17 @@ class InMemoryContacts:
 
     async def seen_by(self, principal: Principal) -> list[str]:
         names = identities(principal)
-        return sorted(rid for rid, doc in self.docs.items() if names & {*doc.get("referrers", []), *doc.get("professionals", [])})
+        return sorted(
+            rid for rid, doc in self.docs.items() if names & {*doc.get("referrers", []), *doc.get("professionals", [])}
+        )
 
 
 async def list_scope(
-    access: PersonAccess, projection: ContactsProjection, principal: Principal, action: str, register_id: str | None,
+    access: PersonAccess,
+    projection: ContactsProjection,
+    principal: Principal,
+    action: str,
+    register_id: str | None,
     everyone: Iterable[Role],
 ) -> str | dict[str, Any] | None:
     """The `register_id` filter of a list about people: the one asked for (for

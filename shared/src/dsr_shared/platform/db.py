@@ -69,8 +69,16 @@ Sent = Literal["published", "parked", "deferred"]
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase, publisher: EventPublisher, clock: Clock, *, silent: bool = False,
-                 max_message_bytes: int = 1_048_576, publish_wait_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        publisher: EventPublisher,
+        clock: Clock,
+        *,
+        silent: bool = False,
+        max_message_bytes: int = 1_048_576,
+        publish_wait_seconds: float = 3.0,
+    ) -> None:
         self._entries = db["outbox"]
         self._publisher = publisher
         self._clock = clock
@@ -94,7 +102,9 @@ class Outbox:
         for m in messages:
             size = message_bytes(m.key.encode(), encode(m.envelope), headers_of(m.envelope))
             if size > self._max_message_bytes:
-                raise EventTooLarge(f"{m.envelope.event_type} is {size} bytes, over the limit of {self._max_message_bytes}")
+                raise EventTooLarge(
+                    f"{m.envelope.event_type} is {size} bytes, over the limit of {self._max_message_bytes}"
+                )
         now = self._clock.now()
         await self._entries.insert_many(
             [
@@ -124,8 +134,11 @@ class Outbox:
             acks = await asyncio.wait_for(self._hand_over(messages), self._publish_wait)
         except TimeoutError:
             PUBLISH_DEFERRED.inc()
-            throttled(log).warning("events not published within the wait: the outbox relay will",
-                                   count=len(messages), wait_seconds=self._publish_wait)
+            throttled(log).warning(
+                "events not published within the wait: the outbox relay will",
+                count=len(messages),
+                wait_seconds=self._publish_wait,
+            )
             return
         settling = asyncio.create_task(self._settle(messages, acks))
         self._settling.add(settling)
@@ -195,17 +208,22 @@ class Outbox:
             {"_id": entry_id}, {"$set": {"parked_at": self._clock.now(), "error": error[:2000]}}
         )
         OUTBOX_PARKINGS.labels(topic).inc()
-        log.error("outbox entry parked: the broker refused it", entry_id=entry_id, topic=topic,
-                  event_type=str(event_type)[:100], error=error[:300])
+        log.error(
+            "outbox entry parked: the broker refused it",
+            entry_id=entry_id,
+            topic=topic,
+            event_type=str(event_type)[:100],
+            error=error[:300],
+        )
 
     async def relay_once(self, older_than: timedelta) -> int:
         """Publish what was staged but not published (a crash, the broker away),
         oldest first; returns how many were published. An entry refused for
         good is parked and the others go on."""
         cutoff = self._clock.now() - older_than
-        pending = self._entries.find(
-            {"published_at": None, "parked_at": None, "created_at": {"$lte": cutoff}}
-        ).sort("created_at", 1)
+        pending = self._entries.find({"published_at": None, "parked_at": None, "created_at": {"$lte": cutoff}}).sort(
+            "created_at", 1
+        )
         published = 0
         async for doc in pending.limit(500):
             try:
@@ -263,7 +281,9 @@ Effect = Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]
 class UnitOfWork:
     """Runs one handler's effect at most once per (consumer, event_id)."""
 
-    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox, consumer: str, clock: Clock) -> None:
+    def __init__(
+        self, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox, consumer: str, clock: Clock
+    ) -> None:
         self._client = client
         self._inbox = db["processed_events"]
         self._outbox = outbox
@@ -359,7 +379,9 @@ class UnitOfWork:
                     return await session.with_transaction(work)
         raise AssertionError("unreachable")
 
-    async def commit_and_publish(self, work: Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]) -> list[Outgoing]:
+    async def commit_and_publish(
+        self, work: Callable[[AsyncClientSession], Awaitable[list[Outgoing]]]
+    ) -> list[Outgoing]:
         """For commands from HTTP: the change and its events in one transaction."""
         messages: list[Outgoing] = []
 

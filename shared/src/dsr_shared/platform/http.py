@@ -117,7 +117,10 @@ def create_app(
     async def lifespan(app: FastAPI):
         if uses_broker:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(Exception), wait=wait_exponential(max=5), stop=stop_after_delay(120), reraise=True
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(max=5),
+                stop=stop_after_delay(120),
+                reraise=True,
             ):
                 with attempt:
                     await ensure_topics(settings, list(topics))
@@ -134,9 +137,16 @@ def create_app(
             tasks.append(asyncio.create_task(runtime.outbox.relay_forever(relay_after)))
             # Consumer lag, stalled partitions and dead-letter sizes; real time, not the simulated clock.
             inputs = consumed_topics(runtime.broker)
-            tasks.append(asyncio.create_task(every(
-                SystemClock(), settings.kafka_gauges_every_seconds, lambda: measure_kafka(settings, inputs, progress), "kafka gauges"
-            )))
+            tasks.append(
+                asyncio.create_task(
+                    every(
+                        SystemClock(),
+                        settings.kafka_gauges_every_seconds,
+                        lambda: measure_kafka(settings, inputs, progress),
+                        "kafka gauges",
+                    )
+                )
+            )
         tasks += [asyncio.create_task(task(runtime)) for task in background]
         log.info("service started", http_port=settings.http_port, area=settings.area.code)
         try:
@@ -183,7 +193,9 @@ def create_app(
                 methods |= {method.upper() for method in operations}
         if "GET" in methods:
             methods.add("HEAD")  # as Starlette answers it
-        return JSONResponse({"detail": exc.detail}, 405, headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
+        return JSONResponse(
+            {"detail": exc.detail}, 405, headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+        )
 
     @app.exception_handler(EventTooLarge)
     async def too_large_to_publish(request: Request, exc: EventTooLarge) -> JSONResponse:
@@ -246,7 +258,10 @@ class BodyLimit:
 
     def _refusal(self) -> dict:
         message = f"the request body is over {self.limit} bytes"
-        return {"outcome": "rejected", "reasons": [{"code": "request.too_large", "message": message, "field": "(body)"}]}
+        return {
+            "outcome": "rejected",
+            "reasons": [{"code": "request.too_large", "message": message, "field": "(body)"}],
+        }
 
 
 async def _audit_via(request: Request) -> None:
@@ -262,7 +277,13 @@ def validation_reasons(errors) -> list[dict[str, str]]:
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
         field = ".".join(location) or "(body)"
-        reasons.append({"code": f"schema.{error.get('type', 'invalid')}", "message": f"{field}: {error.get('msg')}", "field": field})
+        reasons.append(
+            {
+                "code": f"schema.{error.get('type', 'invalid')}",
+                "message": f"{field}: {error.get('msg')}",
+                "field": field,
+            }
+        )
     return reasons
 
 

@@ -25,8 +25,13 @@ class Stall:
     seconds: float
 
     def as_dict(self) -> dict:
-        return {"topic": self.topic, "partition": self.partition, "committed_offset": self.committed,
-                "end_offset": self.end, "stalled_for_seconds": round(self.seconds)}
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "committed_offset": self.committed,
+            "end_offset": self.end,
+            "stalled_for_seconds": round(self.seconds),
+        }
 
 
 class ConsumerProgress:
@@ -46,7 +51,12 @@ class ConsumerProgress:
         for tp, offset in committed.items():
             previous = self._since.get(tp)
             # The clock starts when the partition is first seen waiting at this offset.
-            if previous is None or previous[0] != offset or end.get(tp, offset) <= offset or self._end.get(tp, offset) <= offset:
+            if (
+                previous is None
+                or previous[0] != offset
+                or end.get(tp, offset) <= offset
+                or self._end.get(tp, offset) <= offset
+            ):
                 self._since[tp] = (offset, now)
         self._end = dict(end)
 

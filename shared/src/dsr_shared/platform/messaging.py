@@ -52,7 +52,6 @@ def message_bytes(key: bytes | None, value: bytes, headers: Mapping[str, str]) -
     return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, encoded) + MESSAGE_HEADROOM
 
 
-
 @dataclass(frozen=True)
 class DeadLetter:
     """What goes to a `.dlq`: the message whole, or, when that would be over
@@ -67,8 +66,9 @@ class DeadLetter:
         return self.headers.get("dlq-truncated") == "true"
 
 
-def dead_letter_of(key: bytes | None, value: bytes, headers: Mapping[str, str], limit: int, *,
-                   excerpt: bool = False) -> DeadLetter:
+def dead_letter_of(
+    key: bytes | None, value: bytes, headers: Mapping[str, str], limit: int, *, excerpt: bool = False
+) -> DeadLetter:
     """The dead letter of a message: whole when it fits within `limit`, else
     (or when `excerpt`) its first DLQ_EXCERPT_BYTES bytes and key bytes."""
     if not excerpt and message_bytes(key, value, headers) <= limit:
@@ -90,11 +90,7 @@ async def ensure_topics(settings: ServiceSettings, topics: list[Topic]) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [
-            NewTopic(n, settings.topic_partitions, settings.topic_replication)
-            for n in wanted
-            if n not in existing
-        ]
+        new = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in wanted if n not in existing]
         if new:
             try:
                 await admin.create_topics(new)
@@ -128,9 +124,7 @@ class EventPublisher:
     async def publish(self, envelope: Envelope, topic: str, key: str) -> None:
         async for attempt in AsyncRetrying(**transient_retry_policy()):
             with attempt:
-                await self._broker.publish(
-                    encode(envelope), topic, key=key.encode(), headers=headers_of(envelope)
-                )
+                await self._broker.publish(encode(envelope), topic, key=key.encode(), headers=headers_of(envelope))
         EVENTS_PUBLISHED.labels(topic, envelope.event_type).inc()
 
     async def send(self, envelope: Envelope, topic: str, key: str) -> asyncio.Future:

@@ -16,9 +16,7 @@ EVENTS_CONSUMED = Counter(
 EVENTS_PUBLISHED = Counter(
     "dsr_events_published", "Events published, by topic", ["topic", "event_type"], registry=REGISTRY
 )
-DEAD_LETTERED = Counter(
-    "dsr_dead_lettered", "Messages sent to a .dlq, by source topic", ["topic"], registry=REGISTRY
-)
+DEAD_LETTERED = Counter("dsr_dead_lettered", "Messages sent to a .dlq, by source topic", ["topic"], registry=REGISTRY)
 DEAD_LETTERED_EXCERPTS = Counter(
     "dsr_dead_lettered_excerpts",
     "Messages too large to copy whole to a .dlq: only their first bytes went, by source topic",
@@ -29,7 +27,10 @@ HANDLER_SECONDS = Histogram(
     "dsr_handler_seconds", "Time to handle one event", ["topic", "event_type"], registry=REGISTRY
 )
 CONSUMER_LAG = Gauge(
-    "dsr_consumer_lag", "Messages on a topic this service's consumer group has not yet handled", ["topic"], registry=REGISTRY
+    "dsr_consumer_lag",
+    "Messages on a topic this service's consumer group has not yet handled",
+    ["topic"],
+    registry=REGISTRY,
 )
 DLQ_SIZE = Gauge("dsr_dlq_size", "Messages waiting in a dead-letter topic", ["topic"], registry=REGISTRY)
 STALLED_PARTITIONS = Gauge(
@@ -42,7 +43,9 @@ OUTBOX_PARKED = Gauge(
     "dsr_outbox_parked", "Outbox entries that could not be published and wait for an operator", registry=REGISTRY
 )
 OUTBOX_PARKINGS = Counter(
-    "dsr_outbox_parkings", "Outbox entries parked because they could not be published, by topic", ["topic"],
+    "dsr_outbox_parkings",
+    "Outbox entries parked because they could not be published, by topic",
+    ["topic"],
     registry=REGISTRY,
 )
 PUBLISH_DEFERRED = Counter(

@@ -92,6 +92,10 @@ def _complete(operation: dict[str, Any], *, secured: bool, has_path_params: bool
         if responses["422"]["description"] == "Validation Error":
             responses["422"]["description"] = DESCRIPTIONS[422]
     # 400: a body that cannot be read at all (not JSON, not UTF-8), before any check; 413: one too large.
-    wanted = ([400, 413] if "requestBody" in operation else []) + ([401, 403] if secured else []) + ([404] if has_path_params else [])
+    wanted = (
+        ([400, 413] if "requestBody" in operation else [])
+        + ([401, 403] if secured else [])
+        + ([404] if has_path_params else [])
+    )
     for code in wanted:
         responses.setdefault(str(code), _answer(code))

@@ -41,16 +41,26 @@ class Runtime:
     audit: AuditLog
 
     @classmethod
-    def build(cls, settings: ServiceSettings, clock: Clock | None = None, broker: KafkaBroker | None = None) -> "Runtime":
+    def build(
+        cls, settings: ServiceSettings, clock: Clock | None = None, broker: KafkaBroker | None = None
+    ) -> "Runtime":
         clock = clock or (SimulatedClock() if settings.simulated_clock else SystemClock())
         broker = broker or build_broker(settings)
         publisher = EventPublisher(broker, settings)
         mongo = build_mongo_client(settings.mongo_uri)
         db = mongo[settings.database_name]
-        outbox = Outbox(db, publisher, clock, silent=settings.rebuild, max_message_bytes=settings.kafka_max_message_bytes,
-                        publish_wait_seconds=settings.publish_wait_seconds)
+        outbox = Outbox(
+            db,
+            publisher,
+            clock,
+            silent=settings.rebuild,
+            max_message_bytes=settings.kafka_max_message_bytes,
+            publish_wait_seconds=settings.publish_wait_seconds,
+        )
         uow = UnitOfWork(mongo, db, outbox, settings.service_name, clock)
-        return cls(settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock, settings.service_name))
+        return cls(
+            settings, clock, broker, publisher, mongo, db, outbox, uow, AuditLog(db, clock, settings.service_name)
+        )
 
     def outgoing(
         self,
@@ -63,7 +73,11 @@ class Runtime:
     ) -> Outgoing:
         """An event of this service, in its envelope, addressed to its topic."""
         return outgoing(
-            self.settings, event, occurred_at=occurred_at, correlation_id=correlation_id, causation_id=causation_id,
+            self.settings,
+            event,
+            occurred_at=occurred_at,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
             event_id=event_id,
         )
 

@@ -89,12 +89,16 @@ class ServiceSettings(BaseSettings):
             return []
         problems = []
         if not self.auth_issuer.strip():
-            problems.append("DSR_AUTH_ISSUER is not set: the issuer URL of the register's identity service, whose "
-                            "public keys verify every access token")
+            problems.append(
+                "DSR_AUTH_ISSUER is not set: the issuer URL of the register's identity service, whose "
+                "public keys verify every access token"
+            )
         key = self.nhs_hash_key.get_secret_value()
         if nhs_hash_key and (not key.strip() or key == DEVELOPMENT_NHS_HASH_KEY):
-            problems.append("DSR_NHS_HASH_KEY is missing or the shipped development value: set a random secret "
-                            "shared by the referral and rating services")
+            problems.append(
+                "DSR_NHS_HASH_KEY is missing or the shipped development value: set a random secret "
+                "shared by the referral and rating services"
+            )
         return problems
 
     def refuse_unsafe(self, *, nhs_hash_key: bool = False) -> None:

@@ -52,7 +52,11 @@ def clock_router(clock: SimulatedClock, db: AsyncDatabase) -> APIRouter:
     async def advance(body: Advance, _: Annotated[Principal, Depends(require_roles(Role.OPS))]):
         by = body.by if body.by is not None else cast(datetime, body.to) - clock.now()  # _one_of: `to` is set
         if by < timedelta(0):
-            reason = {"code": "clock.backwards", "message": "time only moves forward", "field": "by" if body.by else "to"}
+            reason = {
+                "code": "clock.backwards",
+                "message": "time only moves forward",
+                "field": "by" if body.by else "to",
+            }
             return JSONResponse({"outcome": "rejected", "reasons": [reason]}, 422)
         await db["clock"].update_one(
             _KEY, {"$set": {"offset_seconds": (clock.offset + by).total_seconds()}}, upsert=True
@@ -61,4 +65,3 @@ def clock_router(clock: SimulatedClock, db: AsyncDatabase) -> APIRouter:
         return reading()
 
     return router
-

@@ -239,7 +239,9 @@ class AreaProfile(_Setting):
 
     def rules_triggered_by(self, event: str, **facts) -> list[ObligationRule]:
         """The obligation rules an event starts (facts: see Trigger.matches)."""
-        return [rule for rule in self.obligation_rules if rule.trigger.matches(event, age_bands=self.age_bands, **facts)]
+        return [
+            rule for rule in self.obligation_rules if rule.trigger.matches(event, age_bands=self.age_bands, **facts)
+        ]
 
     @property
     def age_bands(self) -> AgeBands:
@@ -278,7 +280,5 @@ def load_profile(name_or_path: str) -> AreaProfile:
     merged = {**defaults, **area}
     # One level deeper for the hospital feeds: an area adds its wards and keeps the national codes.
     merged["hospital_feeds"] = {**defaults.get("hospital_feeds", {}), **area.get("hospital_feeds", {})}
-    merged["obligation_rules"] = _merge_rules(
-        defaults.get("obligation_rules", []), area.get("obligation_rules", [])
-    )
+    merged["obligation_rules"] = _merge_rules(defaults.get("obligation_rules", []), area.get("obligation_rules", []))
     return AreaProfile.model_validate(merged)

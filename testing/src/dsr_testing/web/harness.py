@@ -54,13 +54,20 @@ def start_instance(infra, identity, root: Path, profile: str, isolation: str | N
     smtp.start()
     started: dict[str, ServiceProcess] = {}
     instance = RegisterInstance(smtp, started, profile, isolation, infra.kafka_bootstrap, identity.provider.url)
-    started.update(register_processes(infra, identity, isolation, root, smtp.port, profile=profile, start_timeout=START_TIMEOUT))
+    started.update(
+        register_processes(infra, identity, isolation, root, smtp.port, profile=profile, start_timeout=START_TIMEOUT)
+    )
     port = free_port()
     env = {
-        "DSR_HTTP_PORT": str(port), "DSR_AREA_PROFILE": profile, "DSR_SESSION_SECRET": SESSION_SECRET,
-        "DSR_COOKIE_SECURE": "false", "DSR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "DSR_IDENTITY_URL": identity.service.url, "DSR_OIDC_ISSUER": identity.provider.issuer,
-        "DSR_OIDC_CLIENT_ID": WEB_CLIENT_ID, "DSR_OIDC_CLIENT_SECRET": "web-client-secret",
+        "DSR_HTTP_PORT": str(port),
+        "DSR_AREA_PROFILE": profile,
+        "DSR_SESSION_SECRET": SESSION_SECRET,
+        "DSR_COOKIE_SECURE": "false",
+        "DSR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DSR_IDENTITY_URL": identity.service.url,
+        "DSR_OIDC_ISSUER": identity.provider.issuer,
+        "DSR_OIDC_CLIENT_ID": WEB_CLIENT_ID,
+        "DSR_OIDC_CLIENT_SECRET": "web-client-secret",
         **{f"DSR_{name.upper()}_URL": started[name].url for name in SERVICES},
     }
     web = ServiceProcess("web", "dsr_web", port, env, root / "web.log", start_timeout=START_TIMEOUT)
@@ -80,7 +87,6 @@ def stop_instance(instance: RegisterInstance) -> None:
     for process in reversed(list(instance.services.values())):
         process.stop()
     instance.smtp.stop()
-
 
 
 _axe = Axe()

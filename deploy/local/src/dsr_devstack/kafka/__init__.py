@@ -58,7 +58,10 @@ def fetch_jars(cache_dir: Path) -> tuple[Path, bool]:
         with open(log, "wb") as out:
             rc = subprocess.call(
                 [mvn, "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs"],
-                cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         if rc != 0 or not any(libs.glob("kafka_2.13-*.jar")):
             raise DevstackError(f"kafka: jar fetch failed (mvn exit {rc})\n{tail(log)}")
@@ -119,8 +122,10 @@ class Kafka(ManagedProcess):
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J}",
             f"-Dkafka.logs.dir={self.state_dir}",
-            "-cp", f"{self.libs}/*",
-            main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def _write_config(self) -> None:
@@ -163,13 +168,9 @@ class Kafka(ManagedProcess):
     def _format(self) -> None:
         # A dir without meta.properties is a format cut short: start clean.
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        cmd = self._java_cmd(
-            "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self.config)
-        )
+        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self.config))
         with open(self.log_file, "ab") as out:
-            rc = subprocess.call(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
+            rc = subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         if rc != 0:
             raise DevstackError(self._failure(f"storage format failed (exit {rc})"))
 

@@ -35,7 +35,10 @@ async def _audit_trail(settings: OpsSettings, register_id: str, since: datetime 
 def audit_command(
     register_id: Annotated[str, typer.Argument(help="The person's register identifier.")],
     since: Annotated[
-        str | None, typer.Option("--since", callback=common.moment, help="Only entries at or after this time: ISO 8601 with an offset.")
+        str | None,
+        typer.Option(
+            "--since", callback=common.moment, help="Only entries at or after this time: ISO 8601 with an offset."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, instead of a table.")] = False,
 ) -> None:
@@ -56,8 +59,15 @@ def audit_command(
         for column in ("at", "service", "actor", "roles", "action", "outcome", "endpoint"):
             table.add_column(column, overflow="fold")
         for e in found.entries:
-            cells = [e["at"], e["service"], e.get("actor_email") or e["actor"], ",".join(e.get("roles") or []), e["action"], e["outcome"],
-                     e.get("endpoint") or "(an event)"]
+            cells = [
+                e["at"],
+                e["service"],
+                e.get("actor_email") or e["actor"],
+                ",".join(e.get("roles") or []),
+                e["action"],
+                e["outcome"],
+                e.get("endpoint") or "(an event)",
+            ]
             table.add_row(*(escape(str(cell)) for cell in cells))
         console.print(table)
         common.say(console, f"{len(found.entries)} entr{'y' if len(found.entries) == 1 else 'ies'}.")

@@ -88,9 +88,15 @@ def _duration(value: str | None) -> timedelta | None:
 
 @clock_app.command("advance")
 def clock_advance(
-    by: Annotated[str | None, typer.Option("--by", callback=_duration, help="How far: an ISO 8601 duration, e.g. P3D, PT2H.")] = None,
-    to: Annotated[str | None, typer.Option("--to", callback=common.moment,
-                                           help="To when: ISO 8601 with an offset, e.g. 2027-01-01T09:00:00Z.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", callback=_duration, help="How far: an ISO 8601 duration, e.g. P3D, PT2H.")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", callback=common.moment, help="To when: ISO 8601 with an offset, e.g. 2027-01-01T09:00:00Z."
+        ),
+    ] = None,
     service: ServiceOpt = Target["all"],
 ) -> None:
     """Move simulated time forward (POST /clock/advance).
@@ -116,7 +122,9 @@ def clock_advance(
                 ahead = max(ready, key=lambda s: datetime.fromisoformat(ready[s]["now"]))
                 amount = to - datetime.fromisoformat(ready[ahead]["now"])
                 if amount < timedelta(0):
-                    raise common.fail(f"not advanced: the {ahead} service's clock is already at {ready[ahead]['now']}, after --to")
+                    raise common.fail(
+                        f"not advanced: the {ahead} service's clock is already at {ready[ahead]['now']}, after --to"
+                    )
 
             # One clock: exactly to --to. Several: all by the same amount.
             body = {"to": to.isoformat()} if to is not None and len(ready) == 1 else {"by": amount.total_seconds()}

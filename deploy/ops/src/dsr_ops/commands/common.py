@@ -67,8 +67,15 @@ class Unreachable(Exception):
     pass
 
 
-async def request(client: httpx.AsyncClient, settings: OpsSettings, service: str, method: str, path: str,
-                  role: Role | None = None, **kwargs: Any) -> httpx.Response:
+async def request(
+    client: httpx.AsyncClient,
+    settings: OpsSettings,
+    service: str,
+    method: str,
+    path: str,
+    role: Role | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
     url = f"{settings.url(service)}{path}"
     try:
         headers = await settings.bearer(client, role) if role else {}
@@ -85,8 +92,10 @@ def client(settings: OpsSettings) -> httpx.AsyncClient:
 
 def refusal(service: str, answer: httpx.Response) -> str:
     if answer.status_code in (401, 403):
-        return (f"{service}: the token was refused ({answer.status_code}): set DSR_TOKEN to a register access token "
-                "of a person with the role this needs")
+        return (
+            f"{service}: the token was refused ({answer.status_code}): set DSR_TOKEN to a register access token "
+            "of a person with the role this needs"
+        )
     try:
         detail = answer.json()
     except ValueError:
@@ -104,7 +113,9 @@ def nhs_number(value: str) -> str:
 
     digits = value.replace(" ", "").replace("-", "")
     if not (len(digits) == 10 and digits.isdigit() and is_valid(digits)):
-        raise typer.BadParameter("not a valid NHS number (10 digits, the last a modulus-11 check digit); nothing was published")
+        raise typer.BadParameter(
+            "not a valid NHS number (10 digits, the last a modulus-11 check digit); nothing was published"
+        )
     return digits
 
 
@@ -120,9 +131,20 @@ def moment(value: str | None) -> datetime | None:
     return moment
 
 
-NhsNumberArg = Annotated[str, typer.Argument(
-    callback=nhs_number, show_default=False,
-    help="The person's NHS number (10 digits; spaces allowed). It keys the message and is never printed.",
-)]
-AtOpt = Annotated[str | None, typer.Option("--at", callback=moment, show_default="now",
-                                           help="When it happened: ISO 8601 with an offset, e.g. 2027-01-01T09:00:00Z.")]
+NhsNumberArg = Annotated[
+    str,
+    typer.Argument(
+        callback=nhs_number,
+        show_default=False,
+        help="The person's NHS number (10 digits; spaces allowed). It keys the message and is never printed.",
+    ),
+]
+AtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        callback=moment,
+        show_default="now",
+        help="When it happened: ISO 8601 with an offset, e.g. 2027-01-01T09:00:00Z.",
+    ),
+]

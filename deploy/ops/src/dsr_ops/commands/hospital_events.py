@@ -31,15 +31,20 @@ def _publish(event_class: type[Event], fields: dict[str, Any], at: datetime) -> 
     except ValidationError as exc:
         raise common.fail(f"not published: {common.reasons(exc)}", 2) from None
     envelope = new_envelope(
-        event_type=event.EVENT_TYPE, schema_version=event.SCHEMA_VERSION, occurred_at=at,
-        area=settings.area.code, data=event.model_dump(mode="json"),
+        event_type=event.EVENT_TYPE,
+        schema_version=event.SCHEMA_VERSION,
+        occurred_at=at,
+        area=settings.area.code,
+        data=event.model_dump(mode="json"),
     )
     topic = settings.topic(event.TOPIC)
     try:
         sent = common.run(bus.publish(settings, topic, envelope, event.message_key()))
     except bus.TopicMissing:
-        raise common.fail(f"not published: there is no topic {topic} (is DSR_TOPIC_PREFIX right? the services create their "
-                          "topics when they first start)") from None
+        raise common.fail(
+            f"not published: there is no topic {topic} (is DSR_TOPIC_PREFIX right? the services create their "
+            "topics when they first start)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the broker's failure, in words
         raise common.fail(f"not published: Kafka at {settings.kafka_bootstrap}: {exc or type(exc).__name__}") from None
     console = common.out()
@@ -51,7 +56,9 @@ def admit(
     nhs_number: NhsNumberArg,
     hospital: HospitalOpt = DEFAULT_HOSPITAL,
     secure: Annotated[bool, typer.Option("--secure", help="A secure bed.")] = False,
-    legal_basis: Annotated[LegalBasis, typer.Option("--legal-basis", help="Under what the person is in hospital.")] = LegalBasis["informal"],
+    legal_basis: Annotated[
+        LegalBasis, typer.Option("--legal-basis", help="Under what the person is in hospital.")
+    ] = LegalBasis["informal"],
     bed_type: Annotated[BedType, typer.Option("--bed-type", help="The kind of bed.")] = BedType["mental_health"],
     at: AtOpt = None,
 ) -> None:
@@ -60,8 +67,18 @@ def admit(
     An Admitted in the contract's envelope on dsr.hospital.admissions, keyed by
     the NHS number, as a hospital would send it (acks=all, idempotent)."""
     moment = at or datetime.now(timezone.utc)
-    _publish(Admitted, {"nhs_number": nhs_number, "admitted_at": moment, "hospital_ods_code": hospital,
-                        "bed_type": bed_type.value, "secure": secure, "legal_basis": legal_basis.value}, moment)
+    _publish(
+        Admitted,
+        {
+            "nhs_number": nhs_number,
+            "admitted_at": moment,
+            "hospital_ods_code": hospital,
+            "bed_type": bed_type.value,
+            "secure": secure,
+            "legal_basis": legal_basis.value,
+        },
+        moment,
+    )
 
 
 def discharge(
@@ -75,8 +92,11 @@ def discharge(
     A Discharged in the contract's envelope on dsr.hospital.discharges, keyed by
     the NHS number, as a hospital would send it (acks=all, idempotent)."""
     moment = at or datetime.now(timezone.utc)
-    _publish(Discharged, {"nhs_number": nhs_number, "discharged_at": moment, "hospital_ods_code": hospital,
-                          "destination": destination}, moment)
+    _publish(
+        Discharged,
+        {"nhs_number": nhs_number, "discharged_at": moment, "hospital_ods_code": hospital, "destination": destination},
+        moment,
+    )
 
 
 def add_to(app: typer.Typer) -> None:

@@ -32,6 +32,7 @@ def outbox_list(
 
     async def read() -> dict[str, list[dict] | str]:
         async with common.client(settings) as client:
+
             async def one(s: str) -> list[dict] | str:
                 try:
                     answer = await common.request(client, settings, s, "GET", "/ops/outbox/parked", Role.OPS)
@@ -51,8 +52,15 @@ def outbox_list(
             table.add_row(s, "", "", "", "", "", Text(entries, style="red"))
             continue
         for e in entries:
-            table.add_row(s, e["event_id"], str(e.get("event_type") or ""), str(e.get("topic") or ""),
-                          str(e.get("created_at") or "")[:19], str(e.get("parked_at") or "")[:19], str(e.get("error") or "")[:300])
+            table.add_row(
+                s,
+                e["event_id"],
+                str(e.get("event_type") or ""),
+                str(e.get("topic") or ""),
+                str(e.get("created_at") or "")[:19],
+                str(e.get("parked_at") or "")[:19],
+                str(e.get("error") or "")[:300],
+            )
     if table.row_count:
         console.print(table)
     else:
@@ -72,7 +80,9 @@ def outbox_retry(
 
     async def retry() -> httpx.Response:
         async with common.client(settings) as client:
-            return await common.request(client, settings, service.value, "POST", f"/ops/outbox/{event_id}/retry", Role.OPS)
+            return await common.request(
+                client, settings, service.value, "POST", f"/ops/outbox/{event_id}/retry", Role.OPS
+            )
 
     try:
         answer = common.run(retry())

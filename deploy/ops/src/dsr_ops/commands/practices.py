@@ -13,13 +13,28 @@ from dsr_ops.commands import common
 
 
 def load_gp_practices(
-    practice_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                  help="ODS's epraccur.csv (unzipped from epraccur.zip).")],
-    into: Annotated[list[Path], typer.Option("--into", exists=True, dir_okay=False, writable=True,
-                                              help="An area profile (.toml), or a ConfigMap manifest holding one "
-                                                   "under area.toml (.yaml); repeatable.")],
-    icb: Annotated[str | None, typer.Option("--icb", help="The ICB's ODS code (or a sub-ICB location's); "
-                                                          "default: the code of DSR_AREA_PROFILE's area.")] = None,
+    practice_file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="ODS's epraccur.csv (unzipped from epraccur.zip)."
+        ),
+    ],
+    into: Annotated[
+        list[Path],
+        typer.Option(
+            "--into",
+            exists=True,
+            dir_okay=False,
+            writable=True,
+            help="An area profile (.toml), or a ConfigMap manifest holding one under area.toml (.yaml); repeatable.",
+        ),
+    ],
+    icb: Annotated[
+        str | None,
+        typer.Option(
+            "--icb", help="The ICB's ODS code (or a sub-ICB location's); default: the code of DSR_AREA_PROFILE's area."
+        ),
+    ] = None,
 ) -> None:
     """Load the area's GP practices from NHS ODS's practice file.
 
@@ -34,9 +49,13 @@ def load_gp_practices(
         raise common.fail(f"{practice_file}: {exc}") from None
     codes = gp_practices.gp_practice_codes(practices, code)
     if not codes:
-        raise common.fail(f"{practice_file}: no active GP practice of {code} among {len(practices)} rows; nothing was written")
-    note = [f"GP practices in the ICB (R-ELIG-3): the {len(codes)} active GP practices of {code}",
-            f"in ODS's {practice_file.name} of {datetime.now(timezone.utc):%Y-%m-%d}, loaded with `dsr gp-practices`."]
+        raise common.fail(
+            f"{practice_file}: no active GP practice of {code} among {len(practices)} rows; nothing was written"
+        )
+    note = [
+        f"GP practices in the ICB (R-ELIG-3): the {len(codes)} active GP practices of {code}",
+        f"in ODS's {practice_file.name} of {datetime.now(timezone.utc):%Y-%m-%d}, loaded with `dsr gp-practices`.",
+    ]
     console = common.out()
     for path in into:
         try:

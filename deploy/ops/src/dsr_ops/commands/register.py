@@ -43,7 +43,9 @@ async def _register(settings: OpsSettings, params: dict[str, str]) -> httpx.Resp
 
 def register(
     rating: Annotated[Rating | None, typer.Option("--rating", help="Only people with this rating.")] = None,
-    cohort: Annotated[Cohort | None, typer.Option("--cohort", help="Only adults, or children and young people.")] = None,
+    cohort: Annotated[
+        Cohort | None, typer.Option("--cohort", help="Only adults, or children and young people.")
+    ] = None,
     status_: Annotated[str, typer.Option("--status", help="on_register, or removed.")] = "on_register",
     counts_only: Annotated[bool, typer.Option("--counts-only", help="Only the counts, not the people.")] = False,
 ) -> None:
@@ -51,8 +53,12 @@ def register(
 
     From the rating service's GET /register (role dsr_team)."""
     settings = common.settings()
-    params = {"status": status_, "limit": "0" if counts_only else "500",
-              **({"rating": rating.value} if rating else {}), **({"cohort": cohort.value} if cohort else {})}
+    params = {
+        "status": status_,
+        "limit": "0" if counts_only else "500",
+        **({"rating": rating.value} if rating else {}),
+        **({"cohort": cohort.value} if cohort else {}),
+    }
     try:
         answer = common.run(_register(settings, params))
     except Unreachable as exc:
@@ -62,7 +68,9 @@ def register(
     body = answer.json()
     by_rating, by_cohort = body["counts"]["by_rating"], body["counts"]["by_cohort"]
     console = common.out()
-    counts = Table(title=f"register ({status_}{', ' + rating.value if rating else ''}{', ' + cohort.value if cohort else ''})")
+    counts = Table(
+        title=f"register ({status_}{', ' + rating.value if rating else ''}{', ' + cohort.value if cohort else ''})"
+    )
     counts.add_column("rating")
     counts.add_column("people", justify="right")
     for name in sorted(by_rating, key=lambda r: (RATING_ORDER.index(r) if r in RATING_ORDER else 99, r)):
@@ -79,8 +87,12 @@ def register(
     rank = {r: i for i, r in enumerate(RATING_ORDER)}
     for person in sorted(body["people"], key=lambda p: (rank.get(p["rating"], 99), p["register_id"])):
         people.add_row(
-            escape(person["register_id"]), _rating_cell(person["rating"]), escape(str(person.get("rating_since") or "")[:16]),
-            escape(person["cohort"]), escape(str(person.get("age_band") or "")), "yes" if person.get("in_hospital") else "",
+            escape(person["register_id"]),
+            _rating_cell(person["rating"]),
+            escape(str(person.get("rating_since") or "")[:16]),
+            escape(person["cohort"]),
+            escape(str(person.get("age_band") or "")),
+            "yes" if person.get("in_hospital") else "",
             escape(str(person.get("last_update_at") or "")[:16]),
         )
     console.print(people)

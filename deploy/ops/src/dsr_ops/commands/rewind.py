@@ -30,10 +30,14 @@ def rewind(
     except Exception as exc:  # noqa: BLE001
         raise common.fail(f"Kafka at {settings.kafka_bootstrap}: {exc or type(exc).__name__}") from None
     if not plan.stopped:
-        raise common.fail(f"the consumer group {plan.group} has {plan.members} consumer(s) (state {plan.state}): stop every "
-                          f"{service.value} process first; nothing was changed")
+        raise common.fail(
+            f"the consumer group {plan.group} has {plan.members} consumer(s) (state {plan.state}): stop every "
+            f"{service.value} process first; nothing was changed"
+        )
     if not plan.topics:
-        raise common.fail(f"none of the topics {service.value} reads exists (is DSR_TOPIC_PREFIX right?); nothing was changed")
+        raise common.fail(
+            f"none of the topics {service.value} reads exists (is DSR_TOPIC_PREFIX right?); nothing was changed"
+        )
     console = common.out()
     common.say(console, f"Consumer group {plan.group} ({plan.state}) will be moved to the earliest offset of:")
     for topic in plan.topics:
@@ -46,10 +50,16 @@ def rewind(
         raise common.fail(f"not rewound: {exc or type(exc).__name__} (did a {service.value} process start?)") from None
     common.say(console, f"Rewound {plan.group}: {partitions} partition(s) of {len(plan.topics)} topic(s).")
     if service.value == "rating":
-        common.say(console, "To rebuild the register: drop its database, start ONE rating process with DSR_REBUILD=true, "
-                            "and restart it without DSR_REBUILD once its lag is zero (docs/REGISTER.md).")
+        common.say(
+            console,
+            "To rebuild the register: drop its database, start ONE rating process with DSR_REBUILD=true, "
+            "and restart it without DSR_REBUILD once its lag is zero (docs/REGISTER.md).",
+        )
     else:
-        common.say(console, f"On its next start {service.value} reads everything again; its inbox drops what it already applied.")
+        common.say(
+            console,
+            f"On its next start {service.value} reads everything again; its inbox drops what it already applied.",
+        )
 
 
 def add_to(app: typer.Typer) -> None:

@@ -13,7 +13,9 @@ from dsr_ops.commands.common import Service
 
 def skip(
     service: Annotated[Service, typer.Argument(help="The service whose consumer group is stuck.")],
-    topic: Annotated[str, typer.Argument(help="The topic, e.g. dsr.hospital.admissions (DSR_TOPIC_PREFIX is added if missing).")],
+    topic: Annotated[
+        str, typer.Argument(help="The topic, e.g. dsr.hospital.admissions (DSR_TOPIC_PREFIX is added if missing).")
+    ],
     partition: Annotated[int, typer.Option("--partition", min=0, help="The partition it is stuck on.")],
     offset: Annotated[int, typer.Option("--offset", min=0, help="The offset of the message to move past.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -29,8 +31,10 @@ def skip(
     settings = common.settings()
     name = topic if topic.startswith(settings.topic_prefix) else f"{settings.topic_prefix}{topic}"
     if not yes:
-        typer.confirm(f"Copy {name}[{partition}]@{offset} to {name}.dlq and move {settings.group(service.value)} "
-                      "past it?", abort=True)
+        typer.confirm(
+            f"Copy {name}[{partition}]@{offset} to {name}.dlq and move {settings.group(service.value)} past it?",
+            abort=True,
+        )
     try:
         done = common.run(bus.skip_message(settings, service.value, name, partition, offset))
     except (bus.NotStopped, bus.NotThere) as exc:
@@ -42,7 +46,9 @@ def skip(
     console = common.out()
     kept = f"its first bytes (of {done.original_bytes})" if done.excerpt else f"whole ({done.original_bytes} bytes)"
     common.say(console, f"Copied {name}[{partition}]@{offset} to {name}.dlq (offset {done.dlq_offset}), {kept}.")
-    common.say(console, f"{done.group} now starts at offset {offset + 1} of {name}[{partition}]; start {service.value} again.")
+    common.say(
+        console, f"{done.group} now starts at offset {offset + 1} of {name}[{partition}]; start {service.value} again."
+    )
 
 
 def add_to(app: typer.Typer) -> None:

@@ -26,10 +26,14 @@ async def _service_state(client: httpx.AsyncClient, settings: OpsSettings, servi
     except ValueError:
         body = {}
     checks = body.get("checks") or {}
-    details = "  ".join(f"{escape(name)} {'[green]ok[/green]' if ok else '[red]failing[/red]'}" for name, ok in checks.items())
+    details = "  ".join(
+        f"{escape(name)} {'[green]ok[/green]' if ok else '[red]failing[/red]'}" for name, ok in checks.items()
+    )
     for stall in (body.get("consumer") or {}).get("stalled") or []:
-        details += (f"\n[red]stalled: {escape(str(stall.get('topic')))}[{stall.get('partition')}]@"
-                    f"{stall.get('committed_offset')} for {stall.get('stalled_for_seconds')}s[/red]")
+        details += (
+            f"\n[red]stalled: {escape(str(stall.get('topic')))}[{stall.get('partition')}]@"
+            f"{stall.get('committed_offset')} for {stall.get('stalled_for_seconds')}s[/red]"
+        )
     version = ""
     try:
         spec = await common.request(client, settings, service, "GET", "/openapi.json")
@@ -38,8 +42,17 @@ async def _service_state(client: httpx.AsyncClient, settings: OpsSettings, servi
     except (Unreachable, ValueError):
         pass
     ok = ready.status_code == 200 and body.get("status") == "ready"
-    state = "[green]ready[/green]" if ok else f"[red]{escape(str(body.get('status', 'not ready')))} ({ready.status_code})[/red]"
-    return {"ready": ok, "state": state, "details": details or escape(settings.url(service)), "version": escape(str(version))}
+    state = (
+        "[green]ready[/green]"
+        if ok
+        else f"[red]{escape(str(body.get('status', 'not ready')))} ({ready.status_code})[/red]"
+    )
+    return {
+        "ready": ok,
+        "state": state,
+        "details": details or escape(settings.url(service)),
+        "version": escape(str(version)),
+    }
 
 
 async def _mongo_state(uri: str, timeout: float) -> tuple[bool, str]:
@@ -86,12 +99,24 @@ async def _status(settings: OpsSettings, services: list[str]) -> tuple[Table, Ta
     table = Table(title="DSR status")
     for column in ("part", "state", "details", "version", "consumer group"):
         table.add_column(column, overflow="fold")
-    table.add_row("kafka", "[green]reachable[/green]" if kafka.reachable else "[red]unreachable[/red]",
-                  escape(settings.kafka_bootstrap + (f" ({kafka.error})" if kafka.error else "")), "", "")
-    table.add_row("mongodb", "[green]reachable[/green]" if mongo_ok else "[red]unreachable[/red]",
-                  escape(_mongo_hosts(settings.mongo_uri) + (f" ({mongo_error})" if mongo_error else "")), "", "")
+    table.add_row(
+        "kafka",
+        "[green]reachable[/green]" if kafka.reachable else "[red]unreachable[/red]",
+        escape(settings.kafka_bootstrap + (f" ({kafka.error})" if kafka.error else "")),
+        "",
+        "",
+    )
+    table.add_row(
+        "mongodb",
+        "[green]reachable[/green]" if mongo_ok else "[red]unreachable[/red]",
+        escape(_mongo_hosts(settings.mongo_uri) + (f" ({mongo_error})" if mongo_error else "")),
+        "",
+        "",
+    )
     for service, state in zip(services, states, strict=True):
-        table.add_row(service, state["state"], state["details"], state["version"], _group_cell(kafka.groups.get(service)))
+        table.add_row(
+            service, state["state"], state["details"], state["version"], _group_cell(kafka.groups.get(service))
+        )
     dlqs = None
     if kafka.reachable:
         dlqs = Table(title="dead-letter topics")
@@ -104,7 +129,9 @@ async def _status(settings: OpsSettings, services: list[str]) -> tuple[Table, Ta
 
 
 def status(
-    service: Annotated[list[Service] | None, typer.Option("--service", help="Only this service (repeatable); default: all four.")] = None,
+    service: Annotated[
+        list[Service] | None, typer.Option("--service", help="Only this service (repeatable); default: all four.")
+    ] = None,
 ) -> None:
     """Status of every part.
 

@@ -39,8 +39,13 @@ def hospital_messages(resource: Encounter, now: datetime, zone: ZoneInfo) -> lis
     if resource.status not in ("in-progress", "finished", "entered-in-error", "cancelled"):
         return []
     if start is None:
-        raise Refused("AE", "no_period_start", "Encounter.period.start: the admission time is missing",
-                      where="Encounter.period.start", error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AE",
+            "no_period_start",
+            "Encounter.period.start: the admission time is missing",
+            where="Encounter.period.start",
+            error=REQUIRED_FIELD_MISSING,
+        )
     encounter_class = resource.class_fhir.code if resource.class_fhir else None
     common = {
         "nhs_number": _nhs_number(resource),
@@ -55,22 +60,40 @@ def hospital_messages(resource: Encounter, now: datetime, zone: ZoneInfo) -> lis
     admitted = Location(site=site, ward=first)
     if resource.status in ("entered-in-error", "cancelled"):
         updated = resource.meta.lastUpdated if resource.meta and resource.meta.lastUpdated else now
-        return [HospitalMessage(kind="cancel_admit", occurred_at=_aware(updated, zone), location=admitted, admitted_at=start, **common)]
+        return [
+            HospitalMessage(
+                kind="cancel_admit", occurred_at=_aware(updated, zone), location=admitted, admitted_at=start, **common
+            )
+        ]
     messages = [HospitalMessage(kind="admit", occurred_at=start, location=admitted, admitted_at=start, **common)]
     previous = admitted
     for moved_at, ward in wards[1:]:
         here = Location(site=site, ward=ward)
         messages.append(
-            HospitalMessage(kind="transfer", occurred_at=moved_at or start, location=here, prior_location=previous, **common)
+            HospitalMessage(
+                kind="transfer", occurred_at=moved_at or start, location=here, prior_location=previous, **common
+            )
         )
         previous = here
     if resource.status == "finished":
         if end is None:
-            raise Refused("AE", "no_period_end", "Encounter.period.end: a finished encounter needs its discharge time",
-                          where="Encounter.period.end", error=REQUIRED_FIELD_MISSING)
+            raise Refused(
+                "AE",
+                "no_period_end",
+                "Encounter.period.end: a finished encounter needs its discharge time",
+                where="Encounter.period.end",
+                error=REQUIRED_FIELD_MISSING,
+            )
         destination = _code(resource.hospitalization.dischargeDisposition) if resource.hospitalization else None
         messages.append(
-            HospitalMessage(kind="discharge", occurred_at=end, location=previous, discharged_at=end, destination=destination, **common)
+            HospitalMessage(
+                kind="discharge",
+                occurred_at=end,
+                location=previous,
+                discharged_at=end,
+                destination=destination,
+                **common,
+            )
         )
     return messages
 

@@ -100,20 +100,45 @@ def parse(block: bytes) -> Received:
 def check_header(header: Header, processing_ids: list[str]) -> None:
     """Refused (AR) when it is not a message the gateway takes."""
     if header.message_type != "ADT":
-        raise Refused("AR", "unsupported_message_type", "MSH-9: only ADT messages are taken", where="MSH-9",
-                      error=UNSUPPORTED_MESSAGE_TYPE)
+        raise Refused(
+            "AR",
+            "unsupported_message_type",
+            "MSH-9: only ADT messages are taken",
+            where="MSH-9",
+            error=UNSUPPORTED_MESSAGE_TYPE,
+        )
     if header.trigger not in TRIGGERS:
-        raise Refused("AR", "unsupported_event", f"MSH-9: ADT events taken: {', '.join(sorted(TRIGGERS))}",
-                      where="MSH-9", error=UNSUPPORTED_EVENT_CODE)
+        raise Refused(
+            "AR",
+            "unsupported_event",
+            f"MSH-9: ADT events taken: {', '.join(sorted(TRIGGERS))}",
+            where="MSH-9",
+            error=UNSUPPORTED_EVENT_CODE,
+        )
     if header.version != VERSION:
-        raise Refused("AR", "unsupported_version", f"MSH-12: HL7 version {VERSION} only", where="MSH-12",
-                      error=UNSUPPORTED_VERSION_ID)
+        raise Refused(
+            "AR",
+            "unsupported_version",
+            f"MSH-12: HL7 version {VERSION} only",
+            where="MSH-12",
+            error=UNSUPPORTED_VERSION_ID,
+        )
     if header.processing_id not in processing_ids:
-        raise Refused("AR", "unsupported_processing_id", f"MSH-11: processing ids taken: {', '.join(processing_ids)}",
-                      where="MSH-11", error=UNSUPPORTED_PROCESSING_ID)
+        raise Refused(
+            "AR",
+            "unsupported_processing_id",
+            f"MSH-11: processing ids taken: {', '.join(processing_ids)}",
+            where="MSH-11",
+            error=UNSUPPORTED_PROCESSING_ID,
+        )
     if not header.control_id:
-        raise Refused("AR", "no_control_id", "MSH-10: the message control id is missing", where="MSH-10",
-                      error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AR",
+            "no_control_id",
+            "MSH-10: the message control id is missing",
+            where="MSH-10",
+            error=REQUIRED_FIELD_MISSING,
+        )
 
 
 def validate(text: str) -> None:
@@ -126,13 +151,26 @@ def validate(text: str) -> None:
         missing = re.match(r"Missing required child (\S+)", str(exc))
         if missing:
             where = missing.group(1)
-            raise Refused("AE", "structure", f"{where}: required by the HL7 {VERSION} structure, missing",
-                          where=where, error=REQUIRED_FIELD_MISSING) from None
-        raise Refused("AE", "structure", f"does not match the HL7 {VERSION} structure ({type(exc).__name__})",
-                      error=DATA_TYPE_ERROR) from None
+            raise Refused(
+                "AE",
+                "structure",
+                f"{where}: required by the HL7 {VERSION} structure, missing",
+                where=where,
+                error=REQUIRED_FIELD_MISSING,
+            ) from None
+        raise Refused(
+            "AE",
+            "structure",
+            f"does not match the HL7 {VERSION} structure ({type(exc).__name__})",
+            error=DATA_TYPE_ERROR,
+        ) from None
     except Exception as exc:  # noqa: BLE001 - hl7apy fails in other ways on odd input
-        raise Refused("AE", "structure", f"does not match the HL7 {VERSION} structure ({type(exc).__name__})",
-                      error=DATA_TYPE_ERROR) from None
+        raise Refused(
+            "AE",
+            "structure",
+            f"does not match the HL7 {VERSION} structure ({type(exc).__name__})",
+            error=DATA_TYPE_ERROR,
+        ) from None
 
 
 def hospital_message(received: Received, feeds: HospitalFeeds, zone: ZoneInfo) -> HospitalMessage:
@@ -142,8 +180,9 @@ def hospital_message(received: Received, feeds: HospitalFeeds, zone: ZoneInfo) -
     occurred = _time(_field(m, "EVN-6"), zone, "EVN-6") or _time(_field(m, "EVN-2"), zone, "EVN-2")
     occurred = occurred or _time(_field(m, "MSH-7"), zone, "MSH-7")
     if occurred is None:
-        raise Refused("AE", "no_event_time", "EVN-2 and MSH-7: no time for the event", where="EVN-2",
-                      error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AE", "no_event_time", "EVN-2 and MSH-7: no time for the event", where="EVN-2", error=REQUIRED_FIELD_MISSING
+        )
     site = _field(m, "PV1-3.4") or header.sending_facility or None
     merged = _nhs_number(m, "MRG", 1) if kind == "merge" else None
     return HospitalMessage(
@@ -164,8 +203,15 @@ def hospital_message(received: Received, feeds: HospitalFeeds, zone: ZoneInfo) -
     )
 
 
-def ack(header: Header | None, code: str, text: str = "", *, at: datetime | None = None, control_id: str = "",
-        refusal: Refused | None = None) -> bytes:
+def ack(
+    header: Header | None,
+    code: str,
+    text: str = "",
+    *,
+    at: datetime | None = None,
+    control_id: str = "",
+    refusal: Refused | None = None,
+) -> bytes:
     """An original-mode ACK: MSA-1 the code, MSA-2 the message's control id,
     MSA-3 why (ours, never the message's content); ERR for a refusal. `at`:
     MSH-7, the service clock's now."""
@@ -196,9 +242,15 @@ def _header(message: hl7.Message) -> Header:
         return _field(message, f"MSH-{field}.{component}") or ""
 
     return Header(
-        sending_application=part(3), sending_facility=part(4), receiving_application=part(5),
-        receiving_facility=part(6), message_type=part(9, 1), trigger=part(9, 2), control_id=part(10),
-        processing_id=part(11), version=part(12),
+        sending_application=part(3),
+        sending_facility=part(4),
+        receiving_application=part(5),
+        receiving_facility=part(6),
+        message_type=part(9, 1),
+        trigger=part(9, 2),
+        control_id=part(10),
+        processing_id=part(11),
+        version=part(12),
     )
 
 
@@ -246,8 +298,13 @@ def _time(value: str | None, zone: ZoneInfo, where: str) -> datetime | None:
         return None
     match = _TIME.match(value)
     if not match:
-        raise Refused("AE", "invalid_time", f"{where}: not an HL7 time (YYYYMMDDHHMM[SS][+/-ZZZZ])", where=where,
-                      error=DATA_TYPE_ERROR)
+        raise Refused(
+            "AE",
+            "invalid_time",
+            f"{where}: not an HL7 time (YYYYMMDDHHMM[SS][+/-ZZZZ])",
+            where=where,
+            error=DATA_TYPE_ERROR,
+        )
     year, month, day, hour, minute, second, offset = match.groups()
     try:
         moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0))

@@ -57,8 +57,12 @@ async def listen(answer: Answer, settings: GatewaySettings) -> AbstractServer:
                 await writer.wait_closed()
 
     return await start_hl7_server(
-        connected, settings.mllp_host, settings.mllp_port, limit=settings.mllp_max_frame_bytes,
-        ssl=tls_context(settings), start_serving=False,
+        connected,
+        settings.mllp_host,
+        settings.mllp_port,
+        limit=settings.mllp_max_frame_bytes,
+        ssl=tls_context(settings),
+        start_serving=False,
     )
 
 

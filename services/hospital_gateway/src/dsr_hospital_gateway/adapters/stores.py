@@ -55,8 +55,13 @@ class Quarantine:
         quarantine_id = str(uuid.uuid4())
         await self.kept.insert_one(
             {
-                "_id": quarantine_id, "received_at": at, "expires_at": at + self.retention, "reason": reason,
-                "peer": peer, "size": len(raw), "raw": Binary(raw),
+                "_id": quarantine_id,
+                "received_at": at,
+                "expires_at": at + self.retention,
+                "reason": reason,
+                "peer": peer,
+                "size": len(raw),
+                "raw": Binary(raw),
             }
         )
         return quarantine_id

@@ -62,7 +62,9 @@ class Refused(Exception):
     `reason` names fields, never their values: it goes into the ACK, logs and
     metrics."""
 
-    def __init__(self, ack: Literal["AE", "AR"], code: str, reason: str, *, where: str | None = None, error: str = INTERNAL_ERROR):
+    def __init__(
+        self, ack: Literal["AE", "AR"], code: str, reason: str, *, where: str | None = None, error: str = INTERNAL_ERROR
+    ):
         super().__init__(reason)
         self.ack = ack
         self.code = code  # a short reason code for metrics

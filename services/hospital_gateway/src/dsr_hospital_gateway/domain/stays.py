@@ -58,8 +58,12 @@ def events_for(message: HospitalMessage, feeds: HospitalFeeds) -> list[Event]:
         if message.kind == "transfer" and prior is not None:
             return [
                 Discharged(
-                    nhs_number=_nhs_number(message.nhs_number), discharged_at=message.occurred_at,
-                    hospital_ods_code=prior.site, destination=LEFT_THE_BED, ward=prior.ward, specialty=prior.specialty,
+                    nhs_number=_nhs_number(message.nhs_number),
+                    discharged_at=message.occurred_at,
+                    hospital_ods_code=prior.site,
+                    destination=LEFT_THE_BED,
+                    ward=prior.ward,
+                    specialty=prior.specialty,
                 )
             ]
         return []
@@ -77,30 +81,47 @@ def events_for(message: HospitalMessage, feeds: HospitalFeeds) -> list[Event]:
         case "transfer":
             return [
                 Transferred(
-                    nhs_number=nhs_number, transferred_at=message.occurred_at, hospital_ods_code=bed.site,
-                    from_hospital_ods_code=prior.site if prior else None, bed_type=bed.bed_type, secure=bed.secure,
-                    legal_basis=legal_basis, ward=bed.ward, specialty=bed.specialty,
+                    nhs_number=nhs_number,
+                    transferred_at=message.occurred_at,
+                    hospital_ods_code=bed.site,
+                    from_hospital_ods_code=prior.site if prior else None,
+                    bed_type=bed.bed_type,
+                    secure=bed.secure,
+                    legal_basis=legal_basis,
+                    ward=bed.ward,
+                    specialty=bed.specialty,
                 )
             ]
         case "discharge":
             return [
                 Discharged(
-                    nhs_number=nhs_number, discharged_at=message.discharged_at or message.occurred_at,
-                    hospital_ods_code=bed.site, destination=message.destination, ward=bed.ward, specialty=bed.specialty,
+                    nhs_number=nhs_number,
+                    discharged_at=message.discharged_at or message.occurred_at,
+                    hospital_ods_code=bed.site,
+                    destination=message.destination,
+                    ward=bed.ward,
+                    specialty=bed.specialty,
                 )
             ]
         case "cancel_admit":
             admitted_at = _needed(message.admitted_at, "PV1-44", "the admission time says which admission is cancelled")
             return [
                 AdmissionCancelled(
-                    nhs_number=nhs_number, hospital_ods_code=bed.site, admitted_at=admitted_at, cancelled_at=message.occurred_at
+                    nhs_number=nhs_number,
+                    hospital_ods_code=bed.site,
+                    admitted_at=admitted_at,
+                    cancelled_at=message.occurred_at,
                 )
             ]
         case "cancel_discharge":
-            discharged_at = _needed(message.discharged_at, "PV1-45", "the discharge time says which discharge is cancelled")
+            discharged_at = _needed(
+                message.discharged_at, "PV1-45", "the discharge time says which discharge is cancelled"
+            )
             return [
                 DischargeCancelled(
-                    nhs_number=nhs_number, hospital_ods_code=bed.site, discharged_at=discharged_at,
+                    nhs_number=nhs_number,
+                    hospital_ods_code=bed.site,
+                    discharged_at=discharged_at,
                     cancelled_at=message.occurred_at,
                 )
             ]
@@ -115,7 +136,9 @@ def _bed(message: HospitalMessage, location: Location | None, feeds: HospitalFee
     specialty = message.specialty or message.treatment_function
     if ward is not None:
         return Bed(_ods(site), location.ward, ward.bed_type, ward.secure, specialty)
-    bed_type = feeds.specialties.bed_type(message.specialty) or feeds.treatment_functions.bed_type(message.treatment_function)
+    bed_type = feeds.specialties.bed_type(message.specialty) or feeds.treatment_functions.bed_type(
+        message.treatment_function
+    )
     if bed_type is None:
         return None
     return Bed(_ods(site), location.ward, bed_type, False, specialty)
@@ -123,14 +146,21 @@ def _bed(message: HospitalMessage, location: Location | None, feeds: HospitalFee
 
 def _merge(message: HospitalMessage) -> list[Event]:
     if message.merged_nhs_number_invalid:
-        raise Refused("AE", "invalid_merged_nhs_number", "MRG-1: the NHS number merged is not a valid one", where="MRG-1",
-                      error=DATA_TYPE_ERROR)
+        raise Refused(
+            "AE",
+            "invalid_merged_nhs_number",
+            "MRG-1: the NHS number merged is not a valid one",
+            where="MRG-1",
+            error=DATA_TYPE_ERROR,
+        )
     if message.merged_nhs_number is None or message.merged_nhs_number == message.nhs_number:
         return []  # the NHS number does not change: nothing the register keys on moves
     return [
         PatientsMerged(
-            nhs_number=_nhs_number(message.nhs_number), merged_nhs_number=message.merged_nhs_number,
-            merged_at=message.occurred_at, hospital_ods_code=_ods(message.location.site),
+            nhs_number=_nhs_number(message.nhs_number),
+            merged_nhs_number=message.merged_nhs_number,
+            merged_at=message.occurred_at,
+            hospital_ods_code=_ods(message.location.site),
         )
     ]
 
@@ -142,21 +172,37 @@ def is_nhs_number(value: str) -> bool:
 
 def _nhs_number(value: str | None) -> str:
     if value is None:
-        raise Refused("AE", "no_nhs_number", "PID-3: no NHS number (a repetition whose assigning authority is NHS)",
-                      where="PID-3", error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AE",
+            "no_nhs_number",
+            "PID-3: no NHS number (a repetition whose assigning authority is NHS)",
+            where="PID-3",
+            error=REQUIRED_FIELD_MISSING,
+        )
     if not is_nhs_number(value):
-        raise Refused("AE", "invalid_nhs_number", "PID-3: the NHS number is not a valid one (R-ID-2)", where="PID-3",
-                      error=DATA_TYPE_ERROR)
+        raise Refused(
+            "AE",
+            "invalid_nhs_number",
+            "PID-3: the NHS number is not a valid one (R-ID-2)",
+            where="PID-3",
+            error=DATA_TYPE_ERROR,
+        )
     return value
 
 
 def _ods(site: str | None) -> str:
     if site is None:
-        raise Refused("AE", "no_site", "PV1-3.4: no hospital site (ODS code), nor a sending facility in MSH-4",
-                      where="PV1-3", error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AE",
+            "no_site",
+            "PV1-3.4: no hospital site (ODS code), nor a sending facility in MSH-4",
+            where="PV1-3",
+            error=REQUIRED_FIELD_MISSING,
+        )
     if not ODS_CODE.match(site):
-        raise Refused("AE", "invalid_site", "PV1-3.4: the hospital site is not an ODS code", where="PV1-3",
-                      error=DATA_TYPE_ERROR)
+        raise Refused(
+            "AE", "invalid_site", "PV1-3.4: the hospital site is not an ODS code", where="PV1-3", error=DATA_TYPE_ERROR
+        )
     return site
 
 
@@ -166,15 +212,26 @@ def _legal_basis(code: str | None, feeds: HospitalFeeds) -> LegalBasis:
 
 def _needed(value: datetime | None, where: str, why: str) -> datetime:
     if value is None:
-        raise Refused("AE", f"no_{where.replace('-', '_').lower()}", f"{where}: missing; {why}", where=where,
-                      error=REQUIRED_FIELD_MISSING)
+        raise Refused(
+            "AE",
+            f"no_{where.replace('-', '_').lower()}",
+            f"{where}: missing; {why}",
+            where=where,
+            error=REQUIRED_FIELD_MISSING,
+        )
     return value
 
 
 def _admitted(nhs_number: str, bed: Bed, at: datetime, legal_basis: LegalBasis) -> Admitted:
     return Admitted(
-        nhs_number=nhs_number, admitted_at=at, hospital_ods_code=bed.site, bed_type=bed.bed_type, secure=bed.secure,
-        legal_basis=legal_basis, ward=bed.ward, specialty=bed.specialty,
+        nhs_number=nhs_number,
+        admitted_at=at,
+        hospital_ods_code=bed.site,
+        bed_type=bed.bed_type,
+        secure=bed.secure,
+        legal_basis=legal_basis,
+        ward=bed.ward,
+        specialty=bed.specialty,
     )
 
 

@@ -73,8 +73,13 @@ class Clients:
         key = serialization.load_pem_public_key(client.public_key_pem.encode())
         try:
             claims = jwt.decode(
-                assertion, key, algorithms=ASSERTION_ALGORITHMS, audience=self._audiences, issuer=client.client_id,
-                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "sub", "aud", "jti"]},
+                assertion,
+                key,
+                algorithms=ASSERTION_ALGORITHMS,
+                audience=self._audiences,
+                issuer=client.client_id,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "sub", "aud", "jti"]},
             )
         except jwt.PyJWTError as exc:
             raise ClientRefused(f"client assertion refused: {exc}") from exc

@@ -30,16 +30,25 @@ class User:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "User":
         return cls(
-            user_id=doc["_id"], issuer=doc["issuer"], subject=doc["subject"],
+            user_id=doc["_id"],
+            issuer=doc["issuer"],
+            subject=doc["subject"],
             roles=frozenset(Role(r) for r in doc.get("roles", []) if r in Role._value2member_map_),
-            email=doc.get("email"), org=doc.get("org"), created_at=doc["created_at"],
+            email=doc.get("email"),
+            org=doc.get("org"),
+            created_at=doc["created_at"],
             last_sign_in_at=doc.get("last_sign_in_at"),
         )
 
     def view(self) -> dict[str, Any]:
         return {
-            "user_id": self.user_id, "issuer": self.issuer, "subject": self.subject, "email": self.email,
-            "org": self.org, "roles": sorted(self.roles), "created_at": self.created_at.isoformat(),
+            "user_id": self.user_id,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "email": self.email,
+            "org": self.org,
+            "roles": sorted(self.roles),
+            "created_at": self.created_at.isoformat(),
             "last_sign_in_at": self.last_sign_in_at.isoformat() if self.last_sign_in_at else None,
         }
 
@@ -52,8 +61,16 @@ class Directory:
         await self._users.create_index([("issuer", 1), ("subject", 1)], unique=True)
 
     async def signed_in(
-        self, *, issuer: str, subject: str, email: str | None, org: str | None, at: datetime,
-        initial_roles: frozenset[Role], signing_in: bool = True, session: AsyncClientSession | None = None,
+        self,
+        *,
+        issuer: str,
+        subject: str,
+        email: str | None,
+        org: str | None,
+        at: datetime,
+        initial_roles: frozenset[Role],
+        signing_in: bool = True,
+        session: AsyncClientSession | None = None,
     ) -> tuple[User, bool]:
         """The user with this provider identity, recorded with `initial_roles` if
         new; their email and organisation as the provider says today. True when new.
@@ -63,13 +80,20 @@ class Directory:
             existing = await self._users.find_one_and_update(
                 {"issuer": issuer, "subject": subject},
                 {"$set": {"email": email, "org": org, **seen}},
-                return_document=ReturnDocument.AFTER, session=session,
+                return_document=ReturnDocument.AFTER,
+                session=session,
             )
             if existing is not None:
                 return User.from_doc(existing), False
             doc = {
-                "_id": str(uuid.uuid4()), "issuer": issuer, "subject": subject, "email": email, "org": org,
-                "roles": sorted(r.value for r in initial_roles), "created_at": at, "last_sign_in_at": seen.get("last_sign_in_at"),
+                "_id": str(uuid.uuid4()),
+                "issuer": issuer,
+                "subject": subject,
+                "email": email,
+                "org": org,
+                "roles": sorted(r.value for r in initial_roles),
+                "created_at": at,
+                "last_sign_in_at": seen.get("last_sign_in_at"),
             }
             try:
                 await self._users.insert_one(doc, session=session)
@@ -89,7 +113,9 @@ class Directory:
 
     async def set_roles(self, user_id: str, roles: frozenset[Role], session: AsyncClientSession) -> User | None:
         doc = await self._users.find_one_and_update(
-            {"_id": user_id}, {"$set": {"roles": sorted(r.value for r in roles)}},
-            return_document=ReturnDocument.AFTER, session=session,
+            {"_id": user_id},
+            {"$set": {"roles": sorted(r.value for r in roles)}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
         return User.from_doc(doc) if doc else None

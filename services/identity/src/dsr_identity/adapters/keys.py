@@ -53,7 +53,9 @@ class SigningKey:
     @classmethod
     def generate(cls) -> "SigningKey":
         private = ed25519.Ed25519PrivateKey.generate()
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return cls.from_pem(pem, "generated key")
 
     def jwk(self) -> dict[str, Any]:
@@ -91,11 +93,15 @@ class KeyRing:
     @classmethod
     def from_settings(cls, settings: Any) -> "KeyRing":
         current = _pem(settings.identity_signing_key, settings.identity_signing_key_file, "DSR_IDENTITY_SIGNING_KEY")
-        previous = _pem(settings.identity_previous_key, settings.identity_previous_key_file, "DSR_IDENTITY_PREVIOUS_KEY")
+        previous = _pem(
+            settings.identity_previous_key, settings.identity_previous_key_file, "DSR_IDENTITY_PREVIOUS_KEY"
+        )
         if current is None:
             if not settings.development_mode:
-                raise StartupRefused("DSR_IDENTITY_SIGNING_KEY (or DSR_IDENTITY_SIGNING_KEY_FILE) is not set: the "
-                                     "private key that signs access tokens")
+                raise StartupRefused(
+                    "DSR_IDENTITY_SIGNING_KEY (or DSR_IDENTITY_SIGNING_KEY_FILE) is not set: the "
+                    "private key that signs access tokens"
+                )
             # Development only: a key for this process's life; its tokens die with it.
             return cls(SigningKey.generate())
         return cls(
@@ -104,8 +110,12 @@ class KeyRing:
         )
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.current.private, algorithm=self.current.algorithm,
-                          headers={"kid": self.current.kid, "typ": "at+jwt"})
+        return jwt.encode(
+            claims,
+            self.current.private,
+            algorithm=self.current.algorithm,
+            headers={"kid": self.current.kid, "typ": "at+jwt"},
+        )
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.jwk() for key in self.keys.values()]}

@@ -43,7 +43,10 @@ class DiscoveredKeys:
 class Providers:
     def __init__(self, providers: list[IdentityProvider]) -> None:
         self._by_issuer = {
-            p.issuer: (p, JwtVerifier(DiscoveredKeys(p), issuer=p.issuer, audience=p.client_id, algorithms=p.algorithms))
+            p.issuer: (
+                p,
+                JwtVerifier(DiscoveredKeys(p), issuer=p.issuer, audience=p.client_id, algorithms=p.algorithms),
+            )
             for p in providers
         }
 

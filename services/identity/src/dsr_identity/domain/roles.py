@@ -51,13 +51,25 @@ def organisation(claims: Mapping[str, Any], org_claim: str) -> str | None:
 
 
 def access_claims(
-    *, issuer: str, audience: str, subject: str, roles: Iterable[Role], now: datetime, lifetime: timedelta,
-    email: str | None = None, org: str | None = None,
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    roles: Iterable[Role],
+    now: datetime,
+    lifetime: timedelta,
+    email: str | None = None,
+    org: str | None = None,
 ) -> dict[str, Any]:
     """The claims of a register access token: short-lived, with a unique id."""
     claims: dict[str, Any] = {
-        "iss": issuer, "aud": audience, "sub": subject, "roles": sorted(r.value for r in roles),
-        "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int((now + lifetime).timestamp()),
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "roles": sorted(r.value for r in roles),
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
         "jti": str(uuid.uuid4()),
     }
     if email:

@@ -80,7 +80,9 @@ class MemoryNotificationStore:
         doc = self.rows.get(notification_id)
         return doc if doc and doc["state"] == "sending" and doc.get("owner") == owner else None
 
-    async def mark_sent(self, notification_id: str, owner: str, subject: str, at: datetime, session: Transaction) -> bool:
+    async def mark_sent(
+        self, notification_id: str, owner: str, subject: str, at: datetime, session: Transaction
+    ) -> bool:
         doc = self._owned(notification_id, owner)
         if doc is None:
             return False
@@ -90,7 +92,13 @@ class MemoryNotificationStore:
         return True
 
     async def retry_later(
-        self, notification_id: str, owner: str, error: str, next_attempt_at: datetime, *, alerted: bool,
+        self,
+        notification_id: str,
+        owner: str,
+        error: str,
+        next_attempt_at: datetime,
+        *,
+        alerted: bool,
         session: Transaction = None,
     ) -> bool:
         doc = self._owned(notification_id, owner)
@@ -102,7 +110,9 @@ class MemoryNotificationStore:
         doc.pop("owner", None)
         return True
 
-    async def mark_failed(self, notification_id: str, owner: str, error: str, at: datetime, session: Transaction) -> bool:
+    async def mark_failed(
+        self, notification_id: str, owner: str, error: str, at: datetime, session: Transaction
+    ) -> bool:
         doc = self._owned(notification_id, owner)
         if doc is None:
             return False
@@ -174,7 +184,9 @@ class MemoryProjection:
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted, session: Transaction) -> None:
         await self.contacts.referral_accepted(envelope, event, session)
 
-    async def professionals_changed(self, envelope: Envelope, event: ProfessionalsChanged, session: Transaction) -> None:
+    async def professionals_changed(
+        self, envelope: Envelope, event: ProfessionalsChanged, session: Transaction
+    ) -> None:
         await self.contacts.professionals_changed(envelope, event, session)
 
     async def advance_obligations(self, changes: list[ObligationChange]) -> None:
@@ -188,4 +200,3 @@ class MemoryProjection:
     async def pending_by(self, moment: datetime, limit: int = 5000) -> list[dict[str, Any]]:
         found = [o for o in self.obligations.values() if o["state"] in PENDING and o["due_at"] <= moment]
         return copy.deepcopy(sorted(found, key=lambda o: o["due_at"])[:limit])
-

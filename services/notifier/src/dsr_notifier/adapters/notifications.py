@@ -21,9 +21,21 @@ from pymongo.errors import DuplicateKeyError
 
 # What GET /notifications shows of a document.
 PUBLIC_FIELDS = {
-    "_id": 1, "source_event_id": 1, "source_event_type": 1, "register_id": 1, "recipient": 1, "template": 1,
-    "subject": 1, "state": 1, "attempts": 1, "created_at": 1, "sent_at": 1, "failed_at": 1, "last_error": 1,
-    "wake_at": 1, "taken_over": 1,
+    "_id": 1,
+    "source_event_id": 1,
+    "source_event_type": 1,
+    "register_id": 1,
+    "recipient": 1,
+    "template": 1,
+    "subject": 1,
+    "state": 1,
+    "attempts": 1,
+    "created_at": 1,
+    "sent_at": 1,
+    "failed_at": 1,
+    "last_error": 1,
+    "wake_at": 1,
+    "taken_over": 1,
 }
 
 
@@ -106,7 +118,13 @@ class NotificationStore:
         return bool(done.modified_count)
 
     async def retry_later(
-        self, notification_id: str, owner: str, error: str, next_attempt_at: datetime, *, alerted: bool,
+        self,
+        notification_id: str,
+        owner: str,
+        error: str,
+        next_attempt_at: datetime,
+        *,
+        alerted: bool,
         session: AsyncClientSession | None = None,
     ) -> bool:
         fields: dict[str, Any] = {"state": "pending", "wake_at": next_attempt_at, "last_error": error[:500]}
@@ -124,7 +142,10 @@ class NotificationStore:
     ) -> bool:
         done = await self.rows.update_one(
             {"_id": notification_id, "state": "sending", "owner": owner},
-            {"$set": {"state": "failed", "failed_at": at, "last_error": error[:500]}, "$unset": {"wake_at": "", "owner": ""}},
+            {
+                "$set": {"state": "failed", "failed_at": at, "last_error": error[:500]},
+                "$unset": {"wake_at": "", "owner": ""},
+            },
             session=session,
         )
         return bool(done.modified_count)
@@ -134,7 +155,11 @@ class NotificationStore:
         if notification_ids:
             await self.rows.update_many(
                 {"_id": {"$in": notification_ids}, "state": "sending", "owner": owner},
-                {"$set": {"state": "pending", "wake_at": real_now()}, "$inc": {"attempts": -1}, "$unset": {"owner": ""}},
+                {
+                    "$set": {"state": "pending", "wake_at": real_now()},
+                    "$inc": {"attempts": -1},
+                    "$unset": {"owner": ""},
+                },
             )
 
     async def requeue(self, notification_id: str) -> dict[str, Any] | None:

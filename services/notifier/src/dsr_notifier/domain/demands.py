@@ -28,8 +28,13 @@ def demanded(area: AreaProfile, change: Change) -> list[dict]:
     """The obligations a rating change starts: title, rule, who, by when."""
     calendar = WorkingCalendar(area.working_time)
     rules = area.rules_triggered_by(
-        "RatingChanged", to_rating=change.to_rating, from_rating=change.from_rating, cohort=change.cohort,
-        age_band=change.age_band, secure_bed=change.secure_bed, cause=change.cause,
+        "RatingChanged",
+        to_rating=change.to_rating,
+        from_rating=change.from_rating,
+        cohort=change.cohort,
+        age_band=change.age_band,
+        secure_bed=change.secure_bed,
+        cause=change.cause,
     )
     found = [
         {

@@ -50,8 +50,14 @@ def _item(doc: dict[str, Any], area: AreaProfile, now: datetime) -> dict[str, An
 
 
 def digests(
-    area: AreaProfile, meeting_at: datetime, now: datetime, pending: list[dict[str, Any]], contacts: dict[str, Contacts],
-    on_register: dict[str, list[str]] | None = None, *, due_at: datetime | None = None,
+    area: AreaProfile,
+    meeting_at: datetime,
+    now: datetime,
+    pending: list[dict[str, Any]],
+    contacts: dict[str, Contacts],
+    on_register: dict[str, list[str]] | None = None,
+    *,
+    due_at: datetime | None = None,
 ) -> list[Notification]:
     """`pending`: open, due or overdue obligations due by the meeting (the
     projection's documents); `contacts`: by register id, for the case holders;

@@ -67,7 +67,9 @@ def _obligation(event: ObligationDue | ObligationOverdue, area: AreaProfile) -> 
 
 def for_obligation_due(event: ObligationDue, contacts: Contacts, area: AreaProfile) -> list[Notification]:
     """Due (the notice period has begun): to whoever is responsible."""
-    return _each(resolve(event.responsible, contacts, area), "obligation_due", event.register_id, _obligation(event, area))
+    return _each(
+        resolve(event.responsible, contacts, area), "obligation_due", event.register_id, _obligation(event, area)
+    )
 
 
 def for_obligation_overdue(event: ObligationOverdue, contacts: Contacts, area: AreaProfile) -> list[Notification]:
@@ -82,8 +84,13 @@ def for_rating_changed(event: RatingChanged, at: datetime, area: AreaProfile) ->
     once. An admission (blue): the DSR team, at once. Other changes: no email
     (the obligations they start are announced when due)."""
     change = Change(
-        at=at, to_rating=event.to_rating, from_rating=event.from_rating, cohort=event.cohort, age_band=event.age_band,
-        secure_bed=event.hospital.secure if event.hospital else None, cause=event.cause,
+        at=at,
+        to_rating=event.to_rating,
+        from_rating=event.from_rating,
+        cohort=event.cohort,
+        age_band=event.age_band,
+        secure_bed=event.hospital.secure if event.hospital else None,
+        cause=event.cause,
     )
     context: dict[str, Any] = {
         "from_rating": event.from_rating.value if event.from_rating else None,
@@ -97,9 +104,15 @@ def for_rating_changed(event: RatingChanged, at: datetime, area: AreaProfile) ->
     if event.cause == "admission":
         stay = event.hospital
         context["hospital"] = (
-            {"ods_code": stay.hospital_ods_code, "admitted_at": stay.admitted_at, "bed_type": stay.bed_type,
-             "secure": stay.secure, "legal_basis": stay.legal_basis}
-            if stay else None
+            {
+                "ods_code": stay.hospital_ods_code,
+                "admitted_at": stay.admitted_at,
+                "bed_type": stay.bed_type,
+                "secure": stay.secure,
+                "legal_basis": stay.legal_basis,
+            }
+            if stay
+            else None
         )
         return _each([_team(area)], "admission", event.register_id, context)
     return []
@@ -117,7 +130,11 @@ def for_update_added(event: UpdateAdded, at: datetime, area: AreaProfile) -> lis
 
 def for_removal_requested(event: RemovalRequested, at: datetime, area: AreaProfile) -> list[Notification]:
     """R-RAG-6: a referrer asks for removal; only the DSR team removes."""
-    context = {"requested_at": at, "best_interest_meeting": event.best_interest_meeting, "next_meeting": area.next_tracking_meeting(at)}
+    context = {
+        "requested_at": at,
+        "best_interest_meeting": event.best_interest_meeting,
+        "next_meeting": area.next_tracking_meeting(at),
+    }
     return _each([_team(area)], "removal_requested", event.register_id, context)
 
 
@@ -133,7 +150,10 @@ def for_referral_accepted(event: ReferralAccepted, at: datetime, area: AreaProfi
     """To the referrer: on the register under this identifier, and what the
     initial rating demands."""
     change = Change(
-        at=at, to_rating=event.initial_rating, cohort=event.cohort, age_band=event.age_band,
+        at=at,
+        to_rating=event.initial_rating,
+        cohort=event.cohort,
+        age_band=event.age_band,
         cause="discharge" if event.discharge else "referral",
     )
     context = {
@@ -161,7 +181,9 @@ def for_referral_rejected(event: ReferralRejected, at: datetime, area: AreaProfi
 _RAG_RANK = {Rating.GREEN: 0, Rating.AMBER: 1, Rating.RED: 2}
 
 
-def for_further_referral(event: FurtherReferralReceived, current_rating: str | None, area: AreaProfile) -> list[Notification]:
+def for_further_referral(
+    event: FurtherReferralReceived, current_rating: str | None, area: AreaProfile
+) -> list[Notification]:
     """To the DSR team: a referral for someone already on the register, kept
     with their record in the referral service. Says plainly when it proposes a
     higher rating than the current one (`current_rating`: the notifier's view,
@@ -180,15 +202,18 @@ def for_further_referral(event: FurtherReferralReceived, current_rating: str | N
     return _each([_team(area)], "further_referral", event.register_id, context)
 
 
-def queued(source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at: datetime,
-           key=None) -> dict[str, Any]:
+def queued(
+    source_event_id, source_event_type: str, correlation_id: str | None, note: Notification, at: datetime, key=None
+) -> dict[str, Any]:
     """The queue's document for one email (adapters/notifications.py). Its id
     derives from the event and the recipient, so an event gives each recipient
     one email however often it is delivered; or from `key` (and the template)
     when several events may tell of the same thing (a transition the register
     announces again as it learns more)."""
-    mail_id = derived_event_id(key, f"notify:{note.template}:{note.recipient}") if key else derived_event_id(
-        source_event_id, f"notify:{note.recipient}"
+    mail_id = (
+        derived_event_id(key, f"notify:{note.template}:{note.recipient}")
+        if key
+        else derived_event_id(source_event_id, f"notify:{note.recipient}")
     )
     return {
         "_id": str(mail_id),

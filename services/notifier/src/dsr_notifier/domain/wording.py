@@ -52,7 +52,11 @@ def rejection_reason(code: str, field: str | None, area: AreaProfile) -> dict[st
     """A rejection reason by its code; the message that came with it is not used."""
     code = code if _REASON_CODE.match(code or "") else ""
     rule = code.split(".")[0]
-    sentence = _REASONS.get(code) or _RULES.get(rule) or "A rule for referrals was not met; the referral service's answer gives the details."
+    sentence = (
+        _REASONS.get(code)
+        or _RULES.get(rule)
+        or "A rule for referrals was not met; the referral service's answer gives the details."
+    )
     return {
         "code": code or None,
         "text": sentence.format(area=area.name),

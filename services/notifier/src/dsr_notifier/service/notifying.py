@@ -63,7 +63,11 @@ class Retried:
 
 class NotifierService:
     def __init__(
-        self, settings: NotifierSettings, clock: Clock, uow: UnitOfWork, store: NotificationStore,
+        self,
+        settings: NotifierSettings,
+        clock: Clock,
+        uow: UnitOfWork,
+        store: NotificationStore,
         projection: Projection,
     ) -> None:
         self.settings, self.clock, self.uow, self.store, self.projection = settings, clock, uow, store, projection
@@ -81,8 +85,9 @@ class NotifierService:
             notes = await decide(transaction)
             if notes and not self.settings.rebuild:
                 now = self.clock.now()
-                rows = [queued(envelope.event_id, envelope.event_type, envelope.correlation_id, n, now, key)
-                        for n in notes]
+                rows = [
+                    queued(envelope.event_id, envelope.event_type, envelope.correlation_id, n, now, key) for n in notes
+                ]
                 await self.store.enqueue(rows, transaction)
             return []
 
@@ -115,8 +120,13 @@ class NotifierService:
     def _obligation_change(envelope: Envelope, event: Any) -> standing.ObligationChange:
         state = standing.OBLIGATION_STATES[envelope.event_type]
         fields = {
-            "register_id": event.register_id, "rule": event.rule, "kind": event.kind, "responsible": event.responsible,
-            "due_at": event.due_at, "needs_own_consent": event.needs_own_consent, "state": state,
+            "register_id": event.register_id,
+            "rule": event.rule,
+            "kind": event.kind,
+            "responsible": event.responsible,
+            "due_at": event.due_at,
+            "needs_own_consent": event.needs_own_consent,
+            "state": state,
             "updated_at": envelope.occurred_at,
         }
         return str(event.obligation_id), fields, standing.earlier_states(state)
@@ -204,8 +214,15 @@ class NotifierService:
             return 0
         pending = await self.projection.pending_by(meeting_at)
         contacts = await self.projection.contacts_for({d["register_id"] for d in pending if d["kind"] == UPDATE_KIND})
-        notes = digests(area, meeting_at, now, pending, contacts, await self.projection.on_register_by_rating(),
-                        due_at=digest_at(area, meeting_at))
+        notes = digests(
+            area,
+            meeting_at,
+            now,
+            pending,
+            contacts,
+            await self.projection.on_register_by_rating(),
+            due_at=digest_at(area, meeting_at),
+        )
         source_id = digest_source_id(key)
         rows = [queued(source_id, SOURCE_TYPE, f"digest:{key}", note, now) for note in notes]
 

@@ -51,8 +51,10 @@ OutgoingEvent = Callable[..., Outgoing]
 log = structlog.get_logger()
 
 EMAILS = Counter(
-    "dsr_notifier_emails", "Emails by outcome (sent, retry, failed, taken_over: claimed again after its sender stopped)",
-    ["template", "outcome"], registry=REGISTRY,
+    "dsr_notifier_emails",
+    "Emails by outcome (sent, retry, failed, taken_over: claimed again after its sender stopped)",
+    ["template", "outcome"],
+    registry=REGISTRY,
 )
 UNRECORDED_SECONDS = Histogram(
     "dsr_notifier_unrecorded_send_seconds",
@@ -64,14 +66,17 @@ UNRECORDED_SECONDS = Histogram(
 
 
 class Courier:
-    def __init__(self, service: NotifierService, outgoing: OutgoingEvent, renderer: Renderer, mailer: SmtpMailer) -> None:
+    def __init__(
+        self, service: NotifierService, outgoing: OutgoingEvent, renderer: Renderer, mailer: SmtpMailer
+    ) -> None:
         """`outgoing` builds this service's events (Runtime.outgoing)."""
         self.service, self.outgoing, self.renderer, self.mailer = service, outgoing, renderer, mailer
         self.uow, self.store, self.clock = service.uow, service.store, service.clock
         settings = self.settings = service.settings
         self.owner = f"{settings.service_name}:{uuid.uuid4()}"
         self.backoff = wait_exponential_jitter(
-            initial=settings.smtp_retry_first_seconds, max=settings.smtp_retry_longest_seconds,
+            initial=settings.smtp_retry_first_seconds,
+            max=settings.smtp_retry_longest_seconds,
             jitter=settings.smtp_retry_first_seconds,
         )
         self._wake = service.mail_waiting
@@ -102,8 +107,11 @@ class Courier:
             if row.get("taken_over") and row["attempts"] > 1:
                 # Its sender stopped with it claimed: it may have gone out before the stop.
                 EMAILS.labels(row["template"], "taken_over").inc()
-                log.warning("email taken over from a sender that stopped: it may go out twice",
-                            notification_id=row["_id"], attempts=row["attempts"])
+                log.warning(
+                    "email taken over from a sender that stopped: it may go out twice",
+                    notification_id=row["_id"],
+                    attempts=row["attempts"],
+                )
         # Emails whose outcome is in hand. One being sent when the process
         # stops stays claimed: it may have gone out, so it waits for its lease.
         started: set[str] = set()
@@ -155,7 +163,9 @@ class Courier:
             sent = await self.store.mark_sent(row["_id"], self.owner, subject, now, transaction)
             marked = time.perf_counter()  # the last attempt's: the one that commits
             if not sent:
-                log.warning("email was no longer ours when sent: it may have gone out twice", notification_id=row["_id"])
+                log.warning(
+                    "email was no longer ours when sent: it may have gone out twice", notification_id=row["_id"]
+                )
                 return []
             return [self._event(NotificationSent, row, "NotificationSent")]
 
@@ -177,11 +187,20 @@ class Courier:
             return
 
         async def work(transaction: Transaction) -> list[Outgoing]:
-            if not await self.store.retry_later(row["_id"], self.owner, error, next_at, alerted=True,
-                                                session=transaction):
+            if not await self.store.retry_later(
+                row["_id"], self.owner, error, next_at, alerted=True, session=transaction
+            ):
                 return []
-            return [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
-                                attempts=attempts, permanent=False)]
+            return [
+                self._event(
+                    NotificationFailed,
+                    row,
+                    f"NotificationFailed:{attempts}",
+                    error=error,
+                    attempts=attempts,
+                    permanent=False,
+                )
+            ]
 
         log.warning("email still not sent", notification_id=row["_id"], attempts=attempts, error=error)
         await self.uow.commit_and_publish(work)
@@ -192,8 +211,16 @@ class Courier:
         async def work(transaction: Transaction) -> list[Outgoing]:
             if not await self.store.mark_failed(row["_id"], self.owner, error, self.clock.now(), transaction):
                 return []
-            return [self._event(NotificationFailed, row, f"NotificationFailed:{attempts}", error=error,
-                                attempts=attempts, permanent=True)]
+            return [
+                self._event(
+                    NotificationFailed,
+                    row,
+                    f"NotificationFailed:{attempts}",
+                    error=error,
+                    attempts=attempts,
+                    permanent=True,
+                )
+            ]
 
         log.error("email refused for good", notification_id=row["_id"], error=error)
         EMAILS.labels(row["template"], "failed").inc()

@@ -107,7 +107,9 @@ class InMemoryPeople:
         self.claims[digest] += 1
 
     async def keep_unmatched(self, digest: str, fact: Fact, transaction: Transaction) -> None:
-        self.unmatched.setdefault(f"{digest}:{fact.id}", {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")})
+        self.unmatched.setdefault(
+            f"{digest}:{fact.id}", {"nhs_number_hash": digest, "fact": fact.model_dump(mode="python")}
+        )
 
     async def take_unmatched(self, digest: str, transaction: Transaction) -> list[Fact]:
         taken = [key for key, doc in self.unmatched.items() if doc["nhs_number_hash"] == digest]
@@ -130,8 +132,13 @@ class InMemoryPeople:
             professionals = (doc.get("professionals") or {}).get("professionals", [])
             emails = [*doc.get("referrer_emails", []), *(p.get("email") for p in professionals)]
             if doc["status"] == "on_register" and any(e and e.casefold() in wanted for e in emails):
-                found.append({**_summary(doc), "referrer_emails": doc.get("referrer_emails", []),
-                              "professionals": {"professionals": [{"email": p.get("email")} for p in professionals]}})
+                found.append(
+                    {
+                        **_summary(doc),
+                        "referrer_emails": doc.get("referrer_emails", []),
+                        "professionals": {"professionals": [{"email": p.get("email")} for p in professionals]},
+                    }
+                )
         return found
 
     async def with_removal_requests(self) -> list[PersonRecord]:
@@ -139,11 +146,20 @@ class InMemoryPeople:
         return [PersonRecord.model_validate(d) for d in sorted(found, key=lambda d: d["_id"])]
 
     async def keep_merge(
-        self, kept_digest: str, merged_digest: str, kept: PersonRecord | None, merged: PersonRecord | None,
-        hospital_ods_code: str, merged_at: datetime, event_id: str, transaction: Transaction,
+        self,
+        kept_digest: str,
+        merged_digest: str,
+        kept: PersonRecord | None,
+        merged: PersonRecord | None,
+        hospital_ods_code: str,
+        merged_at: datetime,
+        event_id: str,
+        transaction: Transaction,
     ) -> None:
         key = merge_id(kept_digest, merged_digest)
-        self.merges.setdefault(key, {"_id": key, **merge_document(kept, merged, hospital_ods_code, merged_at, event_id)})
+        self.merges.setdefault(
+            key, {"_id": key, **merge_document(kept, merged, hospital_ods_code, merged_at, event_id)}
+        )
 
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
         found = [d for d in self.merges.values() if (d["resolved_at"] is not None) == resolved]
@@ -155,4 +171,3 @@ class InMemoryPeople:
             return None
         doc.update(resolved_at=at, resolved_by=by, note=note)
         return copy.deepcopy(doc)
-

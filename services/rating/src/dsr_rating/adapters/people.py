@@ -37,8 +37,9 @@ def merge_id(kept_digest: str, merged_digest: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dsr:merge:{kept_digest}:{merged_digest}"))
 
 
-def merge_document(kept: PersonRecord | None, merged: PersonRecord | None, hospital_ods_code: str,
-                   merged_at: datetime, event_id: str) -> dict[str, Any]:
+def merge_document(
+    kept: PersonRecord | None, merged: PersonRecord | None, hospital_ods_code: str, merged_at: datetime, event_id: str
+) -> dict[str, Any]:
     """What is kept of a merge until the DSR team resolves it: register ids only."""
     return {
         "kept_register_id": kept.register_id if kept else None,
@@ -94,7 +95,9 @@ class PeopleStore:
             except DuplicateKeyError as exc:
                 raise VersionConflict(record.register_id) from exc
             return
-        result = await self.people.replace_one({"_id": record.register_id, "version": record.version}, doc, session=session)
+        result = await self.people.replace_one(
+            {"_id": record.register_id, "version": record.version}, doc, session=session
+        )
         if result.matched_count == 0:
             raise VersionConflict(record.register_id)
 
@@ -107,7 +110,10 @@ class PeopleStore:
 
     async def groups(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """How many people `query` finds, by rating and cohort, counted by the database."""
-        pipeline = [{"$match": query}, {"$group": {"_id": {"rating": "$rating", "cohort": "$cohort"}, "n": {"$sum": 1}}}]
+        pipeline = [
+            {"$match": query},
+            {"$group": {"_id": {"rating": "$rating", "cohort": "$cohort"}, "n": {"$sum": 1}}},
+        ]
         return [group async for group in await self.people.aggregate(pipeline)]
 
     async def green_month_over(self, now: datetime) -> list[str]:
@@ -203,7 +209,9 @@ class PeopleStore:
         the register: kept, by register id only, until the DSR team resolves it.
         The same merge sent twice is one item."""
         doc = merge_document(kept, merged, hospital_ods_code, merged_at, event_id)
-        await self.merges.update_one({"_id": merge_id(kept_digest, merged_digest)}, {"$setOnInsert": doc}, upsert=True, session=session)
+        await self.merges.update_one(
+            {"_id": merge_id(kept_digest, merged_digest)}, {"$setOnInsert": doc}, upsert=True, session=session
+        )
 
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]:
         query = {"resolved_at": {"$ne": None}} if resolved else {"resolved_at": None}

@@ -73,8 +73,12 @@ def _event(
     if transition.to_rating is None:
         cause = "green_month_ended" if entry.cause == "green_month_ended" else "dsr_team"
         return PersonRemoved(
-            register_id=record.register_id, removed_by=entry.changed_by, cause=cause, reason=entry.rationale,
-            cause_event_id=uuid.UUID(entry.fact_id), **common,
+            register_id=record.register_id,
+            removed_by=entry.changed_by,
+            cause=cause,
+            reason=entry.rationale,
+            cause_event_id=uuid.UUID(entry.fact_id),
+            **common,
         )
     return RatingChanged(
         register_id=record.register_id,

@@ -127,8 +127,10 @@ def cancellation_fact(event_id: uuid.UUID, event: AdmissionCancelled | Discharge
         rationale = f"The admission to {event.hospital_ods_code} at {of.isoformat()} was cancelled by the hospital."
     else:
         cancelled, of = "discharge", event.discharged_at
-        rationale = (f"The discharge from {event.hospital_ods_code} at {of.isoformat()} was cancelled "
-                     "by the hospital: still in hospital (R-RAG-3).")
+        rationale = (
+            f"The discharge from {event.hospital_ods_code} at {of.isoformat()} was cancelled "
+            "by the hospital: still in hospital (R-RAG-3)."
+        )
     return Fact(
         id=str(event_id),
         kind=f"{cancelled}_cancelled",
@@ -146,8 +148,14 @@ def rating_fact(
     """A person's change of rating over HTTP (R-RAG-2): its reason, who made
     it, whether it was agreed with the person, whether the DSR team made it."""
     return Fact(
-        id=str(uuid.uuid4()), kind="rating", at=at, by=by, rationale=rationale, rating=rating,
-        agreed_with_person=agreed_with_person, by_dsr_team=by_dsr_team,
+        id=str(uuid.uuid4()),
+        kind="rating",
+        at=at,
+        by=by,
+        rationale=rationale,
+        rating=rating,
+        agreed_with_person=agreed_with_person,
+        by_dsr_team=by_dsr_team,
     )
 
 
@@ -193,7 +201,11 @@ def own_removal_fact(event_id: uuid.UUID, occurred_at: datetime, event: PersonRe
     if event.cause != "dsr_team":
         return None
     return Fact(
-        id=str(event.cause_event_id or event_id), kind="removal", at=occurred_at, by=event.removed_by, rationale=event.reason
+        id=str(event.cause_event_id or event_id),
+        kind="removal",
+        at=occurred_at,
+        by=event.removed_by,
+        rationale=event.reason,
     )
 
 

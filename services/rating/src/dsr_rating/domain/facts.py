@@ -36,9 +36,16 @@ def _stay_as_kept(stay: HospitalStay | None) -> HospitalStay | None:
 
 
 FactKind = Literal[
-    "entry", "rating", "admission", "discharge", "removal", "green_month_ended",
+    "entry",
+    "rating",
+    "admission",
+    "discharge",
+    "removal",
+    "green_month_ended",
     # Hospital corrections (hospital_corrections.py): HL7 A11, A13, A02.
-    "admission_cancelled", "discharge_cancelled", "transfer",
+    "admission_cancelled",
+    "discharge_cancelled",
+    "transfer",
 ]
 # Facts that say where a person is in hospital, told apart by hospital and time.
 STAY_KINDS = ("admission", "discharge", "transfer")

@@ -34,7 +34,10 @@ def corrected(facts: Iterable[Fact]) -> list[Fact]:
             fact = fact.model_copy(update={"cancelled": True})
         if fact.kind == "transfer" and not in_hospital:
             fact = fact.model_copy(
-                update={"kind": "admission", "rationale": f"{fact.rationale} No admission was known: it counts as one (R-RAG-3)."}
+                update={
+                    "kind": "admission",
+                    "rationale": f"{fact.rationale} No admission was known: it counts as one (R-RAG-3).",
+                }
             )
         in_hospital, _ = stay_after(fact, in_hospital, None)
         reading.append(fact)

@@ -157,6 +157,10 @@ class PersonRecord(BaseModel):
         (each person's in their order on dsr.referrals), so it comes to the
         same version."""
         return (
-            len(self.facts) + len(self.twin_ids) + len(self.updates) + len(self.removal_requests) + self.professionals_changes
+            len(self.facts)
+            + len(self.twin_ids)
+            + len(self.updates)
+            + len(self.removal_requests)
+            + self.professionals_changes
             + self.age_band_changes
         )

@@ -26,7 +26,9 @@ class Refusal:
 
 def not_on_register(standing: Standing) -> list[Refusal]:
     if standing.status == "removed":
-        return [Refusal("R-RAG-6.removed", "The person has been removed from the register; a new referral puts them back.")]
+        return [
+            Refusal("R-RAG-6.removed", "The person has been removed from the register; a new referral puts them back.")
+        ]
     return []
 
 
@@ -40,7 +42,9 @@ def rating_change_refusals(
         refusals.append(Refusal("R-RAG-2.unchanged", f"The person is already rated {to}.", "rating"))
     if to == Rating.BLUE and not by_dsr_team:
         refusals.append(
-            Refusal("R-RAG-3.blue_by_admission", "Blue follows an admission; only the DSR team sets it by hand.", "rating")
+            Refusal(
+                "R-RAG-3.blue_by_admission", "Blue follows an admission; only the DSR team sets it by hand.", "rating"
+            )
         )
     if (standing.rating == Rating.BLUE or standing.in_hospital) and to != Rating.BLUE and not by_dsr_team:
         refusals.append(

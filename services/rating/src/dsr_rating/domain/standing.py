@@ -97,7 +97,12 @@ class Standing(BaseModel):
 
 
 def _outcome(
-    fact: Fact, status: Status, rating: Rating | None, green_since: datetime | None, in_hospital: bool, area: AreaProfile
+    fact: Fact,
+    status: Status,
+    rating: Rating | None,
+    green_since: datetime | None,
+    in_hospital: bool,
+    area: AreaProfile,
 ):
     """The (status, rating) this fact leads to from where the person stands."""
     if fact.kind == "entry":

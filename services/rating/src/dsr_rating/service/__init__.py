@@ -19,6 +19,15 @@ class RatingService(OnEvents, Queries, GreenMonths):
 
 
 __all__ = [
-    "Audit", "Changed", "ClaimMissing", "Conflict", "Outgoer", "Page", "People", "RatingService", "Refused", "Register",
+    "Audit",
+    "Changed",
+    "ClaimMissing",
+    "Conflict",
+    "Outgoer",
+    "Page",
+    "People",
+    "RatingService",
+    "Refused",
+    "Register",
     "record_contacts",
 ]

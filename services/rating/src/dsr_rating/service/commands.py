@@ -52,7 +52,9 @@ class Commands(Register):
         assert known is not None  # else require raised
         return known
 
-    async def _to_change(self, register_id: str, principal: Principal, action: str, if_match: str | None) -> PersonRecord:
+    async def _to_change(
+        self, register_id: str, principal: Principal, action: str, if_match: str | None
+    ) -> PersonRecord:
         record = await self.open_record(register_id, principal, action)
         if if_match is not None and if_match.strip('W/"') != str(record.version):
             await self.audit.record(principal, action, record.register_id, "conflict")
@@ -65,7 +67,12 @@ class Commands(Register):
             raise Refused(refusals)
 
     async def _commit(
-        self, principal: Principal, action: str, record: PersonRecord, messages: list[Outgoing], own_ids: list[uuid.UUID]
+        self,
+        principal: Principal,
+        action: str,
+        record: PersonRecord,
+        messages: list[Outgoing],
+        own_ids: list[uuid.UUID],
     ) -> None:
         try:
             await self.commit(record, messages, own_event_ids=own_ids)
@@ -75,8 +82,15 @@ class Commands(Register):
         await self.audit.record(principal, action, record.register_id, "ok")
 
     async def change_rating(
-        self, register_id: str, principal: Principal, *, if_match: str | None, correlation_id: str,
-        rating: Rating, rationale: str, agreed_with_person: bool | None,
+        self,
+        register_id: str,
+        principal: Principal,
+        *,
+        if_match: str | None,
+        correlation_id: str,
+        rating: Rating,
+        rationale: str,
+        agreed_with_person: bool | None,
     ) -> Changed:
         """R-RAG-2: a new rating with its rationale, by whom, and whether it was
         discussed and agreed with the person or their family."""
@@ -84,11 +98,19 @@ class Commands(Register):
         record = await self._to_change(register_id, principal, action, if_match)
         now, by_dsr_team = self.clock.now(), principal.has(Role.DSR_TEAM)
         refusals = rating_change_refusals(
-            self.standing(record), rating, by_dsr_team=by_dsr_team, now=now, post_discharge=self.area.post_discharge.rating
+            self.standing(record),
+            rating,
+            by_dsr_team=by_dsr_team,
+            now=now,
+            post_discharge=self.area.post_discharge.rating,
         )
         await self._refuse_if(principal, action, register_id, refusals)
         fact = event_facts.rating_fact(
-            at=now, by=actor(principal), rationale=rationale, rating=rating, agreed_with_person=agreed_with_person,
+            at=now,
+            by=actor(principal),
+            rationale=rationale,
+            rating=rating,
+            agreed_with_person=agreed_with_person,
             by_dsr_team=by_dsr_team,
         )
         messages = self.apply_fact(record, fact, Context(correlation_id), own=True)
@@ -111,7 +133,12 @@ class Commands(Register):
         return Changed(record.next_version(), update_id=update.id)
 
     async def set_professionals(
-        self, register_id: str, principal: Principal, *, if_match: str | None, correlation_id: str,
+        self,
+        register_id: str,
+        principal: Principal,
+        *,
+        if_match: str | None,
+        correlation_id: str,
         professionals: list[Professional],
     ) -> Changed:
         """The professionals around the person and their work contacts, kept up to date (seed 000)."""
@@ -119,16 +146,26 @@ class Commands(Register):
         record = await self._to_change(register_id, principal, action, if_match)
         await self._refuse_if(principal, action, register_id, not_on_register(self.standing(record)))
         listing_id = uuid.uuid4()
-        listing = ProfessionalsList(id=str(listing_id), at=self.clock.now(), by=actor(principal), professionals=professionals)
+        listing = ProfessionalsList(
+            id=str(listing_id), at=self.clock.now(), by=actor(principal), professionals=professionals
+        )
         record.set_professionals(listing)
-        event = ProfessionalsChanged(register_id=register_id, professionals=listing.professionals, changed_by=listing.by)
+        event = ProfessionalsChanged(
+            register_id=register_id, professionals=listing.professionals, changed_by=listing.by
+        )
         messages = [self.outgoing(event, listing.at, Context(correlation_id), listing_id)]
         await self._commit(principal, action, record, messages, [listing_id])
         return Changed(record.next_version())
 
     async def remove(
-        self, register_id: str, principal: Principal, *, if_match: str | None, correlation_id: str,
-        reason: str, best_interest_meeting: bool,
+        self,
+        register_id: str,
+        principal: Principal,
+        *,
+        if_match: str | None,
+        correlation_id: str,
+        reason: str,
+        best_interest_meeting: bool,
     ) -> Changed:
         """R-RAG-6: the DSR team removes; a referrer asks, with the update that
         records the conversation or best-interest meeting, and the DSR team is alerted."""
@@ -137,7 +174,11 @@ class Commands(Register):
         await self._refuse_if(principal, action, register_id, removal_refusals(self.standing(record)))
         now, by, context = self.clock.now(), actor(principal), Context(correlation_id)
         decided = event_facts.removal(
-            by_dsr_team=principal.has(Role.DSR_TEAM), at=now, by=by, reason=reason, best_interest_meeting=best_interest_meeting
+            by_dsr_team=principal.has(Role.DSR_TEAM),
+            at=now,
+            by=by,
+            reason=reason,
+            best_interest_meeting=best_interest_meeting,
         )
         if not isinstance(decided, event_facts.RemovalAsked):
             messages = self.apply_fact(record, decided, context, own=True)
@@ -147,15 +188,25 @@ class Commands(Register):
         record.add_update(update)
         record.add_removal_request(asked)
         requested = RemovalRequested(
-            register_id=register_id, requested_by=by, update_id=update.id, best_interest_meeting=asked.best_interest_meeting
+            register_id=register_id,
+            requested_by=by,
+            update_id=update.id,
+            best_interest_meeting=asked.best_interest_meeting,
         )
-        messages = [self._update_added(register_id, update, context), self.outgoing(requested, now, context, uuid.UUID(asked.id))]
+        messages = [
+            self._update_added(register_id, update, context),
+            self.outgoing(requested, now, context, uuid.UUID(asked.id)),
+        ]
         await self._commit(principal, action, record, messages, [update.id, uuid.UUID(asked.id)])
         return Changed(record.next_version(), "removal_requested")
 
     def _update_added(self, register_id: str, update: Update, context: Context) -> Outgoing:
         event = UpdateAdded(
-            register_id=register_id, update_id=update.id, added_by=update.by, kind=update.kind, text=update.text,
+            register_id=register_id,
+            update_id=update.id,
+            added_by=update.by,
+            kind=update.kind,
+            text=update.text,
             written_at=update.at,
         )
         return self.outgoing(event, update.at, context, update.id)

@@ -40,7 +40,13 @@ def record_contacts(record: PersonRecord) -> Contacts:
 
 class Register:
     def __init__(
-        self, uow: UnitOfWork, people: People, audit: Audit, clock: Clock, area: AreaProfile, outgoing: Outgoer,
+        self,
+        uow: UnitOfWork,
+        people: People,
+        audit: Audit,
+        clock: Clock,
+        area: AreaProfile,
+        outgoing: Outgoer,
         nhs_hash_key: str,
     ) -> None:
         self.uow = uow
@@ -73,12 +79,18 @@ class Register:
         """Change the record and announce every transition it adds or alters."""
         before = record.timeline(self.standing(record))
         mutate()
-        told = announcements(record, before, self.standing(record), version=record.next_version(), own_fact_id=own_fact_id)
+        told = announcements(
+            record, before, self.standing(record), version=record.next_version(), own_fact_id=own_fact_id
+        )
         return [self.outgoing(a.event, a.entry.at, context, a.event_id) for a in told]
 
     def outgoing(self, event: Event, at: datetime, context: Context, event_id: uuid.UUID) -> Outgoing:
         return self._outgoing(
-            event, occurred_at=at, correlation_id=context.correlation_id, causation_id=context.causation_id, event_id=event_id
+            event,
+            occurred_at=at,
+            correlation_id=context.correlation_id,
+            causation_id=context.causation_id,
+            event_id=event_id,
         )
 
     async def save(self, record: PersonRecord, transaction: Transaction) -> None:
@@ -113,7 +125,10 @@ async def retrying_conflicts(work: Callable[[], Awaitable[object]]) -> None:
     """For event handlers: a record changed under us is read again and the
     event applied to what it is now."""
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(VersionConflict), wait=wait_random(0.01, 0.2), stop=stop_after_attempt(20), reraise=True
+        retry=retry_if_exception_type(VersionConflict),
+        wait=wait_random(0.01, 0.2),
+        stop=stop_after_attempt(20),
+        reraise=True,
     ):
         with attempt:
             await work()

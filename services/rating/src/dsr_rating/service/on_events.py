@@ -61,7 +61,9 @@ class OnEvents(Register):
     async def referral_accepted(self, envelope: Envelope, event: ReferralAccepted) -> None:
         async def effect(transaction: Transaction) -> list[Outgoing]:
             await self.people.claim(event.nhs_number_hash, transaction)
-            record = await self.people.get(event.register_id, transaction) or PersonRecord(register_id=event.register_id)
+            record = await self.people.get(event.register_id, transaction) or PersonRecord(
+                register_id=event.register_id
+            )
             record.nhs_number_hash = event.nhs_number_hash
             if event.cohort != "unknown" or record.cohort == "unknown":
                 record.cohort = event.cohort
@@ -71,7 +73,9 @@ class OnEvents(Register):
             if event.professionals:
                 listing_id = str(derived_event_id(envelope.event_id, "professionals"))
                 record.set_professionals(
-                    ProfessionalsList(id=listing_id, at=envelope.occurred_at, by=event.accepted_by, professionals=event.professionals)
+                    ProfessionalsList(
+                        id=listing_id, at=envelope.occurred_at, by=event.accepted_by, professionals=event.professionals
+                    )
                 )
             # The hospital events kept for the person until a referral named them.
             kept = await self.people.take_unmatched(event.nhs_number_hash, transaction)
@@ -147,8 +151,14 @@ class OnEvents(Register):
                 people[digest] = await self.people.by_nhs_number_hash(digest, transaction)
             if any(people.values()):
                 await self.people.keep_merge(
-                    kept, merged, people[kept], people[merged], event.hospital_ods_code, event.merged_at,
-                    str(envelope.event_id), transaction,
+                    kept,
+                    merged,
+                    people[kept],
+                    people[merged],
+                    event.hospital_ods_code,
+                    event.merged_at,
+                    str(envelope.event_id),
+                    transaction,
                 )
             return []
 
@@ -172,13 +182,20 @@ class OnEvents(Register):
 
     async def own_update_added(self, envelope: Envelope, event: UpdateAdded) -> None:
         update = Update(
-            id=event.update_id, at=event.written_at or envelope.occurred_at, by=event.added_by, kind=event.kind, text=event.text
+            id=event.update_id,
+            at=event.written_at or envelope.occurred_at,
+            by=event.added_by,
+            kind=event.kind,
+            text=event.text,
         )
         await self._amend(envelope, event.register_id, lambda record: record.add_update(update))
 
     async def own_removal_requested(self, envelope: Envelope, event: RemovalRequested) -> None:
         request = RemovalRequest(
-            id=str(envelope.event_id), at=envelope.occurred_at, by=event.requested_by, update_id=event.update_id,
+            id=str(envelope.event_id),
+            at=envelope.occurred_at,
+            by=event.requested_by,
+            update_id=event.update_id,
             best_interest_meeting=event.best_interest_meeting,
         )
         await self._amend(envelope, event.register_id, lambda record: record.add_removal_request(request))

@@ -42,8 +42,15 @@ class People(Protocol):
     async def keeping(self, names: frozenset[str]) -> list[dict[str, Any]]: ...
     async def with_removal_requests(self) -> list[PersonRecord]: ...
     async def keep_merge(
-        self, kept_digest: str, merged_digest: str, kept: PersonRecord | None, merged: PersonRecord | None,
-        hospital_ods_code: str, merged_at: datetime, event_id: str, transaction: Transaction,
+        self,
+        kept_digest: str,
+        merged_digest: str,
+        kept: PersonRecord | None,
+        merged: PersonRecord | None,
+        hospital_ods_code: str,
+        merged_at: datetime,
+        event_id: str,
+        transaction: Transaction,
     ) -> None: ...
     async def list_merges(self, *, resolved: bool = False) -> list[dict[str, Any]]: ...
     async def resolve_merge(self, merge_id: str, by: str, note: str, at: datetime) -> dict[str, Any] | None: ...
@@ -57,6 +64,11 @@ class Outgoer(Protocol):
     """`Runtime.outgoing`: an event of this service, in its envelope, addressed to its topic."""
 
     def __call__(
-        self, event: Event, *, occurred_at: datetime, correlation_id: str | None = None,
-        causation_id: uuid.UUID | str | None = None, event_id: uuid.UUID | None = None,
+        self,
+        event: Event,
+        *,
+        occurred_at: datetime,
+        correlation_id: str | None = None,
+        causation_id: uuid.UUID | str | None = None,
+        event_id: uuid.UUID | None = None,
     ) -> Outgoing: ...

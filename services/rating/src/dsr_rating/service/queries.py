@@ -39,7 +39,9 @@ class Queries(Commands):
         # One more than the page: whether there is a next one.
         groups, found = await asyncio.gather(
             self.people.groups(query),
-            self.people.page(listing.after_cursor(query, after), listing.skip_for(page, limit), limit + 1 if limit else 0),
+            self.people.page(
+                listing.after_cursor(query, after), listing.skip_for(page, limit), limit + 1 if limit else 0
+            ),
         )
         shown = found[:limit]
         await self.audit.record(principal, "register.list", "*")
@@ -51,7 +53,9 @@ class Queries(Commands):
         found = []
         for doc in await self.people.keeping(identities(principal)):
             professionals = (doc.get("professionals") or {}).get("professionals", [])
-            if Contacts.of(doc.get("referrer_emails") or [], (p.get("email") for p in professionals)).include(principal):
+            if Contacts.of(doc.get("referrer_emails") or [], (p.get("email") for p in professionals)).include(
+                principal
+            ):
                 found.append(doc)
         await self.audit.record(principal, "register.caseload", "*")
         return found

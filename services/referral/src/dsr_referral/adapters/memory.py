@@ -30,7 +30,9 @@ class InMemoryReferralStore:
 
     async def by_submission(self, submission_id: str | None, submitted_by: str) -> dict[str, Any] | None:
         return _first(
-            r for r in self.referrals.values() if r.get("submitted_by") == submitted_by and r.get("submission_id") == submission_id
+            r
+            for r in self.referrals.values()
+            if r.get("submitted_by") == submitted_by and r.get("submission_id") == submission_id
         )
 
     async def by_id(self, referral_id: str) -> dict[str, Any] | None:
@@ -58,12 +60,25 @@ class InMemoryReferralStore:
         return _first(p for p in self.people.values() if p["nhs_number"] == nhs_number)
 
     async def add_person(
-        self, register_id: str, nhs_number: str, referral_id: str, at: datetime, transaction: Transaction, *,
-        address: dict[str, Any] | None = None, by: str | None = None, age_band: str | None = None,
+        self,
+        register_id: str,
+        nhs_number: str,
+        referral_id: str,
+        at: datetime,
+        transaction: Transaction,
+        *,
+        address: dict[str, Any] | None = None,
+        by: str | None = None,
+        age_band: str | None = None,
     ) -> None:
         if register_id in self.people or await self.person_by_nhs_number(nhs_number):
             raise Conflict(f"person {register_id} or their NHS number is kept already")
-        doc: dict[str, Any] = {"_id": register_id, "nhs_number": nhs_number, "referral_id": referral_id, "on_register_since": at}
+        doc: dict[str, Any] = {
+            "_id": register_id,
+            "nhs_number": nhs_number,
+            "referral_id": referral_id,
+            "on_register_since": at,
+        }
         if address is not None:
             doc |= address_fields(address, at, by)
         if age_band is not None:
@@ -71,8 +86,15 @@ class InMemoryReferralStore:
         self.people[register_id] = copy.deepcopy(doc)
 
     async def return_person(
-        self, register_id: str, referral_id: str, at: datetime, transaction: Transaction, *,
-        address: dict[str, Any] | None = None, by: str | None = None, age_band: str | None = None,
+        self,
+        register_id: str,
+        referral_id: str,
+        at: datetime,
+        transaction: Transaction,
+        *,
+        address: dict[str, Any] | None = None,
+        by: str | None = None,
+        age_band: str | None = None,
     ) -> bool:
         person = self.people.get(register_id)
         if person is None or person.get("removed_at") is None:
@@ -87,8 +109,15 @@ class InMemoryReferralStore:
         return True
 
     async def complete_person(
-        self, person: dict[str, Any], referral_id: str, at: datetime, transaction: Transaction, *,
-        address: dict[str, Any], by: str, age_band: str,
+        self,
+        person: dict[str, Any],
+        referral_id: str,
+        at: datetime,
+        transaction: Transaction,
+        *,
+        address: dict[str, Any],
+        by: str,
+        age_band: str,
     ) -> bool:
         held = self.people.get(person["_id"])
         if held is None or held.get("referral_id") != person["referral_id"] or held.get("removed_at") is not None:
@@ -101,14 +130,18 @@ class InMemoryReferralStore:
         held.pop("age_band_checked_on", None)
         return True
 
-    async def note_further_referral(self, register_id: str, referral_id: str, at: datetime, transaction: Transaction) -> bool:
+    async def note_further_referral(
+        self, register_id: str, referral_id: str, at: datetime, transaction: Transaction
+    ) -> bool:
         held = self._on_register(register_id)
         if held is None:
             return False
         held.setdefault("further_referrals", []).append({"referral_id": referral_id, "at": at})
         return True
 
-    async def mark_removed(self, register_id: str, at: datetime, removal: dict[str, Any], transaction: Transaction) -> bool:
+    async def mark_removed(
+        self, register_id: str, at: datetime, removal: dict[str, Any], transaction: Transaction
+    ) -> bool:
         held = self._on_register(register_id)
         if held is None:
             return False
@@ -143,7 +176,9 @@ class InMemoryReferralStore:
                 found[doc["register_id"]] = (submission["person"]["date_of_birth"], submission["referral_date"])
         return found
 
-    async def announce_age_band(self, person: dict[str, Any], age_band: str, today: date, transaction: Transaction) -> bool:
+    async def announce_age_band(
+        self, person: dict[str, Any], age_band: str, today: date, transaction: Transaction
+    ) -> bool:
         held = self._as_read(person)
         if held is None or held.get("removed_at") is not None:
             return False
@@ -170,7 +205,8 @@ class InMemoryReferralStore:
         if person is None:
             return None
         accepted = [
-            r for r in self.referrals.values()
+            r
+            for r in self.referrals.values()
             if r.get("register_id") == register_id and r.get("outcome") == "accepted" and "submission" in r
         ]
         latest = max(accepted, key=lambda r: r["submitted_at"], default={})
@@ -188,8 +224,10 @@ class InMemoryReferralStore:
 
     def _with_details(self) -> list[dict[str, Any]]:
         return [
-            r for r in self.referrals.values()
-            if r.get("outcome") in _RECORD_OUTCOMES and "date_of_birth" in ((r.get("submission") or {}).get("person") or {})
+            r
+            for r in self.referrals.values()
+            if r.get("outcome") in _RECORD_OUTCOMES
+            and "date_of_birth" in ((r.get("submission") or {}).get("person") or {})
         ]
 
     def _on_register(self, register_id: str) -> dict[str, Any] | None:
@@ -199,12 +237,9 @@ class InMemoryReferralStore:
     def _as_read(self, person: dict[str, Any]) -> dict[str, Any] | None:
         """The person's document, only while it is as it was read (referrals._as_read)."""
         held = self.people.get(person["_id"])
-        same = held is not None and all(
-            held.get(k) == person.get(k) for k in ("referral_id", "announced_age_band")
-        )
+        same = held is not None and all(held.get(k) == person.get(k) for k in ("referral_id", "announced_age_band"))
         return held if same else None
 
 
 def _first(docs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return copy.deepcopy(next(iter(docs), None))
-

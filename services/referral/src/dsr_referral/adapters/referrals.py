@@ -115,7 +115,12 @@ class ReferralStore:
         age_band: str | None = None,
     ) -> None:
         """`age_band`: the band ReferralAccepted announces (None when it does not know it)."""
-        doc: dict[str, Any] = {"_id": register_id, "nhs_number": nhs_number, "referral_id": referral_id, "on_register_since": at}
+        doc: dict[str, Any] = {
+            "_id": register_id,
+            "nhs_number": nhs_number,
+            "referral_id": referral_id,
+            "on_register_since": at,
+        }
         if address is not None:
             doc |= address_fields(address, at, by)
         if age_band is not None:
@@ -154,8 +159,15 @@ class ReferralStore:
         return result.matched_count == 1
 
     async def complete_person(
-        self, person: dict[str, Any], referral_id: str, at: datetime, transaction: Transaction, *,
-        address: dict[str, Any], by: str, age_band: str,
+        self,
+        person: dict[str, Any],
+        referral_id: str,
+        at: datetime,
+        transaction: Transaction,
+        *,
+        address: dict[str, Any],
+        by: str,
+        age_band: str,
     ) -> bool:
         """The DSR team's full referral completes an automatically referred
         person's record: its address becomes the current one and its age band
@@ -213,7 +225,8 @@ class ReferralStore:
         result = await self.people.update_one(
             # None or not newer; `$not` rather than `$or`, which SecantusDB answers by a collection scan.
             {"_id": register_id, "timeline_version": {"$not": {"$gt": version}}},
-            update, session=transaction,
+            update,
+            session=transaction,
         )
         return result.matched_count == 1
 
@@ -274,7 +287,8 @@ class ReferralStore:
             return None
         referral = await self.referrals.find_one(
             {"register_id": register_id, "outcome": "accepted", "submission": {"$exists": True}},
-            projection={"submission.person": 1}, sort=[("submitted_at", -1)],
+            projection={"submission.person": 1},
+            sort=[("submitted_at", -1)],
         )
         return person_details(person, (referral or {}).get("submission", {}).get("person", {}))
 
@@ -300,7 +314,11 @@ _WITH_DETAILS: dict[str, Any] = {
 
 def _as_read(person: dict[str, Any]) -> dict[str, Any]:
     """A filter that matches the person's document only while it is as it was read."""
-    return {"_id": person["_id"], "referral_id": person["referral_id"], "announced_age_band": person.get("announced_age_band")}
+    return {
+        "_id": person["_id"],
+        "referral_id": person["referral_id"],
+        "announced_age_band": person.get("announced_age_band"),
+    }
 
 
 def address_fields(address: dict[str, Any], at: datetime, by: str | None) -> dict[str, Any]:

@@ -20,9 +20,7 @@ from dsr_referral.domain.register_moves import Move, on_register_at
 ACCEPTED_BY = "system:discharge"
 
 
-def needs_automatic_referral(
-    discharge: Discharged, *, known: bool, removed: bool, moves: Sequence[Move] = ()
-) -> bool:
+def needs_automatic_referral(discharge: Discharged, *, known: bool, removed: bool, moves: Sequence[Move] = ()) -> bool:
     """False for someone on the register when discharged: their discharge is
     the rating service's (R-RAG-4). Someone off it then is referred again (and
     keeps their register id, R-ID-1). `moves`: the newest timeline's, which

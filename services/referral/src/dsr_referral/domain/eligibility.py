@@ -48,18 +48,37 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
 
     # R-ELIG-1: a confirmed diagnosis with evidence.
     if not referral.diagnosis.confirmed:
-        reasons.append(_reason("R-ELIG-1.unconfirmed", "The diagnosis of learning disability and/or autism must be confirmed.",
-                               "diagnosis.confirmed"))
+        reasons.append(
+            _reason(
+                "R-ELIG-1.unconfirmed",
+                "The diagnosis of learning disability and/or autism must be confirmed.",
+                "diagnosis.confirmed",
+            )
+        )
     if not (referral.diagnosis.evidence_reference or "").strip():
-        reasons.append(_reason("R-ELIG-1.no_evidence", "Evidence of the diagnosis must be attached.", "diagnosis.evidence_reference"))
+        reasons.append(
+            _reason(
+                "R-ELIG-1.no_evidence", "Evidence of the diagnosis must be attached.", "diagnosis.evidence_reference"
+            )
+        )
 
     # R-ELIG-2: consent or a documented best-interest decision.
     if referral.consent is None and referral.best_interest_decision is None:
-        reasons.append(_reason("R-ELIG-2.no_consent", "Consent (with its date) or a best-interest decision (with its date) is required.", "consent"))
+        reasons.append(
+            _reason(
+                "R-ELIG-2.no_consent",
+                "Consent (with its date) or a best-interest decision (with its date) is required.",
+                "consent",
+            )
+        )
 
     # R-ID-2: a valid NHS number.
     if not nhs_number_is_valid(person.nhs_number.replace(" ", "")):
-        reasons.append(_reason("R-ID-2.invalid_nhs_number", "The NHS number is not a valid 10-digit NHS number.", "person.nhs_number"))
+        reasons.append(
+            _reason(
+                "R-ID-2.invalid_nhs_number", "The NHS number is not a valid 10-digit NHS number.", "person.nhs_number"
+            )
+        )
 
     # No dates in the future.
     for field, value in _dates(referral):
@@ -69,7 +88,13 @@ def assess(referral: ReferralSubmitted, area: AreaProfile, today: date) -> Asses
     # R-ELIG-3: a connection to the area.
     age = age_on(person.date_of_birth, referral.referral_date)
     if not _in_area(referral, area, is_cyp=area.age_bands.cohort(age) == Cohort.CYP):
-        reasons.append(_reason("R-ELIG-3.out_of_area", f"The person has no qualifying connection to {area.name}.", "person.address.postcode"))
+        reasons.append(
+            _reason(
+                "R-ELIG-3.out_of_area",
+                f"The person has no qualifying connection to {area.name}.",
+                "person.address.postcode",
+            )
+        )
 
     return Assessment(reasons=tuple(reasons), cohort=area.age_bands.cohort(age), age_band=area.age_bands.band(age))
 
@@ -84,7 +109,10 @@ def _dates(referral: ReferralSubmitted) -> list[tuple[str, date | None]]:
         ("referral_date", referral.referral_date),
         ("person.date_of_birth", referral.person.date_of_birth),
         ("consent.given_on", referral.consent.given_on if referral.consent else None),
-        ("best_interest_decision.decided_on", referral.best_interest_decision.decided_on if referral.best_interest_decision else None),
+        (
+            "best_interest_decision.decided_on",
+            referral.best_interest_decision.decided_on if referral.best_interest_decision else None,
+        ),
     ]
 
 

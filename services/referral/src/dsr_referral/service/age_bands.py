@@ -71,7 +71,13 @@ class AgeBands:
             return []
 
         await self.ports.uow.in_transaction(checked)
-        log.info("age bands checked", checked=len(due), announced=announced, changed_meanwhile=conflicts, no_date_of_birth=unknown)
+        log.info(
+            "age bands checked",
+            checked=len(due),
+            announced=announced,
+            changed_meanwhile=conflicts,
+            no_date_of_birth=unknown,
+        )
         return announced
 
     async def _announce(self, person: dict[str, Any], band: AgeBand, today: date, now: datetime) -> bool:

@@ -34,8 +34,11 @@ class Discharges:
         register_id = known["_id"] if known else new_register_id(area.code)
         referral_id = derived_event_id(envelope.event_id, "automatic-referral")
         event = automatic_referral(
-            discharge, referral_id=referral_id, register_id=register_id,
-            nhs_number_hash=self.ports.nhs_number_hash(nhs_number), dsr_team_mailbox=area.dsr_team_mailbox,
+            discharge,
+            referral_id=referral_id,
+            register_id=register_id,
+            nhs_number_hash=self.ports.nhs_number_hash(nhs_number),
+            dsr_team_mailbox=area.dsr_team_mailbox,
         )
         doc = {
             "_id": str(referral_id),
@@ -45,8 +48,12 @@ class Discharges:
             "outcome": "accepted",
             "register_id": register_id,
             "cohort": event.cohort.value,
-            "source": {"discharge_event_id": str(envelope.event_id), "hospital_ods_code": discharge.hospital_ods_code,
-                       "discharged_at": discharge.discharged_at, "destination": discharge.destination},
+            "source": {
+                "discharge_event_id": str(envelope.event_id),
+                "hospital_ods_code": discharge.hospital_ods_code,
+                "discharged_at": discharge.discharged_at,
+                "destination": discharge.destination,
+            },
             "correlation_id": envelope.correlation_id,
         }
 
@@ -57,8 +64,11 @@ class Discharges:
                 return []  # a referral brought them back meanwhile: on the register again, nothing to do
             await self.store.add_referral(doc, transaction)
             outgoing = self.ports.outgoing(
-                event, occurred_at=discharge.discharged_at, correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id, event_id=derived_event_id(envelope.event_id, ReferralAccepted.EVENT_TYPE),
+                event,
+                occurred_at=discharge.discharged_at,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id,
+                event_id=derived_event_id(envelope.event_id, ReferralAccepted.EVENT_TYPE),
             )
             return [outgoing]
 

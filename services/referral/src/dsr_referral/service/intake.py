@@ -132,7 +132,9 @@ class Intake:
         referrers = Contacts.of(await self.store.referrers_of(register_id)).referrers
         return bool(Contacts.of([who.subject, who.email]).referrers & referrers)
 
-    async def _submit_once(self, referral: ReferralSubmitted, who: Submitter, correlation_id: str | None) -> IntakeAnswer:
+    async def _submit_once(
+        self, referral: ReferralSubmitted, who: Submitter, correlation_id: str | None
+    ) -> IntakeAnswer:
         previous = await self.store.by_submission(referral.submission_id, who.subject)
         if previous:
             return IntakeAnswer.from_record(previous)
@@ -183,8 +185,13 @@ class Intake:
         return IntakeAnswer.from_record(doc)
 
     async def _enter(
-        self, known: dict[str, Any] | None, nhs_number: str, referral: ReferralSubmitted, who: Submitter,
-        assessment: Assessment, base: dict[str, Any],
+        self,
+        known: dict[str, Any] | None,
+        nhs_number: str,
+        referral: ReferralSubmitted,
+        who: Submitter,
+        assessment: Assessment,
+        base: dict[str, Any],
     ) -> IntakeAnswer:
         """On the register: a new person, or a removed one back under their
         identifier (R-ID-1, R-RAG-6), entering with the proposed rating (R-RAG-1)."""
@@ -216,7 +223,14 @@ class Intake:
         async def enter(transaction: Transaction) -> None:
             if not known:
                 await self.store.add_person(
-                    register_id, nhs_number, referral_id, now, transaction, address=address, by=who.subject, age_band=band
+                    register_id,
+                    nhs_number,
+                    referral_id,
+                    now,
+                    transaction,
+                    address=address,
+                    by=who.subject,
+                    age_band=band,
                 )
             elif not await self.store.return_person(
                 register_id, referral_id, now, transaction, address=address, by=who.subject, age_band=band
@@ -228,7 +242,12 @@ class Intake:
         return IntakeAnswer.from_record(doc)
 
     async def _complete(
-        self, person: dict[str, Any], referral: ReferralSubmitted, assessment: Assessment, base: dict[str, Any], today: date
+        self,
+        person: dict[str, Any],
+        referral: ReferralSubmitted,
+        assessment: Assessment,
+        base: dict[str, Any],
+        today: date,
     ) -> IntakeAnswer:
         """The DSR team completes the record of a person referred automatically
         on discharge: the form is kept here, and the age band (as of today) is
@@ -255,7 +274,9 @@ class Intake:
         log.info("record completed", register_id=register_id, outcome="record_completed")
         return IntakeAnswer.from_record(doc)
 
-    async def _further(self, register_id: str, referral: ReferralSubmitted, who: Submitter, base: dict[str, Any]) -> IntakeAnswer:
+    async def _further(
+        self, register_id: str, referral: ReferralSubmitted, who: Submitter, base: dict[str, Any]
+    ) -> IntakeAnswer:
         """Kept with the person's record (the form is personal data: it stays
         here) and sent to the DSR team, which decides what it changes."""
         now = base["submitted_at"]

@@ -53,8 +53,14 @@ class People:
         register (a late fact made their removal untrue)."""
         await self._heard(envelope, event.register_id, event.timeline, event.timeline_version, None)
 
-    async def _heard(self, envelope: Envelope, register_id: str, timeline: list[Transition] | None,
-                     version: int | None, removal: dict[str, Any] | None) -> None:
+    async def _heard(
+        self,
+        envelope: Envelope,
+        register_id: str,
+        timeline: list[Transition] | None,
+        version: int | None,
+        removal: dict[str, Any] | None,
+    ) -> None:
         """The newest timeline decides whether the person is on the register now
         (an older one changes nothing); a removal without one (an older rating
         service) marks them off."""
@@ -106,7 +112,9 @@ class People:
         """Name, date of birth, NHS number, current address; None when there is no such person."""
         return await self.store.details(register_id)
 
-    async def search(self, *, nhs_number: str | None = None, family_name: str | None = None) -> tuple[list[str], list[dict]]:
+    async def search(
+        self, *, nhs_number: str | None = None, family_name: str | None = None
+    ) -> tuple[list[str], list[dict]]:
         """The register ids found by NHS number or last name (exact, any case), and each one's details."""
         if nhs_number:
             person = await self.store.person_by_nhs_number(nhs_number)

@@ -64,8 +64,10 @@ class InMemoryObligations:
         return sorted(pending, key=lambda o: o.due_at)[:limit]
 
     async def ids_to_announce(self, state: str, field: str, now: datetime, limit: int) -> list[str]:
-        come = sorted((o for o in self.items.values() if o.state == state and getattr(o, field) <= now),
-                      key=lambda o: getattr(o, field))
+        come = sorted(
+            (o for o in self.items.values() if o.state == state and getattr(o, field) <= now),
+            key=lambda o: getattr(o, field),
+        )
         return [str(o.obligation_id) for o in come[:limit]]
 
     async def move(self, obligation_id: str, from_state: str, to_state: str, transaction=None) -> Obligation | None:

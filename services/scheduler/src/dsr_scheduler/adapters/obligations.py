@@ -100,7 +100,9 @@ class ObligationStore:
         cursor = self.obligations.find({"state": state, field: {"$lte": now}}, projection={"_id": 1}).sort(field, 1)
         return [doc["_id"] async for doc in cursor.limit(limit)]
 
-    async def move(self, obligation_id: str, from_state: str, to_state: str, session: AsyncClientSession) -> Obligation | None:
+    async def move(
+        self, obligation_id: str, from_state: str, to_state: str, session: AsyncClientSession
+    ) -> Obligation | None:
         """The atomic claim: only one process moves an obligation out of `from_state`.
         (update_one, then read: the embedded database answers findAndModify by a
         scan, 2.5 s at 100,000 obligations, where update_one uses the _id index.)"""
@@ -124,14 +126,16 @@ class ObligationStore:
     async def set_person(self, register_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
         await self.people.update_one({"_id": register_id}, {"$set": fields}, upsert=True, session=session)
 
-    async def newer_timeline(self, register_id: str, version: int, fields: dict[str, Any],
-                             session: AsyncClientSession) -> bool:
+    async def newer_timeline(
+        self, register_id: str, version: int, fields: dict[str, Any], session: AsyncClientSession
+    ) -> bool:
         """Set `fields` and the timeline version if `version` is newer than the
         one held; False (nothing set) if not. One round trip for a person whose
         timeline is known (the common case); three for one heard of first."""
         moved = await self.people.update_one(
             {"_id": register_id, "timeline_version": {"$lt": version}},
-            {"$set": {**fields, "timeline_version": version}}, session=session,
+            {"$set": {**fields, "timeline_version": version}},
+            session=session,
         )
         if moved.matched_count:
             return True

@@ -29,11 +29,17 @@ def refusals(
     community C(E)TR (R-OB-2); only a C(E)TR records actions (R-OB-15)."""
     reasons = []
     if completed_at > now + SKEW:
-        reasons.append({"code": "completion.in_future", "message": "completed_at is in the future", "field": "completed_at"})
+        reasons.append(
+            {"code": "completion.in_future", "message": "completed_at is in the future", "field": "completed_at"}
+        )
     if kind in CETR_KINDS and not laep and rating_review is None:
-        reasons.append({"code": "R-OB-15.rating_review", "message": "a C(E)TR records the rating review", "field": "rating_review"})
+        reasons.append(
+            {"code": "R-OB-15.rating_review", "message": "a C(E)TR records the rating review", "field": "rating_review"}
+        )
     if laep and kind != "community_cetr":
-        reasons.append({"code": "R-OB-2.laep", "message": "a LAEP stands in only for a community C(E)TR", "field": "laep"})
+        reasons.append(
+            {"code": "R-OB-2.laep", "message": "a LAEP stands in only for a community C(E)TR", "field": "laep"}
+        )
     if has_actions and kind not in CETR_KINDS:
         reasons.append({"code": "R-OB-15.actions", "message": "actions are recorded from a C(E)TR", "field": "actions"})
     return reasons

@@ -86,14 +86,26 @@ class Trigger:
 
 def triggered_rules(area: AreaProfile, trigger: Trigger) -> list[ObligationRule]:
     return area.rules_triggered_by(
-        trigger.event, to_rating=trigger.to_rating, from_rating=trigger.from_rating, cohort=trigger.cohort,
-        age_band=trigger.age_band, secure_bed=trigger.secure_bed, cause=trigger.cause,
+        trigger.event,
+        to_rating=trigger.to_rating,
+        from_rating=trigger.from_rating,
+        cohort=trigger.cohort,
+        age_band=trigger.age_band,
+        secure_bed=trigger.secure_bed,
+        cause=trigger.cause,
     )
 
 
 def new_obligation(
-    area: AreaProfile, calendar: WorkingCalendar, rule: ObligationRule, register_id: str, start: datetime,
-    cause: uuid.UUID, *, sequence: int = 0, transition_id: uuid.UUID | None = None,
+    area: AreaProfile,
+    calendar: WorkingCalendar,
+    rule: ObligationRule,
+    register_id: str,
+    start: datetime,
+    cause: uuid.UUID,
+    *,
+    sequence: int = 0,
+    transition_id: uuid.UUID | None = None,
 ) -> Obligation:
     duration = rule.deadline if sequence == 0 else (rule.repeat or rule.deadline)
     due_at = calendar.deadline(start, duration)
@@ -117,8 +129,15 @@ def new_obligation(
 
 
 def action(
-    area: AreaProfile, calendar: WorkingCalendar, cetr: Obligation, cause: uuid.UUID, index: int, description: str,
-    owner: str, due_on: date, at: datetime,
+    area: AreaProfile,
+    calendar: WorkingCalendar,
+    cetr: Obligation,
+    cause: uuid.UUID,
+    index: int,
+    description: str,
+    owner: str,
+    due_on: date,
+    at: datetime,
 ) -> Obligation:
     """R-OB-15: a C(E)TR's recommendation, as an obligation with its owner and
     date (due at the end of that working day)."""

@@ -88,9 +88,7 @@ def derive(
             done = held_by_id.get(d.obligation.obligation_id)
             if done is None or done.state != "done" or done.completion is None or done.completion.at > at:
                 return True
-        return any(
-            o.rule == rule_id and o.transition_id is None and o.active and o.started_at <= at for o in held
-        )
+        return any(o.rule == rule_id and o.transition_id is None and o.active and o.started_at <= at for o in held)
 
     for transition in sorted(timeline, key=lambda t: (t.at, str(t.transition_id))):
         for d in derived.values():
@@ -102,7 +100,12 @@ def derive(
             if open_at(rule.id, transition.at):
                 continue
             obligation = new_obligation(
-                area, calendar, rule, register_id, transition.at, transition.transition_id,
+                area,
+                calendar,
+                rule,
+                register_id,
+                transition.at,
+                transition.transition_id,
                 transition_id=transition.transition_id,
             )
             derived[obligation.obligation_id] = _Derived(obligation)

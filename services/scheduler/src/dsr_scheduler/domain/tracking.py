@@ -20,7 +20,10 @@ def next_meeting(area: AreaProfile, now: datetime) -> tuple[datetime | None, dat
 
 
 def agenda(
-    area: AreaProfile, meeting_at: datetime | None, horizon: datetime, people: list[dict[str, Any]],
+    area: AreaProfile,
+    meeting_at: datetime | None,
+    horizon: datetime,
+    people: list[dict[str, Any]],
     pending: list[Obligation],
 ) -> dict[str, Any]:
     """People by rating, what is due or overdue by the horizon, and whose
@@ -28,8 +31,13 @@ def agenda(
     by_rating: dict[str, list[str]] = {}
     for person in people:
         by_rating.setdefault(person.get("rating") or "unknown", []).append(person["_id"])
-    items = [o.model_dump(mode="json", include={"obligation_id", "register_id", "rule", "kind", "title", "responsible",
-                                                "due_at", "state"}) for o in pending]
+    items = [
+        o.model_dump(
+            mode="json",
+            include={"obligation_id", "register_id", "rule", "kind", "title", "responsible", "due_at", "state"},
+        )
+        for o in pending
+    ]
     return {
         "area": area.code,
         "meeting_at": meeting_at,

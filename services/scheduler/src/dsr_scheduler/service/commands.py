@@ -63,8 +63,16 @@ class Commands(ObligationChanges):
         return PersonAccess(self.audit)  # type: ignore[arg-type]
 
     async def list_obligations(
-        self, principal: Principal, *, register_id: str | None, people: list[str] | None, kind: str | None,
-        state: State | None, rule: str | None, due_before: datetime | None, limit: int,
+        self,
+        principal: Principal,
+        *,
+        register_id: str | None,
+        people: list[str] | None,
+        kind: str | None,
+        state: State | None,
+        rule: str | None,
+        due_before: datetime | None,
+        limit: int,
     ) -> dict[str, Any]:
         """The DSR team and ops see everyone's obligations; a referrer, those
         of the people they referred or are named on as a professional."""
@@ -78,8 +86,16 @@ class Commands(ObligationChanges):
         return {"obligations": [o.model_dump(mode="json") for o in found], "total": total}
 
     async def complete(
-        self, obligation_id: str, principal: Principal, correlation_id: str | None, *, completed_at: datetime,
-        outcome: str, rating_review: Rating | None, laep: bool, recommendations: list[Recommendation],
+        self,
+        obligation_id: str,
+        principal: Principal,
+        correlation_id: str | None,
+        *,
+        completed_at: datetime,
+        outcome: str,
+        rating_review: Rating | None,
+        laep: bool,
+        recommendations: list[Recommendation],
     ) -> CompletionResult:
         """The DSR team, or a referrer of the person's (referred them, or named
         on them as a professional); anyone else gets the 404 of a missing id.
@@ -92,8 +108,14 @@ class Commands(ObligationChanges):
         known = await self.contacts.of(subject)
         await self.access.require(principal, audited, subject, (known or NOBODY) if obligation else None)
         assert obligation is not None  # a missing one was refused with a 404
-        reasons = refusals(obligation.kind, completed_at, self.clock.now(), rating_review=rating_review, laep=laep,
-                           has_actions=bool(recommendations))
+        reasons = refusals(
+            obligation.kind,
+            completed_at,
+            self.clock.now(),
+            rating_review=rating_review,
+            laep=laep,
+            has_actions=bool(recommendations),
+        )
         if reasons:
             await self.audit.record(principal, audited, obligation.register_id, "refused")
             return CompletionResult("rejected", obligation.state, reasons=reasons)
@@ -108,7 +130,9 @@ class Commands(ObligationChanges):
             async def record_exception(transaction: Transaction) -> list[Outgoing]:
                 current = await self.obligations.get(obligation_id, transaction)
                 assert current is not None
-                await self.obligations.replace(current.model_copy(update={"exceptions": [*current.exceptions, note]}), transaction)
+                await self.obligations.replace(
+                    current.model_copy(update={"exceptions": [*current.exceptions, note]}), transaction
+                )
                 return []
 
             await self.uow.commit_and_publish(record_exception)
@@ -120,7 +144,9 @@ class Commands(ObligationChanges):
             action(self.area, self.calendar, obligation, cause, i, r.description, r.owner, r.due_on, completed_at)
             for i, r in enumerate(recommendations)
         ]
-        completion = Completion(at=completed_at, by=by, outcome=outcome, rating_review=rating_review, actions=len(actions))
+        completion = Completion(
+            at=completed_at, by=by, outcome=outcome, rating_review=rating_review, actions=len(actions)
+        )
 
         async def work(transaction: Transaction) -> list[Outgoing]:
             current = await self.obligations.get(obligation_id, transaction)
@@ -135,7 +161,9 @@ class Commands(ObligationChanges):
             await self.audit.record(principal, audited, obligation.register_id, "conflict")
             return CompletionResult("conflict", str(ended))
         await self.audit.record(principal, audited, obligation.register_id, "ok")
-        scheduled = [str(m.envelope.data["obligation_id"]) for m in messages if m.envelope.event_type == "ObligationScheduled"]
+        scheduled = [
+            str(m.envelope.data["obligation_id"]) for m in messages if m.envelope.event_type == "ObligationScheduled"
+        ]
         return CompletionResult("done", "done", scheduled=scheduled)
 
     async def tracking_meeting(self, principal: Principal) -> dict[str, Any]:

@@ -31,7 +31,9 @@ from dsr_scheduler.service.changes import ObligationChanges, context_of
 
 
 def _trigger(envelope: Envelope, event_type: str, register_id: str, **fields: Any) -> Trigger:
-    return Trigger(event=event_type, at=envelope.occurred_at, event_id=envelope.event_id, register_id=register_id, **fields)
+    return Trigger(
+        event=event_type, at=envelope.occurred_at, event_id=envelope.event_id, register_id=register_id, **fields
+    )
 
 
 class RegisterEvents(ObligationChanges):
@@ -61,16 +63,28 @@ class RegisterEvents(ObligationChanges):
             return await self._on_timeline(envelope, event, event.timeline)
         # An announcement without a timeline (published before timelines): the change alone, as it came.
         trigger = _trigger(
-            envelope, event.EVENT_TYPE, event.register_id, to_rating=event.to_rating, from_rating=event.from_rating,
-            cohort=event.cohort, age_band=event.age_band, secure_bed=event.hospital.secure if event.hospital else None,
+            envelope,
+            event.EVENT_TYPE,
+            event.register_id,
+            to_rating=event.to_rating,
+            from_rating=event.from_rating,
+            cohort=event.cohort,
+            age_band=event.age_band,
+            secure_bed=event.hospital.secure if event.hospital else None,
             cause=event.cause,
         )
 
         async def effect(transaction: Transaction) -> list[Outgoing]:
-            await self.obligations.set_person(event.register_id, {
-                "on_register": True, "rating": event.to_rating.value, "cohort": event.cohort.value,
-                "rating_since": envelope.occurred_at,
-            }, transaction)
+            await self.obligations.set_person(
+                event.register_id,
+                {
+                    "on_register": True,
+                    "rating": event.to_rating.value,
+                    "cohort": event.cohort.value,
+                    "rating_since": envelope.occurred_at,
+                },
+                transaction,
+            )
             return await self.react(trigger, context_of(envelope), transaction)
 
         await self.uow.run_once(envelope.event_id, effect)
@@ -91,15 +105,22 @@ class RegisterEvents(ObligationChanges):
     async def on_update_added(self, envelope: Envelope, event: UpdateAdded) -> None:
         """The case holder's update completes the update that was due and starts
         the clock again (R-OB-11, R-OB-12)."""
-        await self._complete_kind(envelope, event.register_id, "case_holder_update", event.added_by, "update added",
-                                  last_update_at=envelope.occurred_at)
+        await self._complete_kind(
+            envelope,
+            event.register_id,
+            "case_holder_update",
+            event.added_by,
+            "update added",
+            last_update_at=envelope.occurred_at,
+        )
 
     async def on_consent_renewed(self, envelope: Envelope, event: ConsentRenewed) -> None:
         """Completes the renewal; the next is a year on (R-OB-13)."""
         await self._complete_kind(envelope, event.register_id, "consent_renewal", event.renewed_by, "consent renewed")
 
-    async def _on_timeline(self, envelope: Envelope, event: RatingChanged | PersonRemoved,
-                           timeline: list[Transition]) -> None:
+    async def _on_timeline(
+        self, envelope: Envelope, event: RatingChanged | PersonRemoved, timeline: list[Transition]
+    ) -> None:
         """The register's newest timeline for the person: reconcile with it.
         An older timeline (a redelivery from before a newer one) changes nothing."""
         latest = max(timeline, key=lambda t: (t.at, str(t.transition_id)))
@@ -115,8 +136,9 @@ class RegisterEvents(ObligationChanges):
 
         await self.uow.run_once(envelope.event_id, effect)
 
-    async def _complete_kind(self, envelope: Envelope, register_id: str, kind: str, by: str, outcome: str,
-                             **person: Any) -> None:
+    async def _complete_kind(
+        self, envelope: Envelope, register_id: str, kind: str, by: str, outcome: str, **person: Any
+    ) -> None:
         async def effect(transaction: Transaction) -> list[Outgoing]:
             if person:
                 await self.obligations.set_person(register_id, person, transaction)

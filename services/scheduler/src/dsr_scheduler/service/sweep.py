@@ -27,7 +27,8 @@ class Sweep(ObligationChanges):
         # Due first, so an obligation whose notice and deadline have both passed
         # (a simulated clock moved far) is announced due, then overdue.
         for from_state, to_state, field_, event_type in (
-            ("open", "due", "notice_at", ObligationDue), ("due", "overdue", "due_at", ObligationOverdue),
+            ("open", "due", "notice_at", ObligationDue),
+            ("due", "overdue", "due_at", ObligationOverdue),
         ):
             while ids := await self.obligations.ids_to_announce(from_state, field_, now, SWEEP_BATCH):
                 for obligation_id in ids:
@@ -40,7 +41,9 @@ class Sweep(ObligationChanges):
             OBLIGATIONS.labels(state).set(number)
         return counts
 
-    async def _advance(self, obligation_id: str, from_state: str, to_state: str, event_type: type[Event]) -> list[Outgoing]:
+    async def _advance(
+        self, obligation_id: str, from_state: str, to_state: str, event_type: type[Event]
+    ) -> list[Outgoing]:
         async def work(transaction: Transaction) -> list[Outgoing]:
             moved = await self.obligations.move(obligation_id, from_state, to_state, transaction)
             if moved is None:

@@ -38,8 +38,11 @@ def navigation(user: User | None, path: str) -> list[dict]:
     """The header's navigation items (NHS.UK header `navigation.items`)."""
     if user is None:
         return []
-    return [{"href": href, "text": text, "current": path == href or path.startswith(href + "/")}
-            for page, href, text in _NAV if may_open(user, page)]
+    return [
+        {"href": href, "text": text, "current": path == href or path.startswith(href + "/")}
+        for page, href, text in _NAV
+        if may_open(user, page)
+    ]
 
 
 def home_for(user: User) -> str:

@@ -67,7 +67,7 @@ class Page:
 def page_of(items: list[Any], number: int, size: int = PAGE_SIZE) -> Page:
     count = page_count(len(items), size)
     number = min(max(1, number), count)
-    return Page(items[(number - 1) * size: number * size], number, count, len(items))
+    return Page(items[(number - 1) * size : number * size], number, count, len(items))
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
@@ -80,7 +80,7 @@ def pressing_ids(pressing: dict[str, Due], attention: str) -> list[str]:
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i: i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def looks_like_register_id(text: str) -> bool:

@@ -71,65 +71,165 @@ def professional_questions(i: int) -> tuple[Question, ...]:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("person", "About the person", (
-        Question("person.given_name", "First name", required=True),
-        Question("person.family_name", "Last name", required=True),
-        Question("person.date_of_birth", "Date of birth", "date", "For example, 27 3 2007", required=True),
-        Question("person.nhs_number", "NHS number", "nhs_number", "A 10 digit number, like 485 777 3456",
-                 required=True, width="nhsuk-input--width-10"),
-    )),
-    Step("address", "Where they live", (
-        Question("person.address.line1", "Address line 1", required=True),
-        Question("person.address.line2", "Address line 2 (optional)"),
-        Question("person.address.town", "Town or city (optional)", width="nhsuk-u-width-two-thirds"),
-        Question("person.address.postcode", "Postcode", "postcode", required=True, width="nhsuk-input--width-10"),
-        Question("person.gp_practice_code", "GP practice code (optional)", hint="The practice's ODS code, like C81001",
-                 width="nhsuk-input--width-10"),
-        Question("person.local_authority_code", "Local authority code (optional)",
-                 hint="The council's ONS code, like E10000007", width="nhsuk-input--width-10"),
-        Question("person.looked_after_child_placed_out_of_area", "A looked-after child placed out of area by one of the area's councils", "checkbox"),
-        Question("person.placement_funded_by_area_icb", "In a placement out of area funded by this ICB", "checkbox"),
-        Question("person.section_117", "Has section 117 aftercare funded by this ICB", "checkbox"),
-    ), groups=(("Placements", ("person.looked_after_child_placed_out_of_area", "person.placement_funded_by_area_icb",
-                                "person.section_117")),)),
-    Step("diagnosis", "Diagnosis", (
-        Question("diagnosis.condition", "What is the diagnosis?", "radios", required=True,
-                 options=(("learning_disability", "Learning disability"), ("autism", "Autism"),
-                          ("both", "Learning disability and autism"))),
-        Question("diagnosis.confirmed", "Is the diagnosis confirmed?", "radios", required=True, options=YES_NO),
-        Question("diagnosis.evidence_reference", "Reference of the evidence of the diagnosis",
-                 hint="For example, the letter or report and its date"),
-    )),
-    Step("consent", "Consent", (
-        Question("basis", "Has the person consented to be on the register?", "radios", required=True,
-                 options=(("consent", "Yes, they or someone able to consent for them agreed"),
-                          ("best_interest", "No, a best-interest decision was made for them"))),
-        Question("consent.given_by", "Who gave consent?", hint="For example, the person, or their parent"),
-        Question("consent.given_on", "Date consent was given", "date", "For example, 5 1 2026"),
-        Question("best_interest_decision.decision_maker", "Who made the best-interest decision?"),
-        Question("best_interest_decision.decided_on", "Date of the best-interest decision", "date", "For example, 5 1 2026"),
-    )),
-    Step("referrer", "About you", (
-        Question("referrer.name", "Your name", required=True, autocomplete="name"),
-        Question("referrer.role", "Your role", required=True),
-        Question("referrer.organisation", "Your organisation", required=True, autocomplete="organization"),
-        Question("referrer.email", "Your work email address", "email", required=True, autocomplete="email"),
-        Question("referrer.phone", "Your work phone number (optional)", "tel", width="nhsuk-input--width-20", autocomplete="tel"),
-    )),
-    Step("professionals", "Other professionals involved", tuple(q for i in range(PROFESSIONAL_SLOTS) for q in professional_questions(i)),
-         groups=tuple((f"Professional {i + 1} (optional)", tuple(q.name for q in professional_questions(i))) for i in range(PROFESSIONAL_SLOTS))),
-    Step("situation", "Their situation and risks", (
-        Question("current_situation", "What is the person's current situation?", "textarea"),
-        Question("risks", "What are the risks?", "textarea"),
-    )),
-    Step("rating", "Proposed rating", (
-        Question("proposed_rating", "What rating do you propose?", "radios", required=True,
-                 options=(("red", "Red: in crisis, at risk of hospital admission"),
-                          ("amber", "Amber: wellbeing deteriorating, at risk of crisis without quick action"),
-                          ("green", "Green: wellbeing settled"))),
-        Question("rating_rationale", "Why this rating?", "textarea", required=True),
-        Question("inpatient_now", "Is the person in hospital now?", "radios", required=True, options=YES_NO),
-    )),
+    Step(
+        "person",
+        "About the person",
+        (
+            Question("person.given_name", "First name", required=True),
+            Question("person.family_name", "Last name", required=True),
+            Question("person.date_of_birth", "Date of birth", "date", "For example, 27 3 2007", required=True),
+            Question(
+                "person.nhs_number",
+                "NHS number",
+                "nhs_number",
+                "A 10 digit number, like 485 777 3456",
+                required=True,
+                width="nhsuk-input--width-10",
+            ),
+        ),
+    ),
+    Step(
+        "address",
+        "Where they live",
+        (
+            Question("person.address.line1", "Address line 1", required=True),
+            Question("person.address.line2", "Address line 2 (optional)"),
+            Question("person.address.town", "Town or city (optional)", width="nhsuk-u-width-two-thirds"),
+            Question("person.address.postcode", "Postcode", "postcode", required=True, width="nhsuk-input--width-10"),
+            Question(
+                "person.gp_practice_code",
+                "GP practice code (optional)",
+                hint="The practice's ODS code, like C81001",
+                width="nhsuk-input--width-10",
+            ),
+            Question(
+                "person.local_authority_code",
+                "Local authority code (optional)",
+                hint="The council's ONS code, like E10000007",
+                width="nhsuk-input--width-10",
+            ),
+            Question(
+                "person.looked_after_child_placed_out_of_area",
+                "A looked-after child placed out of area by one of the area's councils",
+                "checkbox",
+            ),
+            Question(
+                "person.placement_funded_by_area_icb", "In a placement out of area funded by this ICB", "checkbox"
+            ),
+            Question("person.section_117", "Has section 117 aftercare funded by this ICB", "checkbox"),
+        ),
+        groups=(
+            (
+                "Placements",
+                (
+                    "person.looked_after_child_placed_out_of_area",
+                    "person.placement_funded_by_area_icb",
+                    "person.section_117",
+                ),
+            ),
+        ),
+    ),
+    Step(
+        "diagnosis",
+        "Diagnosis",
+        (
+            Question(
+                "diagnosis.condition",
+                "What is the diagnosis?",
+                "radios",
+                required=True,
+                options=(
+                    ("learning_disability", "Learning disability"),
+                    ("autism", "Autism"),
+                    ("both", "Learning disability and autism"),
+                ),
+            ),
+            Question("diagnosis.confirmed", "Is the diagnosis confirmed?", "radios", required=True, options=YES_NO),
+            Question(
+                "diagnosis.evidence_reference",
+                "Reference of the evidence of the diagnosis",
+                hint="For example, the letter or report and its date",
+            ),
+        ),
+    ),
+    Step(
+        "consent",
+        "Consent",
+        (
+            Question(
+                "basis",
+                "Has the person consented to be on the register?",
+                "radios",
+                required=True,
+                options=(
+                    ("consent", "Yes, they or someone able to consent for them agreed"),
+                    ("best_interest", "No, a best-interest decision was made for them"),
+                ),
+            ),
+            Question("consent.given_by", "Who gave consent?", hint="For example, the person, or their parent"),
+            Question("consent.given_on", "Date consent was given", "date", "For example, 5 1 2026"),
+            Question("best_interest_decision.decision_maker", "Who made the best-interest decision?"),
+            Question(
+                "best_interest_decision.decided_on",
+                "Date of the best-interest decision",
+                "date",
+                "For example, 5 1 2026",
+            ),
+        ),
+    ),
+    Step(
+        "referrer",
+        "About you",
+        (
+            Question("referrer.name", "Your name", required=True, autocomplete="name"),
+            Question("referrer.role", "Your role", required=True),
+            Question("referrer.organisation", "Your organisation", required=True, autocomplete="organization"),
+            Question("referrer.email", "Your work email address", "email", required=True, autocomplete="email"),
+            Question(
+                "referrer.phone",
+                "Your work phone number (optional)",
+                "tel",
+                width="nhsuk-input--width-20",
+                autocomplete="tel",
+            ),
+        ),
+    ),
+    Step(
+        "professionals",
+        "Other professionals involved",
+        tuple(q for i in range(PROFESSIONAL_SLOTS) for q in professional_questions(i)),
+        groups=tuple(
+            (f"Professional {i + 1} (optional)", tuple(q.name for q in professional_questions(i)))
+            for i in range(PROFESSIONAL_SLOTS)
+        ),
+    ),
+    Step(
+        "situation",
+        "Their situation and risks",
+        (
+            Question("current_situation", "What is the person's current situation?", "textarea"),
+            Question("risks", "What are the risks?", "textarea"),
+        ),
+    ),
+    Step(
+        "rating",
+        "Proposed rating",
+        (
+            Question(
+                "proposed_rating",
+                "What rating do you propose?",
+                "radios",
+                required=True,
+                options=(
+                    ("red", "Red: in crisis, at risk of hospital admission"),
+                    ("amber", "Amber: wellbeing deteriorating, at risk of crisis without quick action"),
+                    ("green", "Green: wellbeing settled"),
+                ),
+            ),
+            Question("rating_rationale", "Why this rating?", "textarea", required=True),
+            Question("inpatient_now", "Is the person in hospital now?", "radios", required=True, options=YES_NO),
+        ),
+    ),
 )
 STEP_BY_SLUG = {step.slug: step for step in STEPS}
 QUESTIONS = {q.name: (step, q) for step in STEPS for q in step.questions}
@@ -164,7 +264,11 @@ def answers_from_form(step: Step, form: dict[str, str]) -> dict[str, str]:
 
 def date_of(answers: dict[str, str], name: str) -> date | None:
     try:
-        return date(int(answers.get(f"{name}-year", "")), int(answers.get(f"{name}-month", "")), int(answers.get(f"{name}-day", "")))
+        return date(
+            int(answers.get(f"{name}-year", "")),
+            int(answers.get(f"{name}-month", "")),
+            int(answers.get(f"{name}-day", "")),
+        )
     except ValueError:
         return None
 
@@ -194,7 +298,11 @@ def step_errors(step: Step, answers: dict[str, str], today: date) -> dict[str, s
             continue
         if not value:
             if q.required:
-                errors[q.name] = f"Select an answer: {label.lower()}" if q.kind == "radios" else f"Enter {label[0].lower() + label[1:]}"
+                errors[q.name] = (
+                    f"Select an answer: {label.lower()}"
+                    if q.kind == "radios"
+                    else f"Enter {label[0].lower() + label[1:]}"
+                )
             continue
         if q.kind == "nhs_number" and not nhs_number_is_valid(value.replace(" ", "")):
             errors[q.name] = "NHS number must be a valid 10 digit NHS number"
@@ -238,7 +346,9 @@ def professional_errors(answers: dict[str, str], slots: int = PROFESSIONAL_SLOTS
                 errors[f"{p}.role"] = f"Enter the role of professional {i + 1}"
             email = answers.get(f"{p}.email")
             if email and not _EMAIL.match(email):
-                errors[f"{p}.email"] = f"Enter the email address of professional {i + 1} in the correct format, like name@example.nhs.uk"
+                errors[f"{p}.email"] = (
+                    f"Enter the email address of professional {i + 1} in the correct format, like name@example.nhs.uk"
+                )
     if sum(bool(answers.get(f"professionals.{i}.case_holder")) for i in range(slots)) > 1:
         errors["professionals.0.case_holder"] = "Only one professional can be the case holder"
     return errors
@@ -250,7 +360,7 @@ def _text(answers: dict[str, str], name: str) -> str | None:
 
 def referral_body(answers: dict[str, str], today: date, submission_id: str) -> dict[str, Any]:
     """The intake's JSON (ReferralSubmitted) from every page's answers."""
-    iso = lambda name: (d.isoformat() if (d := date_of(answers, name)) else None)  # noqa: E731
+    iso = lambda name: d.isoformat() if (d := date_of(answers, name)) else None  # noqa: E731
     body: dict[str, Any] = {
         "submission_id": submission_id,
         "referral_date": today.isoformat(),
@@ -307,14 +417,16 @@ def professionals(answers: dict[str, str], slots: int = PROFESSIONAL_SLOTS) -> l
         p = f"professionals.{i}"
         if not answers.get(f"{p}.name"):
             continue
-        found.append({
-            "name": answers[f"{p}.name"],
-            "role": answers.get(f"{p}.role", ""),
-            "organisation": _text(answers, f"{p}.organisation"),
-            "email": _text(answers, f"{p}.email"),
-            "phone": _text(answers, f"{p}.phone"),
-            "case_holder": bool(answers.get(f"{p}.case_holder")),
-        })
+        found.append(
+            {
+                "name": answers[f"{p}.name"],
+                "role": answers.get(f"{p}.role", ""),
+                "organisation": _text(answers, f"{p}.organisation"),
+                "email": _text(answers, f"{p}.email"),
+                "phone": _text(answers, f"{p}.phone"),
+                "case_holder": bool(answers.get(f"{p}.case_holder")),
+            }
+        )
     return found
 
 

@@ -8,21 +8,44 @@ from zoneinfo import ZoneInfo
 
 RATINGS = {
     "red": ("Red", "In crisis, at risk of hospital admission"),
-    "amber": ("Amber", "Wellbeing deteriorating; at risk of crisis without quick action, or just discharged from hospital"),
+    "amber": (
+        "Amber",
+        "Wellbeing deteriorating; at risk of crisis without quick action, or just discharged from hospital",
+    ),
     "green": ("Green", "Wellbeing settled; stays one month, then removed from the register"),
     "blue": ("Blue", "In a learning disability or mental health hospital"),
 }
 # The NHS.UK tag colour for each rating.
-RATING_TAGS = {"red": "nhsuk-tag--red", "amber": "nhsuk-tag--orange", "green": "nhsuk-tag--green", "blue": "nhsuk-tag--blue"}
+RATING_TAGS = {
+    "red": "nhsuk-tag--red",
+    "amber": "nhsuk-tag--orange",
+    "green": "nhsuk-tag--green",
+    "blue": "nhsuk-tag--blue",
+}
 COHORTS = {"adult": "Adult", "cyp": "Child or young person", "unknown": "Not known yet"}
 AGE_BANDS = {"cyp": "Under 18", "young_adult": "18 to 24", "adult": "25 or over", "unknown": "Not known"}
 STATES = {"open": "Open", "due": "Due", "overdue": "Overdue", "done": "Done", "cancelled": "Cancelled"}
-STATE_TAGS = {"open": "nhsuk-tag--grey", "due": "nhsuk-tag--yellow", "overdue": "nhsuk-tag--red", "done": "nhsuk-tag--green",
-              "cancelled": "nhsuk-tag--white"}
-RESPONSIBLE = {"dsr_team": "DSR team", "case_holder": "Case holder", "commissioner": "Commissioner",
-               "keyworking_service": "Keyworking service"}
-CAUSES = {"referral": "Referral", "person": "Changed by a person", "admission": "Admitted to hospital",
-          "discharge": "Discharged from hospital", "removal": "Removed", "green_month_ended": "Green month ended"}
+STATE_TAGS = {
+    "open": "nhsuk-tag--grey",
+    "due": "nhsuk-tag--yellow",
+    "overdue": "nhsuk-tag--red",
+    "done": "nhsuk-tag--green",
+    "cancelled": "nhsuk-tag--white",
+}
+RESPONSIBLE = {
+    "dsr_team": "DSR team",
+    "case_holder": "Case holder",
+    "commissioner": "Commissioner",
+    "keyworking_service": "Keyworking service",
+}
+CAUSES = {
+    "referral": "Referral",
+    "person": "Changed by a person",
+    "admission": "Admitted to hospital",
+    "discharge": "Discharged from hospital",
+    "removal": "Removed",
+    "green_month_ended": "Green month ended",
+}
 
 
 def rating_name(rating: str | None) -> str:
@@ -36,7 +59,7 @@ def _clock(at: datetime) -> str:
 
 
 def when(at: datetime | str | None, zone: str, *, today: date | None = None) -> str:
-    """"Wed 3 Dec, 5pm" in the area's time zone; the year only when it is not this year."""
+    """ "Wed 3 Dec, 5pm" in the area's time zone; the year only when it is not this year."""
     if at is None:
         return ""
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
@@ -47,7 +70,7 @@ def when(at: datetime | str | None, zone: str, *, today: date | None = None) -> 
 
 
 def day(at: datetime | date | str | None, zone: str | None = None) -> str:
-    """"3 December 2025" (a date, or an instant's day in the area's time zone)."""
+    """ "3 December 2025" (a date, or an instant's day in the area's time zone)."""
     if at is None or at == "":
         return ""
     if isinstance(at, str):
@@ -58,7 +81,7 @@ def day(at: datetime | date | str | None, zone: str | None = None) -> str:
 
 
 def obligation_words(obligation: dict, zone: str, *, today: date | None = None) -> str:
-    """"Community C(E)TR due by Wed 3 Dec, 5pm", or "… overdue since …", or "… done on …"."""
+    """ "Community C(E)TR due by Wed 3 Dec, 5pm", or "… overdue since …", or "… done on …"."""
     title = obligation.get("title") or obligation.get("kind", "").replace("_", " ").capitalize()
     state = obligation.get("state")
     deadline = when(obligation.get("due_at"), zone, today=today)

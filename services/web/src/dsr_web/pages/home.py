@@ -34,17 +34,29 @@ async def no_access(request: Request) -> Response:
 
 @router.get("/signed-out")
 async def signed_out(request: Request) -> Response:
-    return render(request, "message.jinja", {"title": "You have signed out",
-                                             "message": "You have signed out of the Dynamic Support Register.",
-                                             "sign_in": True})
+    return render(
+        request,
+        "message.jinja",
+        {
+            "title": "You have signed out",
+            "message": "You have signed out of the Dynamic Support Register.",
+            "sign_in": True,
+        },
+    )
 
 
 @router.get("/session-ended")
 async def session_ended(request: Request) -> Response:
-    return render(request, "message.jinja", {"title": "You have been signed out",
-                                             "message": "You were signed out because you had not used the register for a while, "
-                                                        "or your session reached its time limit. Anything you had not saved was not kept.",
-                                             "sign_in": True})
+    return render(
+        request,
+        "message.jinja",
+        {
+            "title": "You have been signed out",
+            "message": "You were signed out because you had not used the register for a while, "
+            "or your session reached its time limit. Anything you had not saved was not kept.",
+            "sign_in": True,
+        },
+    )
 
 
 @router.get("/accessibility")

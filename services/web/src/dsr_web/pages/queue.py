@@ -32,23 +32,37 @@ async def queue(request: Request, user: Team, api: Services) -> Response:
     zone = ZoneInfo(request.app.state.settings.area.working_time.timezone)
     week_ends = datetime.now(zone) + timedelta(days=7)
     overdue, due, this_week, removals, unmatched, unknown = await together(
-        api.obligations_counted(state="overdue", limit=SHOWN), api.obligations_counted(state="due", limit=SHOWN),
+        api.obligations_counted(state="overdue", limit=SHOWN),
+        api.obligations_counted(state="due", limit=SHOWN),
         api.obligations_counted(state="open", due_before=week_ends.isoformat(), limit=SHOWN),
-        api.removal_requests(), api.unmatched_hospital_events(), api.register(needs_completion="true", limit=SHOWN),
+        api.removal_requests(),
+        api.unmatched_hospital_events(),
+        api.register(needs_completion="true", limit=SHOWN),
     )
     for result in (overdue, due, this_week):
         if isinstance(result, BaseException):
             raise result
     incomplete = value_or(unknown, {"people": [], "total": 0})
-    return render(request, "queue.jinja", {
-        "title": "Work queue", "overdue": overdue, "due": due, "this_week": this_week,
-        "removals": value_or(removals, []), "unmatched": value_or(unmatched, {"not_on_register": [], "removed_but_in_hospital": []}),
-        "incomplete": incomplete["people"], "incomplete_total": incomplete["total"],
-    })
+    return render(
+        request,
+        "queue.jinja",
+        {
+            "title": "Work queue",
+            "overdue": overdue,
+            "due": due,
+            "this_week": this_week,
+            "removals": value_or(removals, []),
+            "unmatched": value_or(unmatched, {"not_on_register": [], "removed_but_in_hospital": []}),
+            "incomplete": incomplete["people"],
+            "incomplete_total": incomplete["total"],
+        },
+    )
 
 
 async def _obligation(api, register_id: str, obligation_id: str) -> dict[str, Any]:
-    found = next((o for o in await api.obligations(register_id=register_id) if o["obligation_id"] == obligation_id), None)
+    found = next(
+        (o for o in await api.obligations(register_id=register_id) if o["obligation_id"] == obligation_id), None
+    )
     if found is None:
         raise NotFound()
     return found
@@ -63,17 +77,38 @@ def _action_questions(i: int) -> tuple[rf.Question, ...]:
     )
 
 
-def _complete_page(request: Request, obligation: dict, answers: dict[str, str], inline: dict[str, str],
-                   summary: list[dict] | None = None, status: int = 200) -> Response:
+def _complete_page(
+    request: Request,
+    obligation: dict,
+    answers: dict[str, str],
+    inline: dict[str, str],
+    summary: list[dict] | None = None,
+    status: int = 200,
+) -> Response:
     day = ("completed_on", "due_on")  # a date's first field (its day) takes the focus
-    summary = summary if summary is not None else [{"text": t, "href": f"#{rf.field_id(n)}" + ("-day" if n.endswith(day) else "")}
-                                                   for n, t in inline.items()]
-    return render(request, "complete.jinja", {
-        "title": f"Complete: {obligation['title']}", "o": obligation, "answers": answers, "field_errors": inline,
-        "errors": summary, "cetr": obligation["kind"] in CETR_KINDS, "laep_allowed": obligation["kind"] == "community_cetr",
-        "completed_on": rf.Question("completed_on", "Date it was done", "date", required=True),
-        "actions": [(f"Action {i + 1} (optional)", _action_questions(i)) for i in range(ACTION_SLOTS)],
-    }, status)
+    summary = (
+        summary
+        if summary is not None
+        else [
+            {"text": t, "href": f"#{rf.field_id(n)}" + ("-day" if n.endswith(day) else "")} for n, t in inline.items()
+        ]
+    )
+    return render(
+        request,
+        "complete.jinja",
+        {
+            "title": f"Complete: {obligation['title']}",
+            "o": obligation,
+            "answers": answers,
+            "field_errors": inline,
+            "errors": summary,
+            "cetr": obligation["kind"] in CETR_KINDS,
+            "laep_allowed": obligation["kind"] == "community_cetr",
+            "completed_on": rf.Question("completed_on", "Date it was done", "date", required=True),
+            "actions": [(f"Action {i + 1} (optional)", _action_questions(i)) for i in range(ACTION_SLOTS)],
+        },
+        status,
+    )
 
 
 @router.get("/people/{register_id}/obligations/{obligation_id}/complete")
@@ -82,7 +117,9 @@ async def complete_form(request: Request, register_id: str, obligation_id: str, 
 
 
 @router.post("/people/{register_id}/obligations/{obligation_id}/complete")
-async def complete(request: Request, register_id: str, obligation_id: str, form: Form, user: Team, api: Services) -> Response:
+async def complete(
+    request: Request, register_id: str, obligation_id: str, form: Form, user: Team, api: Services
+) -> Response:
     obligation = await _obligation(api, register_id, obligation_id)
     zone = ZoneInfo(request.app.state.settings.area.working_time.timezone)
     today = datetime.now(zone).date()
@@ -96,17 +133,24 @@ async def complete(request: Request, register_id: str, obligation_id: str, form:
                     answers[f"{q.name}-{part}"] = form.get(rf.date_field(q.id, part), "").strip()
             else:
                 answers[q.name] = form.get(q.id, "").strip()
-    inline = rf.step_errors(rf.Step("done", "", (rf.Question("completed_on", "Date it was done", "date", required=True),)),
-                            answers, today)
+    inline = rf.step_errors(
+        rf.Step("done", "", (rf.Question("completed_on", "Date it was done", "date", required=True),)), answers, today
+    )
     if not answers["outcome"]:
         inline["outcome"] = "Enter the outcome"
     laep = answers["laep"] == "yes" and obligation["kind"] == "community_cetr"
-    if obligation["kind"] in CETR_KINDS and not laep and answers["rating_review"] not in ("red", "amber", "green", "blue"):
+    if (
+        obligation["kind"] in CETR_KINDS
+        and not laep
+        and answers["rating_review"] not in ("red", "amber", "green", "blue")
+    ):
         inline["rating_review"] = "Select the rating the review agreed"
     actions = []
     for i in range(ACTION_SLOTS):
         a = f"actions.{i}"
-        if not any(answers.get(f"{a}.{k}") for k in ("description", "owner", "due_on-day", "due_on-month", "due_on-year")):
+        if not any(
+            answers.get(f"{a}.{k}") for k in ("description", "owner", "due_on-day", "due_on-month", "due_on-year")
+        ):
             continue
         due_on = rf.date_of(answers, f"{a}.due_on")
         if not answers[f"{a}.description"]:
@@ -116,14 +160,25 @@ async def complete(request: Request, register_id: str, obligation_id: str, form:
         if due_on is None:
             inline[f"{a}.due_on"] = f"Enter a real due date for action {i + 1}"
         else:
-            actions.append({"description": answers[f"{a}.description"], "owner": answers[f"{a}.owner"], "due_on": due_on.isoformat()})
+            actions.append(
+                {
+                    "description": answers[f"{a}.description"],
+                    "owner": answers[f"{a}.owner"],
+                    "due_on": due_on.isoformat(),
+                }
+            )
     if inline:
         return _complete_page(request, obligation, answers, inline, status=422)
     done_on = rf.date_of(answers, "completed_on")
     # The day it was done, at the end of the working day (now, if that is still to come today).
     completed_at = min(datetime.combine(done_on, time(17, 0), tzinfo=zone), datetime.now(zone))
-    body = {"completed_at": completed_at.isoformat(), "outcome": answers["outcome"], "laep": laep,
-            "rating_review": answers["rating_review"] or None, "actions": actions if not laep else []}
+    body = {
+        "completed_at": completed_at.isoformat(),
+        "outcome": answers["outcome"],
+        "laep": laep,
+        "rating_review": answers["rating_review"] or None,
+        "actions": actions if not laep else [],
+    }
     try:
         await api.complete_obligation(obligation_id, body)
     except Rejected as rejected:

@@ -51,11 +51,22 @@ def _error_list(errors: dict[str, str]) -> list[dict[str, str]]:
     return found
 
 
-def _step_page(request: Request, user: User, step: rf.Step, answers: dict[str, str], errors: dict[str, str],
-               *, returning: bool, status: int = 200) -> Response:
+def _step_page(
+    request: Request,
+    user: User,
+    step: rf.Step,
+    answers: dict[str, str],
+    errors: dict[str, str],
+    *,
+    returning: bool,
+    status: int = 200,
+) -> Response:
     if step.slug == "referrer" and not answers.get("referrer.email"):
-        answers = {**answers, "referrer.name": answers.get("referrer.name") or user.name,
-                   "referrer.email": user.email or ""}
+        answers = {
+            **answers,
+            "referrer.name": answers.get("referrer.name") or user.name,
+            "referrer.email": user.email or "",
+        }
     intake_errors = {}
     for reason in _reasons(answers):
         q = rf.question_for(reason.get("field"))
@@ -63,15 +74,28 @@ def _step_page(request: Request, user: User, step: rf.Step, answers: dict[str, s
             intake_errors[q.name] = reason["message"]
     shown = {**intake_errors, **errors}
     number = [s.slug for s in rf.STEPS].index(step.slug) + 1
-    return render(request, "referral/step.jinja", {
-        "title": step.title, "step": step, "answers": answers, "field_errors": shown,
-        "errors": _error_list(shown), "draft": _seal(request, answers), "returning": returning,
-        "previous": rf.previous_step(step.slug), "number": number, "of": len(rf.STEPS),
-    }, status)
+    return render(
+        request,
+        "referral/step.jinja",
+        {
+            "title": step.title,
+            "step": step,
+            "answers": answers,
+            "field_errors": shown,
+            "errors": _error_list(shown),
+            "draft": _seal(request, answers),
+            "returning": returning,
+            "previous": rf.previous_step(step.slug),
+            "number": number,
+            "of": len(rf.STEPS),
+        },
+        status,
+    )
 
 
-def _check_page(request: Request, answers: dict[str, str], errors: list[dict[str, str]] | None = None,
-                status: int = 200) -> Response:
+def _check_page(
+    request: Request, answers: dict[str, str], errors: list[dict[str, str]] | None = None, status: int = 200
+) -> Response:
     row_errors: dict[str, list[str]] = {}
     summary = []
     for reason in _reasons(answers):
@@ -79,11 +103,20 @@ def _check_page(request: Request, answers: dict[str, str], errors: list[dict[str
         anchor = f"answer-{q.id}" if q else "check-answers"
         row_errors.setdefault(q.name if q else "", []).append(reason["message"])
         summary.append({"text": reason["message"], "href": f"#{anchor}"})
-    return render(request, "referral/check.jinja", {
-        "title": "Check your answers before sending the referral", "steps": rf.STEPS, "answers": answers,
-        "display": rf.display, "row_errors": row_errors, "errors": (errors or []) + summary,
-        "draft": _seal(request, answers),
-    }, status)
+    return render(
+        request,
+        "referral/check.jinja",
+        {
+            "title": "Check your answers before sending the referral",
+            "steps": rf.STEPS,
+            "answers": answers,
+            "display": rf.display,
+            "row_errors": row_errors,
+            "errors": (errors or []) + summary,
+            "draft": _seal(request, answers),
+        },
+        status,
+    )
 
 
 @router.get("")
@@ -139,11 +172,22 @@ async def answer(request: Request, slug: str, form: Form, user: Referrer) -> Res
 async def submit(request: Request, form: Form, user: Referrer, api: Services) -> Response:
     answers = _open(request, form)
     if not answers:
-        return render(request, "problem.jinja", {"title": "Your referral could not be sent",
-                                                 "message": "The answers were too old or incomplete. Start the referral again."}, 400)
+        return render(
+            request,
+            "problem.jinja",
+            {
+                "title": "Your referral could not be sent",
+                "message": "The answers were too old or incomplete. Start the referral again.",
+            },
+            400,
+        )
     today = _today(request)
-    missing = [(q, text) for step in rf.STEPS for q_name, text in rf.step_errors(step, answers, today).items()
-               for q in [rf.QUESTIONS[q_name][1]]]
+    missing = [
+        (q, text)
+        for step in rf.STEPS
+        for q_name, text in rf.step_errors(step, answers, today).items()
+        for q in [rf.QUESTIONS[q_name][1]]
+    ]
     if missing:
         return _check_page(request, answers, [{"text": text, "href": f"#answer-{q.id}"} for q, text in missing], 422)
     answers.setdefault(SUBMISSION, str(uuid.uuid4()))
@@ -171,10 +215,19 @@ async def _outcome(request: Request, api, result: dict[str, Any]) -> Response:
                 visible = True
             except (NotFound, BackendError):
                 visible = False
-        titles = {"record_completed": "Record completed",
-                  "already_on_register": "This person is already on the register" if visible else None}
-        return render(request, "referral/known.jinja", {
-            "title": titles.get(outcome) or "Referral sent to the DSR team",
-            "outcome": outcome, "register_id": register_id if visible else None,
-        })
-    return render(request, "referral/received.jinja", {"title": "Referral received", "referral_id": result.get("referral_id")})
+        titles = {
+            "record_completed": "Record completed",
+            "already_on_register": "This person is already on the register" if visible else None,
+        }
+        return render(
+            request,
+            "referral/known.jinja",
+            {
+                "title": titles.get(outcome) or "Referral sent to the DSR team",
+                "outcome": outcome,
+                "register_id": register_id if visible else None,
+            },
+        )
+    return render(
+        request, "referral/received.jinja", {"title": "Referral received", "referral_id": result.get("referral_id")}
+    )

@@ -24,10 +24,19 @@ PAGE_SIZE = 100
 async def users(request: Request, user: Admin, api: Services, page: int = 1) -> Response:
     page = max(1, page)
     listing = await api.users(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    return render(request, "users.jinja", {
-        "title": "Users", "users": listing["users"], "total": listing["total"], "page": page,
-        "pages": max(1, -(-listing["total"] // PAGE_SIZE)), "grantable": GRANTABLE, "role_names": ROLE_NAMES,
-    })
+    return render(
+        request,
+        "users.jinja",
+        {
+            "title": "Users",
+            "users": listing["users"],
+            "total": listing["total"],
+            "page": page,
+            "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
+            "grantable": GRANTABLE,
+            "role_names": ROLE_NAMES,
+        },
+    )
 
 
 @router.post("/{user_id}/roles")
@@ -47,5 +56,7 @@ async def change_role(request: Request, user_id: str, form: Form, user: Admin, a
         session.flash(request, "That user was not found")
     else:
         verb = "given" if action == "grant" else "taken away"
-        session.flash(request, f"Role {ROLE_NAMES[role]} {verb}. It takes effect when they next sign in, within 5 minutes.")
+        session.flash(
+            request, f"Role {ROLE_NAMES[role]} {verb}. It takes effect when they next sign in, within 5 minutes."
+        )
     return RedirectResponse("/users", status_code=303)
