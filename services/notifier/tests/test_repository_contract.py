@@ -215,3 +215,8 @@ async def test_an_email_whose_sender_stopped_is_taken_over_and_says_so(repositor
     [again] = await mail.claim("me", LEASE, 10)
     assert (again["_id"], again["attempts"], again["taken_over"]) == (email["_id"], 2, True)
     assert (await mail.get(email["_id"]))["taken_over"] is True
+    # Told again later (a retry), it is not taken over again: the row keeps the mark.
+    assert await mail.retry_later(email["_id"], "me", "421 busy", AT, alerted=False) is True
+    [later] = await mail.claim("me", LEASE, 10)
+    assert (later["attempts"], later["taken_over"]) == (3, False)
+    assert (await mail.get(email["_id"]))["taken_over"] is True

@@ -70,10 +70,11 @@ class MemoryNotificationStore:
         )[:limit]
         claimed = []
         for doc in ready:
-            if doc["state"] == "sending":
+            taken_now = doc["state"] == "sending"
+            if taken_now:
                 doc["taken_over"] = True
             doc.update(state="sending", owner=owner, wake_at=now + lease, attempts=doc.get("attempts", 0) + 1)
-            claimed.append(copy.deepcopy(doc))
+            claimed.append({**copy.deepcopy(doc), "taken_over": taken_now})
         return claimed
 
     def _owned(self, notification_id: str, owner: str) -> dict[str, Any] | None:

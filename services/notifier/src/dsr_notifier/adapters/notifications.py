@@ -89,7 +89,8 @@ class NotificationStore:
     async def claim(self, owner: str, lease: timedelta, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` emails whose time has come, now owned by `owner`. One
         still `sending` had its lease run out (its sender stopped mid-batch): it
-        is marked `taken_over`, since it may have gone out already."""
+        is marked `taken_over`, since it may have gone out already. In each
+        row returned, `taken_over` says whether this claim took it over."""
         now = real_now()
         query = {"state": {"$in": ["pending", "sending"]}, "wake_at": {"$lte": now}}
         claimed: list[dict[str, Any]] = []
@@ -102,7 +103,8 @@ class NotificationStore:
                 {"$set": fields, "$inc": {"attempts": 1}},
             )
             if taken.modified_count:
-                claimed.append({**doc, **fields, "attempts": doc.get("attempts", 0) + 1})
+                taken_now = doc["state"] == "sending"
+                claimed.append({**doc, **fields, "attempts": doc.get("attempts", 0) + 1, "taken_over": taken_now})
         return claimed
 
     async def mark_sent(

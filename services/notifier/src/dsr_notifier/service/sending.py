@@ -104,7 +104,7 @@ class Courier:
         if not rows:
             return False
         for row in rows:
-            if row.get("taken_over") and row["attempts"] > 1:
+            if row["taken_over"]:
                 # Its sender stopped with it claimed: it may have gone out before the stop.
                 EMAILS.labels(row["template"], "taken_over").inc()
                 log.warning(
