@@ -52,6 +52,21 @@ class Batch:
     broken: BatchBroken | None = None
     committed: list[AfterCommit] = field(default_factory=list)  # to call once it has committed
 
+    async def run(self, key: str, effect: Callable[[Any], Awaitable[list[Any]]]) -> bool:
+        """An effect joins the shared transaction, once by `key` (its inbox id);
+        True when it ran now. One that fails breaks the batch."""
+        if key in self.done:
+            return False
+        try:
+            messages = await effect(self.transaction)
+        except Exception as exc:
+            self.broken = BatchBroken(f"{type(exc).__name__}: {exc}"[:300])
+            raise self.broken from exc
+        self.done.add(key)
+        self.ran.append(key)
+        self.messages += messages
+        return True
+
     async def done_with(self) -> None:
         for call in self.committed:
             await _called(call)

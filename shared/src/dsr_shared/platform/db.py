@@ -304,7 +304,7 @@ class UnitOfWork:
         inbox_id = self._inbox_id(event_id)
         batch = open_batch_of(self)
         if batch is not None:
-            return await self._run_in_batch(batch, inbox_id, effect)
+            return await batch.run(inbox_id, effect)
 
         # No read of the inbox first: a redelivery fails on the inbox insert,
         # the transaction's first write, before the effect runs.
@@ -321,19 +321,6 @@ class UnitOfWork:
                 return False  # a concurrent delivery won
             raise  # the effect's own duplicate: not a reason to drop the event
         await self._outbox.publish(messages)
-        return True
-
-    async def _run_in_batch(self, batch: Batch, inbox_id: str, effect: Effect) -> bool:
-        if inbox_id in batch.done:
-            return False
-        try:
-            messages = await effect(batch.transaction)
-        except Exception as exc:
-            batch.broken = BatchBroken(f"{type(exc).__name__}: {exc}"[:300])
-            raise batch.broken from exc
-        batch.done.add(inbox_id)
-        batch.ran.append(inbox_id)
-        batch.messages += messages
         return True
 
     @asynccontextmanager

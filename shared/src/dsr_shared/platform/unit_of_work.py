@@ -69,23 +69,10 @@ class InMemoryUnitOfWork:
     async def run_once(self, event_id: uuid.UUID | str, effect: Work) -> bool:
         batch = open_batch_of(self)
         if batch is not None:
-            return await self._run_in_batch(batch, str(event_id), effect)
+            return await batch.run(str(event_id), effect)
         if str(event_id) in self.processed:
             return False
         self.published += await self._atomically(effect, also_processed=(str(event_id),))
-        return True
-
-    async def _run_in_batch(self, batch: Batch, event_id: str, effect: Work) -> bool:
-        if event_id in batch.done:
-            return False
-        try:
-            messages = await effect(None)
-        except Exception as exc:
-            batch.broken = BatchBroken(f"{type(exc).__name__}: {exc}"[:300])
-            raise batch.broken from exc
-        batch.done.add(event_id)
-        batch.ran.append(event_id)
-        batch.messages += messages
         return True
 
     @asynccontextmanager
