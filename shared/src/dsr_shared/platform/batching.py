@@ -18,8 +18,8 @@ sweepers running beside it keep their own transactions."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -85,6 +85,19 @@ async def when_committed(owner: object, call: AfterCommit) -> None:
         batch.committed.append(call)
     else:
         await _called(call)
+
+
+@contextmanager
+def opened(batch: Batch) -> Iterator[Batch]:
+    """`batch` is this task's while inside; leaving it raises BatchBroken if an
+    effect failed, even if its handler went on regardless."""
+    token = CURRENT.set(batch)
+    try:
+        yield batch
+        if batch.broken is not None:
+            raise batch.broken
+    finally:
+        CURRENT.reset(token)
 
 
 def open_batch_of(owner: object) -> Batch | None:

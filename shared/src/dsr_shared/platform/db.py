@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from tenacity import AsyncRetrying
 
 from dsr_shared.contract.envelope import Envelope
-from dsr_shared.platform.batching import CURRENT, AfterCommit, Batch, BatchBroken, open_batch_of, when_committed
+from dsr_shared.platform.batching import AfterCommit, Batch, BatchBroken, open_batch_of, opened, when_committed
 from dsr_shared.platform.clock import Clock
 from dsr_shared.platform.faults import is_transient, transient_retry_policy
 from dsr_shared.platform.logging import throttled
@@ -335,18 +335,15 @@ class UnitOfWork:
         async with self._client.start_session() as session:
             batch = Batch(owner=self, transaction=session, done=done)
             await session.start_transaction()
-            token = CURRENT.set(batch)
             try:
-                yield
-                if batch.broken is not None:
-                    raise batch.broken  # an effect failed and its handler went on regardless
+                with opened(batch):
+                    yield
                 if batch.ran:
                     now = self._clock.now()
                     await self._inbox.insert_many([{"_id": i, "at": now} for i in batch.ran], session=session)
                     await self._outbox.stage(batch.messages, session)
                     await session.commit_transaction()
             finally:
-                CURRENT.reset(token)
                 if session.in_transaction:
                     await session.abort_transaction()
         await self._outbox.publish(batch.messages)

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-from dsr_shared.platform.batching import CURRENT, AfterCommit, Batch, BatchBroken, open_batch_of, when_committed
+from dsr_shared.platform.batching import AfterCommit, Batch, BatchBroken, open_batch_of, opened, when_committed
 from dsr_shared.platform.db import Outgoing
 
 # What a repository needs to take part in the unit of work's transaction: a
@@ -81,16 +81,12 @@ class InMemoryUnitOfWork:
         whole on leaving, or not at all when one of them failed."""
         saved = self._snapshot()
         batch = Batch(owner=self, transaction=None, done={str(e) for e in event_ids} & self.processed)
-        token = CURRENT.set(batch)
         try:
-            yield
-            if batch.broken is not None:
-                raise batch.broken
+            with opened(batch):
+                yield
         except BaseException:
             self._restore(saved)
             raise
-        finally:
-            CURRENT.reset(token)
         self.processed.update(batch.ran)
         self.published += batch.messages
         await batch.done_with()
