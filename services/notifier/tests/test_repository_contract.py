@@ -28,6 +28,10 @@ def repositories(mongo_database):
     return NotificationStore(mongo_database), Projection(mongo_database)
 
 
+async def claim(mail, owner: str, lease: timedelta = LEASE) -> list[dict]:
+    return await mail.claim(owner, lease, await mail.due(10))
+
+
 def row(register_id: str = RID, recipient: str = "a@example.org", created_at: datetime = AT) -> dict:
     return {
         "_id": str(uuid.uuid4()),
@@ -47,14 +51,14 @@ async def test_an_email_is_queued_once_claimed_once_and_marked_sent_by_its_owner
     email = row()
     await mail.enqueue([email], None)
     await mail.enqueue([{**email, "recipient": "changed@example.org"}], None)
-    [claimed] = await mail.claim("me", LEASE, 10)
+    [claimed] = await claim(mail, "me")
     assert (claimed["_id"], claimed["recipient"], claimed["attempts"], claimed["context"]) == (
         email["_id"],
         "a@example.org",
         1,
         {"to_rating": "red"},
     )
-    assert await mail.claim("other", LEASE, 10) == []
+    assert await claim(mail, "other") == []
     assert await mail.mark_sent(email["_id"], "other", "Subject", AT, None) is False
     assert await mail.mark_sent(email["_id"], "me", "Subject", AT, None) is True
     shown = await mail.get(email["_id"])
@@ -67,22 +71,34 @@ async def test_an_email_waits_for_its_retry_fails_for_good_and_can_be_requeued(r
     mail, _ = repositories
     email = row()
     await mail.enqueue([email], None)
-    await mail.claim("me", LEASE, 10)
+    await claim(mail, "me")
     later = datetime.now(UTC) + timedelta(hours=1)
     assert await mail.retry_later(email["_id"], "me", "421 busy", later, alerted=True) is True
     shown = await mail.get(email["_id"])
     assert (shown["state"], shown["last_error"]) == ("pending", "421 busy")
-    assert await mail.claim("me", LEASE, 10) == []  # not before its time
+    assert await claim(mail, "me") == []  # not before its time
     assert await mail.requeue(email["_id"]) is None  # only a failed one
     await mail.release([email["_id"]], "me")  # not claimed: nothing to give back
     assert (await mail.get(email["_id"]))["attempts"] == 1
+
+
+async def test_an_email_claimed_by_another_since_it_was_read_is_not_claimed_again(repositories):
+    mail, _ = repositories
+    theirs, mine = row(), row()
+    await mail.enqueue([theirs, mine], None)
+    due = await mail.due(10)
+    assert len(due) == 2 and len(await mail.due(1)) == 1
+    [taken] = await mail.claim("other", LEASE, [d for d in due if d["_id"] == theirs["_id"]])
+    assert taken["_id"] == theirs["_id"]
+    assert [r["_id"] for r in await mail.claim("me", LEASE, due)] == [mine["_id"]]
+    assert await mail.claim("me", LEASE, due) == []
 
 
 async def test_a_failed_email_is_requeued_and_a_released_one_given_back(repositories):
     mail, _ = repositories
     failing, released = row(), row()
     await mail.enqueue([failing, released], None)
-    assert len(await mail.claim("me", LEASE, 10)) == 2
+    assert len(await claim(mail, "me")) == 2
     assert await mail.mark_failed(failing["_id"], "other", "550", AT, None) is False
     assert await mail.mark_failed(failing["_id"], "me", "550 no such mailbox", AT, None) is True
     assert (await mail.get(failing["_id"]))["failed_at"] == AT
@@ -91,7 +107,7 @@ async def test_a_failed_email_is_requeued_and_a_released_one_given_back(reposito
     await mail.release([released["_id"]], "me")
     shown = await mail.get(released["_id"])
     assert (shown["state"], shown["attempts"]) == ("pending", 0)
-    assert {r["_id"] for r in await mail.claim("me", LEASE, 10)} == {failing["_id"], released["_id"]}
+    assert {r["_id"] for r in await claim(mail, "me")} == {failing["_id"], released["_id"]}
 
 
 async def test_the_record_of_what_was_sent_lists_newest_first_by_filter(repositories):
@@ -210,13 +226,13 @@ async def test_an_email_whose_sender_stopped_is_taken_over_and_says_so(repositor
     mail, _ = repositories
     email = row()
     await mail.enqueue([email], None)
-    [first] = await mail.claim("stopped", timedelta(seconds=-1), 10)  # a lease already run out
+    [first] = await claim(mail, "stopped", timedelta(seconds=-1))  # a lease already run out
     assert not first.get("taken_over")
-    [again] = await mail.claim("me", LEASE, 10)
+    [again] = await claim(mail, "me")
     assert (again["_id"], again["attempts"], again["taken_over"]) == (email["_id"], 2, True)
     assert (await mail.get(email["_id"]))["taken_over"] is True
     # Told again later (a retry), it is not taken over again: the row keeps the mark.
     assert await mail.retry_later(email["_id"], "me", "421 busy", AT, alerted=False) is True
-    [later] = await mail.claim("me", LEASE, 10)
+    [later] = await claim(mail, "me")
     assert (later["attempts"], later["taken_over"]) == (3, False)
     assert (await mail.get(email["_id"]))["taken_over"] is True

@@ -31,6 +31,8 @@ class NotifierSettings(ServiceSettings):
     smtp_lease_seconds: float = 60.0
     # Emails sent over one connection to the relay.
     smtp_batch: int = 20
+    # Emails read from the queue at once, then claimed and sent a batch at a time.
+    smtp_queue_read: int = 500
     # The sender looks for mail to send at least this often (it is woken at once
     # when an event gives it something to send).
     mail_poll_seconds: float = 1.0

@@ -62,14 +62,21 @@ class MemoryNotificationStore:
     async def digest_made(self, key: str) -> bool:
         return key in self.digests
 
-    async def claim(self, owner: str, lease: timedelta, limit: int) -> list[dict[str, Any]]:
+    async def due(self, limit: int) -> list[dict[str, Any]]:
         now = real_now()
         ready = sorted(
             (doc for doc in self.rows.values() if doc["state"] in ("pending", "sending") and doc["wake_at"] <= now),
             key=lambda doc: doc["wake_at"],
         )[:limit]
+        return [{"_id": doc["_id"], "state": doc["state"], "wake_at": doc["wake_at"]} for doc in ready]
+
+    async def claim(self, owner: str, lease: timedelta, due: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = real_now()
         claimed = []
-        for doc in ready:
+        for seen in due:
+            doc = self.rows.get(seen["_id"])
+            if doc is None or doc["state"] != seen["state"] or doc.get("wake_at", now + lease) > now:
+                continue  # claimed by another since
             taken_now = doc["state"] == "sending"
             if taken_now:
                 doc["taken_over"] = True

@@ -12,12 +12,14 @@ retry times are real time, not the simulated clock of demos."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 # What GET /notifications shows of a document.
 PUBLIC_FIELDS = {
@@ -39,6 +41,10 @@ PUBLIC_FIELDS = {
 }
 
 
+# What `due` reads of an email: enough to claim it.
+_DUE_FIELDS = {"_id": 1, "state": 1, "wake_at": 1}
+
+
 class DigestAlreadyMade(Exception):
     """This meeting's digests were made already (perhaps by another process)."""
 
@@ -53,7 +59,10 @@ class NotificationStore:
         self.digests = db["digests"]
 
     async def ensure_indexes(self) -> None:
-        await self.rows.create_index([("state", 1), ("wake_at", 1)])
+        # Only a pending or sending email has `wake_at`: the index holds the queue, not the record.
+        await self.rows.create_index([("wake_at", 1)], sparse=True, name="queue")
+        with contextlib.suppress(OperationFailure):  # the queue's index before it (absent on a new database)
+            await self.rows.drop_index("state_1_wake_at_1")
         await self.rows.create_index([("register_id", 1), ("created_at", -1)])
         await self.rows.create_index([("source_event_id", 1)])
         await self.rows.create_index([("created_at", -1)])
@@ -86,26 +95,37 @@ class NotificationStore:
     async def digest_made(self, key: str) -> bool:
         return await self.digests.find_one({"_id": key}, projection={"_id": 1}) is not None
 
-    async def claim(self, owner: str, lease: timedelta, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` emails whose time has come, now owned by `owner`. One
-        still `sending` had its lease run out (its sender stopped mid-batch): it
-        is marked `taken_over`, since it may have gone out already. In each
-        row returned, `taken_over` says whether this claim took it over."""
-        now = real_now()
-        query = {"state": {"$in": ["pending", "sending"]}, "wake_at": {"$lte": now}}
-        claimed: list[dict[str, Any]] = []
-        async for doc in self.rows.find(query).sort("wake_at", 1).limit(limit):
-            fields = {"state": "sending", "owner": owner, "wake_at": now + lease}
-            if doc["state"] == "sending":
-                fields["taken_over"] = True
-            taken = await self.rows.update_one(
-                {"_id": doc["_id"], "state": doc["state"], "wake_at": doc["wake_at"]},
-                {"$set": fields, "$inc": {"attempts": 1}},
-            )
-            if taken.modified_count:
-                taken_now = doc["state"] == "sending"
-                claimed.append({**doc, **fields, "attempts": doc.get("attempts", 0) + 1, "taken_over": taken_now})
-        return claimed
+    async def due(self, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` emails whose time has come, soonest first: only
+        `_id`, `state` and `wake_at`, for `claim`. Read once for many claims:
+        the embedded database reads every due email before it applies the
+        limit, so reading them for each batch of 20 made draining a long
+        queue cost its length squared."""
+        cursor = self.rows.find({"wake_at": {"$lte": real_now()}}, projection=_DUE_FIELDS).sort("wake_at", 1)
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def claim(self, owner: str, lease: timedelta, due: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Those of `due` still waiting, now owned by `owner`, in three round
+        trips whatever their number. One still `sending` had its lease run out
+        (its sender stopped mid-batch): it is marked `taken_over`, since it may
+        have gone out already. In each row returned, `taken_over` says whether
+        this claim took it over."""
+        now, token = real_now(), str(uuid.uuid4())
+        fields = {"state": "sending", "owner": owner, "wake_at": now + lease, "claim": token}
+        stopped = {d["_id"] for d in due if d["state"] == "sending"}
+        for state, ids, extra in (
+            ("pending", [d["_id"] for d in due if d["_id"] not in stopped], {}),
+            ("sending", sorted(stopped), {"taken_over": True}),
+        ):
+            if ids:
+                # Each only if unchanged since read: no one else claimed it.
+                await self.rows.update_many(
+                    {"_id": {"$in": ids}, "state": state, "wake_at": {"$lte": now}},
+                    {"$set": {**fields, **extra}, "$inc": {"attempts": 1}},
+                )
+        ids = [d["_id"] for d in due]
+        claimed = {doc["_id"]: doc async for doc in self.rows.find({"_id": {"$in": ids}, "claim": token})}
+        return [{**claimed[i], "taken_over": i in stopped} for i in ids if i in claimed]
 
     async def mark_sent(
         self, notification_id: str, owner: str, subject: str, at: datetime, session: AsyncClientSession

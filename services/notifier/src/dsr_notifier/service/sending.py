@@ -75,7 +75,7 @@ class Courier:
         settings = self.settings = service.settings
         self.owner = f"{settings.service_name}:{uuid.uuid4()}"
         self.backoff = wait_exponential_jitter(
-            initial=settings.smtp_retry_first_seconds,
+            multiplier=settings.smtp_retry_first_seconds,
             max=settings.smtp_retry_longest_seconds,
             jitter=settings.smtp_retry_first_seconds,
         )
@@ -98,11 +98,19 @@ class Courier:
                     pass
 
     async def round(self) -> bool:
-        """Send one batch; False when there was nothing to send."""
+        """Send what is due, a batch at a time; False when nothing was."""
         s = self.settings
-        rows = await self.store.claim(self.owner, timedelta(seconds=s.smtp_lease_seconds), s.smtp_batch)
-        if not rows:
-            return False
+        due = await self.store.due(s.smtp_queue_read)
+        for start in range(0, len(due), s.smtp_batch):
+            # Claimed just before they are sent, so a lease covers one batch.
+            rows = await self.store.claim(
+                self.owner, timedelta(seconds=s.smtp_lease_seconds), due[start : start + s.smtp_batch]
+            )
+            if rows:
+                await self._send_batch(rows)
+        return bool(due)
+
+    async def _send_batch(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if row["taken_over"]:
                 # Its sender stopped with it claimed: it may have gone out before the stop.
@@ -129,7 +137,6 @@ class Courier:
             for row in rows:
                 if row["_id"] not in started:
                     await self._retry_later(row, error)
-        return True
 
     async def _deliver(self, connection: Any, row: dict[str, Any]) -> None:
         try:
@@ -170,7 +177,7 @@ class Courier:
             return [self._event(NotificationSent, row, "NotificationSent")]
 
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_FAULTS), wait=wait_exponential_jitter(initial=0.2, max=10)
+            retry=retry_if_exception_type(TRANSIENT_FAULTS), wait=wait_exponential_jitter(multiplier=0.2, max=10)
         ):
             with attempt:
                 await self.uow.commit_and_publish(work)
