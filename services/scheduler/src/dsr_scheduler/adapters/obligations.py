@@ -88,8 +88,12 @@ class ObligationStore:
         return len([doc async for doc in self.obligations.find(_filter(query), projection={"_id": 1})])
 
     async def pending_until(self, horizon: datetime, limit: int) -> list[Obligation]:
-        """Active obligations due at or before `horizon`, soonest first."""
-        return await self._find({"state": {"$in": list(ACTIVE)}, "due_at": {"$lte": horizon}}, limit)
+        """Active obligations due at or before `horizon`, soonest first: one
+        query per state on the (state, due_at) index, where `state: {$in}` is
+        a scan of every obligation in SecantusDB (1.3 s at 20,000 against
+        tens of ms)."""
+        found = [o for state in ACTIVE for o in await self._find({"state": state, "due_at": {"$lte": horizon}}, limit)]
+        return sorted(found, key=lambda o: o.due_at)[:limit]
 
     async def _find(self, filters: dict[str, Any], limit: int) -> list[Obligation]:
         cursor = self.obligations.find(filters).sort("due_at", 1).limit(limit)
