@@ -495,14 +495,14 @@ class Chaos:
     async def _settle(self) -> None:
         """Until nothing waits: no consumer lag, no unpublished outbox entry, no
         email waiting to be sent, every consumer moving; twice in a row. A slow
-        machine is not a failure: the run fails when the work waiting has not
-        shrunk below its lowest for `stall_seconds` (stuck), or after
+        machine is not a failure: the run fails when no kind of work waiting
+        has shrunk for `stall_seconds` (stuck), or after
         `settle_seconds` whatever happens."""
         from pymongo import AsyncMongoClient
 
         mongo = AsyncMongoClient(self.mongo_uri)
         started = time.monotonic()
-        was_quiet, lowest, drained_at = False, {}, started
+        was_quiet, before, drained_at = False, {}, started
         try:
             async with Offsets(self.bootstrap, self.prefix) as offsets:
                 while True:
@@ -511,10 +511,11 @@ class Chaos:
                     if not waiting and was_quiet:
                         return
                     was_quiet = not waiting
-                    # Progress: any kind of work below its lowest so far (gone counts as 0).
-                    for kind in set(lowest) | set(waiting):
-                        if kind not in lowest or waiting.get(kind, 0) < lowest[kind]:
-                            lowest[kind], drained_at = waiting.get(kind, 0), now
+                    # Progress: any kind of work less than a moment ago (gone counts as 0).
+                    # A queue that fills as fast as it drains still drains; a stuck one never does.
+                    if any(waiting.get(kind, 0) < count for kind, count in before.items()):
+                        drained_at = now
+                    before = waiting
                     if now - drained_at > self.stall_seconds or now - started > self.settle_seconds:
                         raise AssertionError(
                             f"not settled after {now - started:.0f} s, nothing drained for {now - drained_at:.0f} s: "
