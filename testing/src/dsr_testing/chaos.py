@@ -229,6 +229,13 @@ class Offsets:
         return {k: v for k, v in sorted(lag.items()) if v}
 
 
+def drained(before: dict[str, int], now: dict[str, int]) -> bool:
+    """Whether any kind of waiting work is less than a moment ago (gone counts
+    as none left). A queue that fills as fast as it drains still drains; a
+    stuck one never goes down."""
+    return any(now.get(kind, 0) < count for kind, count in before.items())
+
+
 class Chaos:
     """Runs one workload against a running world (register_world.py)."""
 
@@ -511,9 +518,7 @@ class Chaos:
                     if not waiting and was_quiet:
                         return
                     was_quiet = not waiting
-                    # Progress: any kind of work less than a moment ago (gone counts as 0).
-                    # A queue that fills as fast as it drains still drains; a stuck one never does.
-                    if any(waiting.get(kind, 0) < count for kind, count in before.items()):
+                    if drained(before, waiting):
                         drained_at = now
                     before = waiting
                     if now - drained_at > self.stall_seconds or now - started > self.settle_seconds:
