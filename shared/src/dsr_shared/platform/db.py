@@ -42,8 +42,17 @@ log = structlog.get_logger()
 DUPLICATE_KEY = 11000
 
 
+# A pooled connection idle this long is closed, not reused: one the server or
+# a firewall dropped meanwhile fails the first write on it (where writes are
+# not retried, as on the local database, it failed a sign-in after a quiet
+# half hour in the chaos run).
+MAX_IDLE_MS = 60_000
+
+
 def build_mongo_client(uri: str) -> AsyncMongoClient:
-    return AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
+    return AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000, maxIdleTimeMS=MAX_IDLE_MS
+    )
 
 
 class VersionConflict(Exception):
