@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
@@ -52,19 +53,20 @@ def _stages(plan: dict) -> list[str]:
     return found
 
 
-STORES: dict[str, Callable[..., Awaitable[object]]] = {
-    "notifier: the mail sender's queue": lambda db: NotificationStore(db).due(500),
-    "referral: the age-band sweep": lambda db: ReferralStore(db).due_an_age_check(date(2026, 12, 1)),
-    "scheduler: notices come": lambda db: ObligationStore(db).ids_to_announce("scheduled", "notice_at", NOW, 100),
-    "scheduler: obligations come due": lambda db: ObligationStore(db).ids_to_announce("open", "due_at", NOW, 100),
-    "scheduler: the tracking meeting": lambda db: ObligationStore(db).pending_until(NOW, 100),
-    "rating: green months ended": lambda db: PeopleStore(db).green_month_over(NOW),
-}
-INDEXES = {
-    "notifier": NotificationStore,
-    "referral": ReferralStore,
-    "scheduler": ObligationStore,
-    "rating": PeopleStore,
+# What each repeated query is: the store that sends it, and the call as the service makes it.
+STORES: dict[str, tuple[type, Callable[[Any], Awaitable[object]]]] = {
+    "notifier: the mail sender's queue": (NotificationStore, lambda store: store.due(500)),
+    "referral: the age-band sweep": (ReferralStore, lambda store: store.due_an_age_check(date(2026, 12, 1))),
+    "scheduler: notices come": (
+        ObligationStore,
+        lambda store: store.ids_to_announce("scheduled", "notice_at", NOW, 100),
+    ),
+    "scheduler: obligations come due": (
+        ObligationStore,
+        lambda store: store.ids_to_announce("open", "due_at", NOW, 100),
+    ),
+    "scheduler: the tracking meeting": (ObligationStore, lambda store: store.pending_until(NOW, 100)),
+    "rating: green months ended": (PeopleStore, lambda store: store.green_month_over(NOW)),
 }
 
 
@@ -74,8 +76,10 @@ async def test_a_repeated_query_rides_an_index(infra, what):
     client = AsyncMongoClient(infra.mongo_uri, event_listeners=[finds])
     db = client[f"plans_{uuid.uuid4().hex[:10]}"]
     try:
-        await INDEXES[what.split(":")[0]](db).ensure_indexes()
-        await STORES[what](db)
+        kind, call = STORES[what]
+        store = kind(db)
+        await store.ensure_indexes()
+        await call(store)
         assert finds.sent, "the method sent no find"
         for command in finds.sent:
             query = {k: v for k, v in command.items() if k in ("find", "filter", "sort", "projection", "limit")}
