@@ -56,9 +56,12 @@ lint:
 test-fast:
 	$(UV) run --frozen pytest -m "not infra" -n auto
 
-# The checks and the fast tests first, then the rest of the suite: together, every test once.
+# The checks and the fast tests first, then the rest of the suite: together, every
+# test once. The short chaos run last, in a session of its own (its own broker and
+# database): what it does to them cannot reach another test.
 test: install check
-	$(UV) run --frozen pytest -m infra --durations=25
+	$(UV) run --frozen pytest -m "infra and not chaos" --durations=25
+	$(UV) run --frozen pytest -m chaos
 
 # The chaos run (not part of `make test`; its short version, tests/test_chaos.py,
 # is): the whole register under EVENTS events while its parts are killed; SEED

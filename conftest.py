@@ -33,7 +33,20 @@ def infra(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # Reached through request.getfixturevalue, which the marker cannot see.
         pytest.fail("this test needs Kafka and the database: give it the infra marker")
     with infrastructure(tmp_path_factory.mktemp("infra")) as running:
+        request.config.stash[RUNNING_INFRA] = running
         yield running
+
+
+RUNNING_INFRA = pytest.StashKey[Infra]()
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After each test: if the session's broker or database has died or hung,
+    stop the session with its log, instead of letting every later test wait
+    on it until the CI's time runs out."""
+    running = item.config.stash.get(RUNNING_INFRA, None)
+    if running is not None and (why := running.down()) is not None:
+        pytest.exit(f"after {item.nodeid}: {why}", returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def _run(deliveries: list[Fact], cohort: Cohort, area_name: str):
     record = PersonRecord(register_id=RID, cohort=cohort)
     record.set_age_band(AgeBand.CYP if cohort == Cohort.CYP else AgeBand.ADULT, T0, counted=False)
     ended = expected(record, deliveries, area_name)
-    return ended.rating, ended.history, ended.obligations, ended.emails
+    return ended.rating, ended.history, ended.obligations, ended.final_emails, ended.emails
 
 
 @settings(max_examples=120, deadline=None)
@@ -90,6 +90,8 @@ def test_what_a_rating_demands_does_not_depend_on_the_order_of_facts(history, ar
     *ended, emails = _run(shuffled, cohort, area_name)
     *expected, expected_emails = _run(in_time, cohort, area_name)
     assert ended == expected
+    final = ended[-1]
+    assert final <= emails and final <= expected_emails  # what the final timeline keeps, in any order
     entry = next(f for f in in_time if f.kind == "entry")
     extra = emails - expected_emails
     assert expected_emails <= emails and len(extra) <= 1
@@ -99,7 +101,7 @@ def test_what_a_rating_demands_does_not_depend_on_the_order_of_facts(history, ar
 def test_a_discharge_before_its_admission_gives_the_admission_and_the_post_discharge_meeting():
     entry = Fact(id=str(uuid.uuid4()), kind="entry", at=_at(0), by="r@nhs.net", rationale="r", rating=Rating.AMBER)
     admitted, discharged = _fact("admission", 10), _fact("discharge", 20)
-    rating, history, demanded, emails = _run([entry, discharged, admitted], Cohort.ADULT, "derbyshire")
+    rating, history, demanded, _, emails = _run([entry, discharged, admitted], Cohort.ADULT, "derbyshire")
     assert rating == Rating.AMBER
     assert [(h["from_rating"], h["to_rating"], h["cause"]) for h in history] == [
         (None, Rating.AMBER, "referral"),
@@ -115,11 +117,46 @@ def test_an_admission_before_the_referral_makes_the_person_blue_at_once():
     admitted = _fact("admission", 0)
     entry = Fact(id=str(uuid.uuid4()), kind="entry", at=_at(5), by="r@nhs.net", rationale="r", rating=Rating.AMBER)
     for order in ([admitted, entry], [entry, admitted]):
-        rating, history, demanded, emails = _run(order, Cohort.ADULT, "derbyshire")
+        rating, history, demanded, _, emails = _run(order, Cohort.ADULT, "derbyshire")
         assert rating == Rating.BLUE
         assert [(h["to_rating"], h["cause"]) for h in history] == [(Rating.BLUE, "admission")]
         assert {rule for rule, _, _, state in demanded if state == "open"} == {"R-OB-7", "R-OB-8", "R-OB-9"}
         assert len(emails) == 1
+
+
+def test_an_admission_after_a_green_month_ended_is_emailed_only_if_it_arrives_first():
+    """Found by the chaos run: green, the green month ended (the register's own
+    fact), then an admission and a discharge (an automatic referral). An
+    admission read before the month's end was true when announced: the DSR
+    team was told, and the email stays sent. Read after, it is of someone off
+    the register and tells no one. The final timeline keeps no admission."""
+    from dsr_shared.rules.area import load_profile
+    from dsr_shared.rules.working_time import WorkingCalendar
+    from dsr_rating.domain.event_facts import green_month_ended
+
+    area = load_profile("derbyshire")
+    entry = Fact(id=str(uuid.uuid4()), kind="entry", at=_at(0), by="r@nhs.net", rationale="r", rating=Rating.GREEN)
+    record = PersonRecord(register_id=RID, cohort=Cohort.ADULT)
+    record.add_fact(entry)
+    standing = record.standing(area, WorkingCalendar(area.working_time))
+    ended = green_month_ended(RID, standing, standing.green_until + timedelta(days=1))
+    assert ended is not None
+    hours = int((ended.at - T0).total_seconds() // 3600)
+    admitted, discharged = _fact("admission", hours + 48), _fact("discharge", hours + 96)
+    again = Fact(
+        id=str(uuid.uuid4()),
+        kind="entry",
+        at=discharged.at,
+        by="system:discharge",
+        rationale="r",
+        rating=Rating.AMBER,
+        after_discharge=True,
+    )
+    told_first = _run([entry, admitted, ended, discharged, again], Cohort.ADULT, "derbyshire")
+    in_time = _run([entry, ended, admitted, discharged, again], Cohort.ADULT, "derbyshire")
+    assert told_first[:4] == in_time[:4]
+    assert [kind for _, kind in told_first[4]] == ["admission"] and not in_time[4]
+    assert not in_time[3]  # the final timeline keeps no admission: none is owed
 
 
 def test_an_obligation_cancelled_then_withdrawn_is_announced_twice_under_two_ids():

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from dsr_shared.contract.envelope import derived_event_id
 from dsr_shared.contract.events import Admitted, Discharged, Rating
 from dsr_shared.platform.auth import Role
 from dsr_rating.domain.event_facts import admission_fact, discharged_fact
@@ -116,6 +117,8 @@ class Tally:
     poison: int = 0
     # Automatic referrals on a discharge that a late admission made needless (in effect nowhere).
     overturned: int = 0
+    # Admission or escalation emails of a transition a late fact made untrue after it was announced.
+    untrue_emails: int = 0
     # Emails sent again by the sender that took them over from a killed one (the notifier marks them).
     resent: list[str] = field(default_factory=list)
 
@@ -659,19 +662,39 @@ class Chaos:
                 f"{rid}: obligations {sorted(shown.elements())} != {sorted(wanted_obligations.elements())}"
             )
 
-        kinds = Counter(kind for _, kind in oracle.emails)
-        kinds["referral_accepted"] = 1
-        for kind, wanted in kinds.items():
+        self._check_transition_emails(rid, stored, person.deliveries, oracle.final_emails, emails)
+
+    def _check_transition_emails(
+        self, rid: str, stored: PersonRecord, deliveries: list[Fact], final: set[tuple], emails: list
+    ) -> None:
+        """One referral-accepted email; an admission and an escalation email
+        for each such transition the final timeline keeps (by notification id,
+        which names the transition and the recipient); any other of those two
+        kinds only for a transition of this person's facts that a late fact
+        made untrue after it was announced (an email is not taken back)."""
+        tally = self.tally
+        possible = {stored.transition_id(f.identity) for f in [*stored.facts, *deliveries]}
+        for kind in ("referral_accepted", "admission", "escalation"):
+            owed = {tid for tid, k in final if k == kind}
             ids: dict[str, set] = {}
             for m in emails:
                 if m["X-DSR-Kind"] == kind:
                     ids.setdefault(str(m["To"]), set()).add(str(m["X-DSR-Notification-Id"]))
-            if not ids:
-                tally.lost.append(f"{rid}: no {kind} email ({wanted} wanted)")
+            if not ids and (owed or kind == "referral_accepted"):
+                tally.lost.append(f"{rid}: no {kind} email ({len(owed) or 1} wanted)")
             for to, found in ids.items():
-                if len(found) != wanted:
-                    where = tally.lost if len(found) < wanted else tally.mismatched
-                    where.append(f"{rid}: {len(found)} {kind} emails to {to}, {wanted} wanted")
+                if kind == "referral_accepted":
+                    if len(found) != 1:
+                        tally.mismatched.append(f"{rid}: {len(found)} {kind} emails to {to}, 1 wanted")
+                    continue
+                named = {str(derived_event_id(tid, f"notify:{kind}:{to}")): tid for tid in possible}
+                wanted = {str(derived_event_id(tid, f"notify:{kind}:{to}")) for tid in owed}
+                if wanted - found:
+                    tally.lost.append(f"{rid}: {len(wanted - found)} {kind} email(s) to {to} missing")
+                stray = found - wanted
+                if stray - named.keys():
+                    tally.mismatched.append(f"{rid}: {kind} emails to {to} of no transition of theirs")
+                tally.untrue_emails += len(stray & named.keys())
 
     def _automatic_referrals(self, stored: PersonRecord, made_here: list[Fact], deliveries: list[Fact]) -> list:
         """When the person should have been referred again on a discharge
@@ -835,6 +858,12 @@ class Chaos:
             console.print(
                 f"automatic referrals a late admission made needless (kept, in effect nowhere; "
                 f"docs/REGISTER.md): {t.overturned}",
+                markup=False,
+            )
+        if t.untrue_emails:
+            console.print(
+                f"admission or escalation emails of a transition a late fact made untrue "
+                f"(sent when it was true; docs/REGISTER.md): {t.untrue_emails}",
                 markup=False,
             )
         if not t.ok:

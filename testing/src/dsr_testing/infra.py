@@ -9,11 +9,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsr_devstack import (
     Kafka,
+    ManagedProcess,
     OidcProvider,
     SecantusDB,
     ServiceProcess,
@@ -34,6 +35,12 @@ FEED_CLIENT = ("hospital_feed", "feed-client-secret-for-the-suite")
 class Infra:
     kafka_bootstrap: str
     mongo_uri: str
+    # The servers the session started itself (none when named or in containers).
+    servers: tuple[ManagedProcess, ...] = field(default=(), compare=False, repr=False)
+
+    def down(self) -> str | None:
+        """What is wrong with a server the session started, if anything."""
+        return next((why for server in self.servers if (why := server.down()) is not None), None)
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ def _local(state_dir: Path) -> Iterator[Infra]:
     try:
         kafka.start()
         mongo.start()
-        yield Infra(kafka.bootstrap, mongo.uri)
+        yield Infra(kafka.bootstrap, mongo.uri, (kafka, mongo))
     finally:
         mongo.stop()
         kafka.stop()

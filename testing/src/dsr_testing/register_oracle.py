@@ -25,7 +25,20 @@ class Expected:
     rating: Rating | None
     history: list[dict]  # the standing's history, without fact ids
     obligations: list[tuple]  # (rule, started_at, due_at, state), withdrawn ones left out
-    emails: set[tuple]  # (transition_id, "admission" | "escalation")
+    # (transition_id, "admission" | "escalation"): announced on the way, in this order of delivery
+    emails: set[tuple]
+    # ... of the transitions the final timeline keeps: emailed whatever the order. The
+    # others above were true when announced, and an email is not taken back.
+    final_emails: set[tuple]
+
+
+def emailed(to_rating: Rating | None, cause: str) -> str | None:
+    """The email a transition to `to_rating` for `cause` gives the DSR team, if any."""
+    if to_rating == Rating.RED:
+        return "escalation"
+    if to_rating is not None and cause == "admission":
+        return "admission"
+    return None
 
 
 def expected(record: PersonRecord, deliveries: Iterable[Fact], area_name: str) -> Expected:
@@ -50,10 +63,8 @@ async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_
         version += 1
         for told in announcements(record, before, record.standing(area, calendar), version=version):
             event = told.event
-            if isinstance(event, RatingChanged) and event.to_rating == Rating.RED:
-                emails.add((event.transition_id, "escalation"))
-            elif isinstance(event, RatingChanged) and event.cause == "admission":
-                emails.add((event.transition_id, "admission"))
+            if isinstance(event, RatingChanged) and (kind := emailed(event.to_rating, event.cause)):
+                emails.add((event.transition_id, kind))
             if isinstance(event, (RatingChanged, PersonRemoved)) and event.timeline_version > seen:
                 seen = event.timeline_version
                 await scheduler.reconcile(record.register_id, event.timeline, Context("c"), None)
@@ -66,4 +77,6 @@ async def expected_async(record: PersonRecord, deliveries: Iterable[Fact], area_
         for o in store.items.values()
         if o.state != "withdrawn"
     )
-    return Expected(standing.rating, [e.model_dump(exclude={"fact_id"}) for e in standing.history], demanded, emails)
+    final = {(t.transition_id, kind) for t in record.timeline(standing) if (kind := emailed(t.to_rating, t.cause))}
+    history = [e.model_dump(exclude={"fact_id"}) for e in standing.history]
+    return Expected(standing.rating, history, demanded, emails, final)

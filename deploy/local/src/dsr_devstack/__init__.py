@@ -12,6 +12,7 @@ import importlib
 _EXPORTS = {
     "DevstackError": "._proc",
     "Timing": "._proc",
+    "ManagedProcess": "._proc",
     "free_port": "._proc",
     "Kafka": ".kafka",
     "SecantusDB": ".secantus",

@@ -291,6 +291,15 @@ class ManagedProcess:
                 raise DevstackError(self._failure(f"not ready after {self.start_timeout:.0f}s"))
             time.sleep(0.2)
 
+    def down(self, patience: float = 20.0) -> str | None:
+        """None while it serves; else what is wrong and its log's tail. A busy
+        server gets `patience` seconds to answer before it counts as hung."""
+        if self.pid is None:
+            return self._failure("has exited")
+        if wait_for(lambda: port_answers(self.port) and self._ready(), patience, interval=1.0):
+            return None
+        return self._failure(f"has not answered for {patience:.0f}s")
+
     def _failure(self, what: str) -> str:
         logs = "\n".join(f"--- {p}\n{tail(p)}" for p in self._logs())
         return f"{self.name} on port {self.port} {what}\n{logs}"
