@@ -186,3 +186,22 @@ def test_the_age_band_follows_the_age_on_the_day(day, band):
 def test_a_leap_day_birthday_comes_on_the_first_of_march_in_other_years():
     assert age_band_on(date(2008, 2, 29), date(2026, 2, 28), AgeBands()) == AgeBand.CYP
     assert age_band_on(date(2008, 2, 29), date(2026, 3, 1), AgeBands()) == AgeBand.YOUNG_ADULT
+
+
+def test_r_elig_4_kept_discharges_owe_a_referral_where_the_newest_timeline_has_the_person_off():
+    from datetime import UTC, datetime, timedelta
+
+    from dsr_referral.domain.automatic_referral import back_since_later, referrals_owed
+    from dsr_referral.domain.register_moves import Move
+
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    moves = [Move(day, True), Move(day + timedelta(days=30), False)]
+    # Day 10: on. Days 35 and 40 off: the first brings them back, so the second is on.
+    assert referrals_owed([day + timedelta(days=d) for d in (40, 10, 35)], moves) == [day + timedelta(days=35)]
+    assert referrals_owed([day + timedelta(days=10)], moves) == []
+    assert referrals_owed([day + timedelta(days=35)], [*moves, Move(day + timedelta(days=50), False)]) == [
+        day + timedelta(days=35)
+    ]
+    back = [*moves, Move(day + timedelta(days=40), True)]
+    assert back_since_later(back, day + timedelta(days=35)) and not back_since_later(back, day + timedelta(days=45))
+    assert not back_since_later(moves, day + timedelta(days=35))

@@ -122,6 +122,19 @@ async def test_the_newest_timeline_is_kept_and_one_with_the_person_on_the_regist
     assert "removed_at" not in person and "removal" not in person and len(person["removals"]) == 1
 
 
+async def test_discharges_judged_on_the_register_are_kept_once_each_until_forgotten(people):
+    await people.add_person("P1", "9434765919", "r1", AT, None)
+    first = {"event_id": "e1", "discharged_at": AT, "hospital_ods_code": "RXM01", "destination": None}
+    second = first | {"event_id": "e2", "discharged_at": AT + timedelta(days=3)}
+    for kept in (first, second, first):  # the same one twice: once
+        await people.keep_discharge("P1", kept, None)
+    assert (await people.person("P1", None))["discharges_while_on"] == [first, second]
+    await people.forget_discharge("P1", "e1", None)
+    await people.forget_discharge("P1", "e9", None)  # not kept: nothing
+    assert (await people.person("P1"))["discharges_while_on"] == [second]
+    assert (await people.person_by_nhs_number("9434765919", None))["_id"] == "P1"
+
+
 async def test_the_age_check_sees_each_person_once_a_day_and_announces_only_over_the_document_as_read(people):
     today = date(2026, 3, 2)
     await people.add_person("P1", "9434765919", "r1", AT, None, age_band="cyp")

@@ -319,6 +319,90 @@ async def test_r_elig_4_a_discharge_is_judged_where_the_person_stood_at_its_time
     assert service.event_types() == ["ReferralAccepted"]
 
 
+def _moved(at: datetime, to_rating: Rating | None, from_rating: Rating | None = None, cause: str = "referral"):
+    return Transition(transition_id=uuid.uuid4(), at=at, from_rating=from_rating, to_rating=to_rating, cause=cause)
+
+
+async def test_r_elig_4_a_discharge_judged_on_the_register_refers_them_when_a_late_removal_had_them_off(service):
+    """Found by the chaos run: the rating service recorded the end of a green
+    month (day 30) after the referral service had read a discharge of day 35,
+    when the person still seemed on the register."""
+    register_id = (await service.intake.submit(referral(), REFERRER, "c-1")).register_id
+    on_day_35 = Discharged(nhs_number=NHS_NUMBER, discharged_at=NOW + timedelta(days=35), hospital_ods_code="RXM01")
+    await service.discharges.discharged(envelope_of(on_day_35, on_day_35.discharged_at), on_day_35)
+    assert service.event_types() == ["ReferralAccepted"]  # on the register then, as far as was known
+
+    entered, ended = _moved(NOW, Rating.GREEN), _moved(NOW + timedelta(days=30), None, Rating.GREEN, "removal")
+    removal = PersonRemoved(
+        register_id=register_id,
+        removed_by="system",
+        cause="green_month_ended",
+        timeline=[entered, ended],
+        timeline_version=2,
+    )
+    envelope = envelope_of(removal, ended.at)
+    await service.people.removed(envelope, removal)
+    await service.people.removed(envelope, removal)  # delivered twice: once
+    accepted = service.events("ReferralAccepted")
+    assert len(accepted) == 2 and accepted[1]["register_id"] == register_id
+    assert accepted[1]["discharge"]["discharged_at"] == on_day_35.discharged_at.isoformat().replace("+00:00", "Z")
+    person = service.store.people[register_id]
+    assert "removed_at" not in person and not person["discharges_while_on"]
+
+    # The rating service's next timeline (back on at day 35) refers nobody again.
+    back = _moved(on_day_35.discharged_at, Rating.AMBER, None, "discharge")
+    changed = RatingChanged(
+        register_id=register_id,
+        from_rating=None,
+        to_rating=Rating.AMBER,
+        rationale="r",
+        changed_by="system",
+        cause="discharge",
+        cohort=Cohort.ADULT,
+        timeline=[entered, ended, back],
+        timeline_version=3,
+    )
+    await service.people.rating_changed(envelope_of(changed), changed)
+    assert len(service.events("ReferralAccepted")) == 2
+
+
+async def test_r_elig_4_of_two_discharges_while_off_the_register_the_earlier_refers_them_whatever_the_order(service):
+    register_id = (await service.intake.submit(referral(), REFERRER, "c-1")).register_id
+    entered, left = _moved(NOW, Rating.AMBER), _moved(NOW + timedelta(days=1), None, Rating.AMBER, "removal")
+    removal = PersonRemoved(
+        register_id=register_id,
+        removed_by="dsr.team@example.org",
+        cause="dsr_team",
+        timeline=[entered, left],
+        timeline_version=2,
+    )
+    await service.people.removed(envelope_of(removal, left.at), removal)
+    early, late = (
+        Discharged(nhs_number=NHS_NUMBER, discharged_at=NOW + timedelta(days=d), hospital_ods_code="RXM01")
+        for d in (5, 9)
+    )
+    await service.discharges.discharged(envelope_of(late, late.discharged_at), late)  # read first: referred
+    await service.discharges.discharged(envelope_of(early, early.discharged_at), early)  # back on: kept
+    assert len(service.events("ReferralAccepted")) == 2
+
+    # The timeline with the late one's referral: the early discharge had them off the register.
+    again = _moved(late.discharged_at, Rating.AMBER, None, "discharge")
+    changed = RatingChanged(
+        register_id=register_id,
+        from_rating=None,
+        to_rating=Rating.AMBER,
+        rationale="r",
+        changed_by="system",
+        cause="discharge",
+        cohort=Cohort.ADULT,
+        timeline=[entered, left, again],
+        timeline_version=3,
+    )
+    await service.people.rating_changed(envelope_of(changed), changed)
+    times = [e["discharge"]["discharged_at"] for e in service.events("ReferralAccepted")[1:]]
+    assert times == [d.discharged_at.isoformat().replace("+00:00", "Z") for d in (late, early)]
+
+
 async def test_r_id_2_a_discharge_with_an_invalid_nhs_number_is_refused_for_the_dead_letter_topic(service):
     with pytest.raises(ValueError, match="R-ID-2"):
         await service.discharges.discharged(envelope_of(discharge("1234567890")), discharge("1234567890"))

@@ -667,7 +667,8 @@ class Chaos:
     def _check_transition_emails(
         self, rid: str, stored: PersonRecord, deliveries: list[Fact], final: set[tuple], emails: list
     ) -> None:
-        """One referral-accepted email; an admission and an escalation email
+        """One referral-accepted email per referral (the person's own, and each
+        automatic one on a discharge, which tells the DSR team); an admission and an escalation email
         for each such transition the final timeline keeps (by notification id,
         which names the transition and the recipient); any other of those two
         kinds only for a transition of this person's facts that a late fact
@@ -680,13 +681,16 @@ class Chaos:
             for m in emails:
                 if m["X-DSR-Kind"] == kind:
                     ids.setdefault(str(m["To"]), set()).add(str(m["X-DSR-Notification-Id"]))
-            if not ids and (owed or kind == "referral_accepted"):
-                tally.lost.append(f"{rid}: no {kind} email ({len(owed) or 1} wanted)")
+            if kind == "referral_accepted":
+                referrals = 1 + sum(1 for f in stored.facts if f.kind == "entry" and f.after_discharge)
+                sent = sum(len(found) for found in ids.values())
+                if sent != referrals:
+                    where = tally.lost if sent < referrals else tally.mismatched
+                    where.append(f"{rid}: {sent} {kind} emails, {referrals} wanted (one per referral)")
+                continue
+            if not ids and owed:
+                tally.lost.append(f"{rid}: no {kind} email ({len(owed)} wanted)")
             for to, found in ids.items():
-                if kind == "referral_accepted":
-                    if len(found) != 1:
-                        tally.mismatched.append(f"{rid}: {len(found)} {kind} emails to {to}, 1 wanted")
-                    continue
                 named = {str(derived_event_id(tid, f"notify:{kind}:{to}")): tid for tid in possible}
                 wanted = {str(derived_event_id(tid, f"notify:{kind}:{to}")) for tid in owed}
                 if wanted - found:

@@ -53,11 +53,22 @@ class InMemoryReferralStore:
             raise Conflict(f"referral {doc['_id']} or its submission is kept already")
         self.referrals[doc["_id"]] = copy.deepcopy(doc)
 
-    async def person(self, register_id: str) -> dict[str, Any] | None:
+    async def person(self, register_id: str, transaction: Transaction = None) -> dict[str, Any] | None:
         return copy.deepcopy(self.people.get(register_id))
 
-    async def person_by_nhs_number(self, nhs_number: str) -> dict[str, Any] | None:
+    async def person_by_nhs_number(self, nhs_number: str, transaction: Transaction = None) -> dict[str, Any] | None:
         return _first(p for p in self.people.values() if p["nhs_number"] == nhs_number)
+
+    async def keep_discharge(self, register_id: str, discharge: dict[str, Any], transaction: Transaction) -> None:
+        held = self.people.get(register_id)
+        if held is not None and discharge not in held.setdefault("discharges_while_on", []):
+            held["discharges_while_on"].append(copy.deepcopy(discharge))
+
+    async def forget_discharge(self, register_id: str, event_id: str, transaction: Transaction) -> None:
+        held = self.people.get(register_id)
+        if held is not None:
+            kept = held.get("discharges_while_on", [])
+            held["discharges_while_on"] = [d for d in kept if d.get("event_id") != event_id]
 
     async def add_person(
         self,

@@ -8,7 +8,10 @@ age band last announced for the person (`announced_age_band`, on
 ReferralAccepted or AgeBandChanged) and the area day on which the age sweeper
 last compared it with their age (`age_band_checked_on`, YYYY-MM-DD), and the
 newest timeline heard from the rating service (`timeline_version`, and its
-moves on and off the register, `register_moves`: R-ELIG-4 reads them).
+moves on and off the register, `register_moves`: R-ELIG-4 reads them), and
+the discharges judged while the person was on the register
+(`discharges_while_on`: event id, time, hospital, destination), which a newer
+timeline may show they were off the register for.
 
 A referral's outcome is `accepted` (it put the person on the register),
 `rejected` (no person details kept), `sent_to_dsr_team` (the person was on the
@@ -96,11 +99,23 @@ class ReferralStore:
         except DuplicateKeyError as taken:
             raise Conflict(str(taken)) from taken
 
-    async def person(self, register_id: str) -> dict[str, Any] | None:
-        return await self.people.find_one({"_id": register_id})
+    async def person(self, register_id: str, transaction: Transaction = None) -> dict[str, Any] | None:
+        return await self.people.find_one({"_id": register_id}, session=transaction)
 
-    async def person_by_nhs_number(self, nhs_number: str) -> dict[str, Any] | None:
-        return await self.people.find_one({"nhs_number": nhs_number})
+    async def person_by_nhs_number(self, nhs_number: str, transaction: Transaction = None) -> dict[str, Any] | None:
+        return await self.people.find_one({"nhs_number": nhs_number}, session=transaction)
+
+    async def keep_discharge(self, register_id: str, discharge: dict[str, Any], transaction: Transaction) -> None:
+        """A discharge judged while the person was on the register (R-ELIG-4),
+        kept to be judged again on a newer timeline."""
+        await self.people.update_one(
+            {"_id": register_id}, {"$addToSet": {"discharges_while_on": discharge}}, session=transaction
+        )
+
+    async def forget_discharge(self, register_id: str, event_id: str, transaction: Transaction) -> None:
+        await self.people.update_one(
+            {"_id": register_id}, {"$pull": {"discharges_while_on": {"event_id": event_id}}}, session=transaction
+        )
 
     async def add_person(
         self,

@@ -4,17 +4,21 @@ amber. Pure: the discharge and what the register knows of the person in, the
 decision and the referral out. Where the person stood is judged at the
 discharge's time, by the rating service's newest timeline known here: a late
 discharge from before a removal, or a removal a late fact made untrue, refers
-nobody again."""
+nobody again. A discharge judged while the person was on the register is
+kept, and judged again on each newer timeline: a removal heard after it
+(the end of a green month the rating service recorded late) may have had
+them off the register at its time (`referrals_owed`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from nhs_number import is_valid as nhs_number_is_valid
 
 from dsr_shared.contract.events import AgeBand, Cohort, Discharged, DischargeSeen, Rating, ReferralAccepted
-from dsr_referral.domain.register_moves import Move, on_register_at
+from dsr_referral.domain.register_moves import Move, on_register_at, on_register_now
 
 # Who accepts an automatic referral: no person did.
 ACCEPTED_BY = "system:discharge"
@@ -32,6 +36,27 @@ def needs_automatic_referral(discharge: Discharged, *, known: bool, removed: boo
     if not known:
         return True
     return not on_register_at(moves, discharge.discharged_at) if moves else removed
+
+
+def referrals_owed(discharged_at: Sequence[datetime], moves: Sequence[Move]) -> list[datetime]:
+    """Of the discharges kept, those at which the newest timeline has the
+    person off the register, in time order. Each one owed brings them back at
+    its time, so a later discharge may then fall on the register."""
+    owed: list[datetime] = []
+    known = sorted(moves, key=lambda m: m.at)
+    for at in sorted(discharged_at):
+        if not on_register_at(known, at):
+            owed.append(at)
+            known = sorted([*known, Move(at, True)], key=lambda m: m.at)
+    return owed
+
+
+def back_since_later(moves: Sequence[Move], discharged_at: datetime) -> bool:
+    """On the register now, by the newest timeline, since a time after the
+    discharge: a later discharge's automatic referral (or a referral) brought
+    them back, but this discharge, when they were off, is the one that refers
+    them in time (the later entry then changes nothing at the rating service)."""
+    return on_register_now(moves) and moves[-1].at > discharged_at
 
 
 def automatic_referral(

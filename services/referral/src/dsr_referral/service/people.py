@@ -20,6 +20,7 @@ from dsr_shared.platform.db import Outgoing
 from dsr_shared.platform.unit_of_work import Transaction
 from dsr_referral.domain.eligibility import lives_in_area
 from dsr_referral.domain.register_moves import on_register_now, register_moves
+from dsr_referral.service.discharges import referrals_owed
 from dsr_referral.service.ports import Ports
 
 log = structlog.get_logger()
@@ -62,8 +63,9 @@ class People:
         removal: dict[str, Any] | None,
     ) -> None:
         """The newest timeline decides whether the person is on the register now
-        (an older one changes nothing); a removal without one (an older rating
-        service) marks them off."""
+        (an older one changes nothing), and whether a discharge kept while they
+        were on it was in fact while they were off (R-ELIG-4: referred now); a
+        removal without one (an older rating service) marks them off."""
         moves = register_moves(timeline or [])
         on_register = on_register_now(moves)
 
@@ -72,13 +74,12 @@ class People:
                 kept = [asdict(move) for move in moves]
                 if not await self.store.keep_timeline(register_id, version, kept, on_register, transaction):
                     return []  # an older timeline, or someone not known here
-                if on_register:
-                    return []
-            if removal is not None and not await self.store.mark_removed(
-                register_id, envelope.occurred_at, removal, transaction
-            ):
-                log.warning("removal of a person not on the register here", register_id=register_id)
-            return []
+            if removal is not None and not on_register:
+                if not await self.store.mark_removed(register_id, envelope.occurred_at, removal, transaction):
+                    log.warning("removal of a person not on the register here", register_id=register_id)
+            if timeline is None:
+                return []
+            return await referrals_owed(self.ports, register_id, moves, transaction)
 
         await self.ports.uow.run_once(envelope.event_id, effect)
 
