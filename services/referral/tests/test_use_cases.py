@@ -323,6 +323,22 @@ def _moved(at: datetime, to_rating: Rating | None, from_rating: Rating | None = 
     return Transition(transition_id=uuid.uuid4(), at=at, from_rating=from_rating, to_rating=to_rating, cause=cause)
 
 
+async def referred_back(service: Service, register_id: str, before: list[Transition], at: datetime) -> None:
+    """The rating service's timeline (version 3) with an automatic referral on a discharge at `at`."""
+    changed = RatingChanged(
+        register_id=register_id,
+        from_rating=None,
+        to_rating=Rating.AMBER,
+        rationale="r",
+        changed_by="system",
+        cause="discharge",
+        cohort=Cohort.ADULT,
+        timeline=[*before, _moved(at, Rating.AMBER, None, "discharge")],
+        timeline_version=3,
+    )
+    await service.people.rating_changed(envelope_of(changed), changed)
+
+
 async def test_r_elig_4_a_discharge_judged_on_the_register_refers_them_when_a_late_removal_had_them_off(service):
     """Found by the chaos run: the rating service recorded the end of a green
     month (day 30) after the referral service had read a discharge of day 35,
@@ -350,19 +366,7 @@ async def test_r_elig_4_a_discharge_judged_on_the_register_refers_them_when_a_la
     assert "removed_at" not in person and not person["discharges_while_on"]
 
     # The rating service's next timeline (back on at day 35) refers nobody again.
-    back = _moved(on_day_35.discharged_at, Rating.AMBER, None, "discharge")
-    changed = RatingChanged(
-        register_id=register_id,
-        from_rating=None,
-        to_rating=Rating.AMBER,
-        rationale="r",
-        changed_by="system",
-        cause="discharge",
-        cohort=Cohort.ADULT,
-        timeline=[entered, ended, back],
-        timeline_version=3,
-    )
-    await service.people.rating_changed(envelope_of(changed), changed)
+    await referred_back(service, register_id, [entered, ended], on_day_35.discharged_at)
     assert len(service.events("ReferralAccepted")) == 2
 
 
@@ -386,19 +390,7 @@ async def test_r_elig_4_of_two_discharges_while_off_the_register_the_earlier_ref
     assert len(service.events("ReferralAccepted")) == 2
 
     # The timeline with the late one's referral: the early discharge had them off the register.
-    again = _moved(late.discharged_at, Rating.AMBER, None, "discharge")
-    changed = RatingChanged(
-        register_id=register_id,
-        from_rating=None,
-        to_rating=Rating.AMBER,
-        rationale="r",
-        changed_by="system",
-        cause="discharge",
-        cohort=Cohort.ADULT,
-        timeline=[entered, left, again],
-        timeline_version=3,
-    )
-    await service.people.rating_changed(envelope_of(changed), changed)
+    await referred_back(service, register_id, [entered, left], late.discharged_at)
     times = [e["discharge"]["discharged_at"] for e in service.events("ReferralAccepted")[1:]]
     assert times == [d.discharged_at.isoformat().replace("+00:00", "Z") for d in (late, early)]
 
