@@ -197,11 +197,11 @@ def test_r_elig_4_kept_discharges_owe_a_referral_where_the_newest_timeline_has_t
     day = datetime(2026, 3, 2, tzinfo=UTC)
     moves = [Move(day, True), Move(day + timedelta(days=30), False)]
     # Day 10: on. Days 35 and 40 off: the first brings them back, so the second is on.
-    assert referrals_owed([day + timedelta(days=d) for d in (40, 10, 35)], moves) == [day + timedelta(days=35)]
+    assert referrals_owed([day + timedelta(days=d) for d in (40, 10, 35)], moves) == [2]
     assert referrals_owed([day + timedelta(days=10)], moves) == []
-    assert referrals_owed([day + timedelta(days=35)], [*moves, Move(day + timedelta(days=50), False)]) == [
-        day + timedelta(days=35)
-    ]
+    assert referrals_owed([day + timedelta(days=35)], [*moves, Move(day + timedelta(days=50), False)]) == [0]
+    # The same stay kept twice (twins under two event ids): one referral.
+    assert referrals_owed([day + timedelta(days=35)] * 2, moves) == [0]
     back = [*moves, Move(day + timedelta(days=40), True)]
     assert back_since_later(back, day + timedelta(days=35)) and not back_since_later(back, day + timedelta(days=45))
     assert not back_since_later(moves, day + timedelta(days=35))

@@ -387,6 +387,7 @@ async def test_r_elig_4_of_two_discharges_while_off_the_register_the_earlier_ref
     )
     await service.discharges.discharged(envelope_of(late, late.discharged_at), late)  # read first: referred
     await service.discharges.discharged(envelope_of(early, early.discharged_at), early)  # back on: kept
+    await service.discharges.discharged(envelope_of(early, early.discharged_at), early)  # its twin: kept too
     assert len(service.events("ReferralAccepted")) == 2
 
     # The timeline with the late one's referral: the early discharge had them off the register.

@@ -38,16 +38,17 @@ def needs_automatic_referral(discharge: Discharged, *, known: bool, removed: boo
     return not on_register_at(moves, discharge.discharged_at) if moves else removed
 
 
-def referrals_owed(discharged_at: Sequence[datetime], moves: Sequence[Move]) -> list[datetime]:
-    """Of the discharges kept, those at which the newest timeline has the
-    person off the register, in time order. Each one owed brings them back at
-    its time, so a later discharge may then fall on the register."""
-    owed: list[datetime] = []
+def referrals_owed(discharged_at: Sequence[datetime], moves: Sequence[Move]) -> list[int]:
+    """Of the discharges kept (their times), the positions of those at which
+    the newest timeline has the person off the register, in time order. Each
+    one owed brings them back at its time, so a later discharge, or the same
+    stay's twin under another event id, then falls on the register."""
+    owed: list[int] = []
     known = sorted(moves, key=lambda m: m.at)
-    for at in sorted(discharged_at):
-        if not on_register_at(known, at):
-            owed.append(at)
-            known = sorted([*known, Move(at, True)], key=lambda m: m.at)
+    for i in sorted(range(len(discharged_at)), key=lambda i: discharged_at[i]):
+        if not on_register_at(known, discharged_at[i]):
+            owed.append(i)
+            known = sorted([*known, Move(discharged_at[i], True)], key=lambda m: m.at)
     return owed
 
 

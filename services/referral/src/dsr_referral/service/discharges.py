@@ -61,11 +61,9 @@ async def referrals_owed(ports: Ports, register_id: str, moves: Sequence[Move], 
     kept = (person or {}).get("discharges_while_on") or []
     if person is None or not kept:
         return []
-    owed = set(rule.referrals_owed([d["discharged_at"] for d in kept], moves))
     out: list[Outgoing] = []
-    for seen in sorted(kept, key=lambda d: d["discharged_at"]):
-        if seen["discharged_at"] in owed:
-            out += await _refer(ports, person, person["nhs_number"], seen, moves, transaction)
+    for i in rule.referrals_owed([d["discharged_at"] for d in kept], moves):
+        out += await _refer(ports, person, person["nhs_number"], kept[i], moves, transaction)
     return out
 
 
@@ -78,14 +76,12 @@ async def _refer(
     transaction: Transaction,
 ) -> list[Outgoing]:
     """The automatic referral on the discharge `seen`, under the person's
-    register id if known (R-ID-1); nothing if it was made already."""
+    register id if known (R-ID-1). A kept discharge is forgotten in the same
+    transaction as its referral is made, so none is made twice."""
     store, area, now = ports.store, ports.settings.area, ports.clock.now()
     discharge_id = uuid.UUID(seen["event_id"])
     referral_id = derived_event_id(discharge_id, "automatic-referral")
     register_id = known["_id"] if known else new_register_id(area.code)
-    if known and await store.by_id(str(referral_id)) is not None:
-        await store.forget_discharge(register_id, seen["event_id"], transaction)
-        return []
     if not known:
         await store.add_person(register_id, nhs_number, str(referral_id), now, transaction)
     elif not await store.return_person(register_id, str(referral_id), now, transaction):
